@@ -1,0 +1,286 @@
+"""The convcalc command line: the only module that imports typer. Parse, call the core, render.
+
+Exit status: 0 success; 1 an invalid configuration (a layer PyTorch would reject) or a failed
+``--check``; 2 malformed usage. With ``--json`` errors are JSON objects on stdout too.
+"""
+
+from __future__ import annotations
+
+import enum
+import os
+import sys
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Annotated, Any, Iterator, Optional
+
+import typer
+
+from convcalc import __version__
+from convcalc.errors import ConvcalcError, MalformedInputError
+from convcalc.serialize import dumps, error_dict
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+app = typer.Typer(
+    name="convcalc",
+    help="Shapes and arithmetic of convolution, transposed-convolution and pooling layers, "
+    "exactly as PyTorch computes them, with the working shown.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+
+class Format(str, enum.Enum):
+    """Output formats shared by every command (not every command offers all)."""
+
+    TABLE = "table"
+    JSON = "json"
+    PLAIN = "plain"
+    MARKDOWN = "markdown"
+    CSV = "csv"
+
+
+FormatOpt = Annotated[
+    Optional[Format],
+    typer.Option("--format", help="Output format (default: table).", show_default=False),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Shortcut for --format json.")]
+PlainOpt = Annotated[bool, typer.Option("--plain", help="Shortcut for --format plain.")]
+
+
+def resolve_format(
+    fmt: Format | None, as_json: bool, plain: bool, allowed: tuple[Format, ...]
+) -> Format:
+    """One format from --format/--json/--plain; conflicting or unsupported choices are usage errors."""
+    chosen = {f for f, on in ((Format.JSON, as_json), (Format.PLAIN, plain)) if on}
+    if fmt is not None:
+        chosen.add(fmt)
+    if len(chosen) > 1:
+        names = ", ".join(sorted(f.value for f in chosen))
+        raise MalformedInputError(f"choose one output format, got {names}")
+    result = chosen.pop() if chosen else Format.TABLE
+    if result not in allowed:
+        options = ", ".join(f.value for f in allowed)
+        raise MalformedInputError(f"--format {result.value} is not offered here; use {options}")
+    return result
+
+
+def _wants_json(argv: list[str]) -> bool:
+    return "--json" in argv or any(
+        a == "--format=json" or (a == "--format" and b == "json") for a, b in zip(argv, argv[1:] + [""])
+    )
+
+
+@contextmanager
+def reporting(ctx: typer.Context, as_json: bool) -> Iterator[None]:
+    """Turn ConvcalcError into its exit status and a one-line message (JSON with --json)."""
+    try:
+        yield
+    except ConvcalcError as error:
+        _report(str(error), error.exit_code, as_json, ctx)
+        raise typer.Exit(error.exit_code) from None
+
+
+def _report(message: str, code: int, as_json: bool, ctx: Any = None) -> None:
+    if as_json:
+        typer.echo(dumps(error_dict(message, code)))
+        return
+    if code == 2 and ctx is not None:
+        typer.echo(ctx.get_usage(), err=True)
+        typer.echo(f"Try '{ctx.command_path} --help' for help.\n", err=True)
+    typer.echo(typer.style("Error: ", fg="red", bold=True) + message, err=True)
+
+
+def stdout_console() -> Console:
+    from convcalc.render import make_console
+
+    return make_console()
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"convcalc {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Show the version."),
+    ] = False,
+) -> None:
+    """Shapes and arithmetic of convolution layers, exactly as PyTorch computes them.
+
+    Every answer shows its working. Exit status: 0 ok, 1 invalid layer or failed --check,
+    2 malformed arguments.
+    """
+
+
+# --- shared layer options -------------------------------------------------------------------
+
+InOpt = Annotated[
+    str,
+    typer.Option(
+        "--in", "--input-size", metavar="SIZE",
+        help="Spatial input size: one integer for every dimension, or one per dimension "
+        "as 5x7 or 5,7. For `conv`, `maxpool`... without 1d/2d/3d the count sets the dimensions.",
+    ),
+]
+KOpt = Annotated[
+    Optional[str],
+    typer.Option("--k", "--kernel-size", metavar="K", help="Kernel size (e.g. 3 or 3x5)."),
+]
+SOpt = Annotated[
+    Optional[str],
+    typer.Option(
+        "--s", "--stride", metavar="S", help="Stride. Default 1 for convs, the kernel for pools."
+    ),
+]
+POpt = Annotated[
+    str,
+    typer.Option(
+        "--p", "--padding", metavar="P",
+        help="Padding per side: an integer, one per dimension, or 'same'/'valid' (convs).",
+    ),
+]
+DOpt = Annotated[str, typer.Option("--d", "--dilation", metavar="D", help="Dilation.")]
+OpOpt = Annotated[
+    str,
+    typer.Option(
+        "--op", "--output-padding", metavar="OP",
+        help="Transposed convs: extra size on the far side; must be < max(stride, dilation).",
+    ),
+]
+CeilOpt = Annotated[
+    bool, typer.Option("--ceil", "--ceil-mode", help="Pools: round the output size up.")
+]
+GroupsOpt = Annotated[int, typer.Option("--groups", help="Convs: channel groups.")]
+BatchOpt = Annotated[Optional[int], typer.Option("--batch", help="Batch size N for tensor shapes.")]
+CinOpt = Annotated[
+    Optional[int], typer.Option("--cin", "--in-channels", help="Input channels C_in.")
+]
+CoutOpt = Annotated[
+    Optional[int], typer.Option("--cout", "--out-channels", help="Output channels C_out.")
+]
+
+
+def build_layer(
+    op: str, ndim: int | None, kernel: str | None, stride: str | None, padding: str,
+    dilation: str, output_padding: str, ceil: bool, groups: int,
+    cin: int | None, cout: int | None,
+) -> Any:
+    """Parse the shared layer options into a LayerSpec (core does every check)."""
+    from convcalc.specs import build_spec, parse_padding, parse_size_list
+
+    return build_spec(
+        op,
+        ndim=ndim,
+        kernel_size=parse_size_list(kernel, "kernel_size") if kernel is not None else None,
+        stride=parse_size_list(stride, "stride") if stride is not None else None,
+        padding=parse_padding(padding),
+        dilation=parse_size_list(dilation, "dilation"),
+        output_padding=parse_size_list(output_padding, "output_padding"),
+        ceil_mode=ceil,
+        groups=groups,
+        in_channels=cin,
+        out_channels=cout,
+    )
+
+
+@app.command()
+def shape(
+    ctx: typer.Context,
+    op: Annotated[
+        str,
+        typer.Argument(
+            show_default=False,
+            help="conv1d/2d/3d, convtranspose1d/2d/3d, maxpool1d/2d/3d, avgpool1d/2d/3d, or "
+            "conv, convtranspose, maxpool, avgpool (dimensions from --in). Aliases such as "
+            "conv_transpose2d, deconv2d, max_pool2d, Conv2d are accepted.",
+        ),
+    ],
+    input_size: InOpt,
+    kernel: KOpt = None,
+    stride: SOpt = None,
+    padding: POpt = "0",
+    dilation: DOpt = "1",
+    output_padding: OpOpt = "0",
+    ceil: CeilOpt = False,
+    groups: GroupsOpt = 1,
+    batch: BatchOpt = None,
+    cin: CinOpt = None,
+    cout: CoutOpt = None,
+    fmt: FormatOpt = None,
+    as_json: JsonOpt = False,
+    plain: PlainOpt = False,
+) -> None:
+    """Output size of one layer, with the formula and the numbers put in.
+
+    Example: convcalc shape conv2d --in 5 --k 3 --s 2
+    """
+    with reporting(ctx, as_json or fmt == Format.JSON):
+        chosen = resolve_format(fmt, as_json, plain, (Format.TABLE, Format.JSON, Format.PLAIN))
+        from convcalc.shapes import layer_shape
+        from convcalc.specs import parse_op, parse_size_list
+
+        name = parse_op(op)
+        sizes = parse_size_list(input_size, "input size", minimum=1)
+        ndim = name.ndim or len(sizes)
+        if batch is not None and batch < 1:
+            raise MalformedInputError(f"batch must be positive, got {batch}")
+        spec = build_layer(op, ndim, kernel, stride, padding, dilation, output_padding, ceil,
+                           groups, cin, cout)
+        from convcalc.specs import broadcast
+
+        result = layer_shape(spec, broadcast(sizes, ndim, "input size"), batch)
+    emit_shape(result, chosen)
+
+
+def emit_shape(result: Any, chosen: Format) -> None:
+    """Render a LayerShape in the chosen format."""
+    from convcalc.serialize import layer_shape_dict, size_text
+
+    if chosen is Format.JSON:
+        typer.echo(dumps(layer_shape_dict(result)))
+    elif chosen is Format.PLAIN:
+        typer.echo(size_text(result.output))
+    else:
+        from convcalc.render import print_shape
+
+        print_shape(stdout_console(), result)
+
+
+def main() -> None:
+    """Console-script entry point: usage errors as plain text (or JSON with --json), never a
+    traceback."""
+    argv = sys.argv[1:]
+    command = typer.main.get_command(app)
+    click_exception = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
+    try:
+        code = command.main(args=argv, prog_name="convcalc", standalone_mode=False)
+    except click_exception as error:
+        message = error.format_message()
+        if _wants_json(argv):
+            typer.echo(dumps(error_dict(message, error.exit_code)))
+        else:
+            error.show()
+        code = error.exit_code
+    except (typer.Abort, KeyboardInterrupt):
+        typer.echo("Aborted.", err=True)
+        code = 130
+    except BrokenPipeError:
+        code = 0
+        sys.stderr.close()
+    except ConvcalcError as error:  # raised outside a command's reporting block
+        _report(str(error), error.exit_code, _wants_json(argv))
+        code = error.exit_code
+    except Exception as error:  # a bug: one line, not a traceback, unless debugging
+        if os.environ.get("CONVCALC_DEBUG"):
+            raise
+        typer.echo(f"Error: internal error ({type(error).__name__}: {error}); please report it "
+                   "with the command line (set CONVCALC_DEBUG=1 for the traceback)", err=True)
+        code = 3
+    sys.exit(code if isinstance(code, int) else 0)

@@ -1,0 +1,20 @@
+"""The one error family of convcalc.
+
+``ConvcalcError`` is an invalid configuration (a layer PyTorch would reject): the CLI exits 1.
+``MalformedInputError`` is input that is not even well formed (``--in abc``, ``--k 0``, a ragged
+matrix): the CLI exits 2, like any other usage error.
+"""
+
+from __future__ import annotations
+
+
+class ConvcalcError(ValueError):
+    """An invalid configuration; the message names the parameter, its value and the rule."""
+
+    exit_code = 1
+
+
+class MalformedInputError(ConvcalcError):
+    """Input that cannot be parsed or is out of range for its type (exit status 2)."""
+
+    exit_code = 2

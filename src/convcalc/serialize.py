@@ -1,0 +1,103 @@
+"""Plain-data views (dicts and strings) of results, for ``--json`` and ``--plain``.
+
+No rich, no numpy: the JSON path of a shape query stays light.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from convcalc.shapes import DimShape, LayerShape
+from convcalc.specs import LayerSpec, OpKind
+
+
+def size_text(sizes: tuple[int, ...] | list[int]) -> str:
+    """``(2, 2)`` -> ``2x2``."""
+    return "x".join(str(size) for size in sizes)
+
+
+def spec_params(spec: LayerSpec) -> dict[str, Any]:
+    """The resolved parameters, one value per spatial dimension (padding as [before, after])."""
+    params: dict[str, Any] = {
+        "kernel_size": list(spec.kernel_size),
+        "stride": list(spec.stride),
+        "padding": [list(pair) for pair in spec.padding],
+        "dilation": list(spec.dilation),
+    }
+    if spec.padding_mode is not None:
+        params["padding_mode"] = spec.padding_mode.value
+    if spec.kind is OpKind.CONVTRANSPOSE:
+        params["output_padding"] = list(spec.output_padding)
+    if spec.kind.is_pool:
+        params["ceil_mode"] = spec.ceil_mode
+    else:
+        params["groups"] = spec.groups
+    if spec.kind is OpKind.AVGPOOL:
+        params["count_include_pad"] = spec.count_include_pad
+    return params
+
+
+def dim_dict(dim: DimShape) -> dict[str, Any]:
+    """One dimension's numbers and working."""
+    data: dict[str, Any] = {
+        "dim": dim.label or "L",
+        "input": dim.input,
+        "kernel_size": dim.kernel,
+        "stride": dim.stride,
+        "padding": [dim.pad_before, dim.pad_after],
+        "dilation": dim.dilation,
+        "kernel_extent": dim.kernel_extent,
+        "output": dim.output,
+        "formula": dim.formula,
+        "substituted": dim.substituted,
+        "working": list(dim.working),
+        "notes": list(dim.notes),
+    }
+    if dim.kind is OpKind.CONVTRANSPOSE:
+        data["output_padding"] = dim.output_padding
+        data["zero_inserted_input"] = dim.zero_inserted_input
+        data["effective_padding"] = list(dim.effective_padding)
+    else:
+        data["unused_trailing"] = max(dim.unused_trailing, 0)
+    if dim.kind.is_pool:
+        data["ceil_mode"] = dim.ceil_mode
+        data["floor_output"] = dim.floor_output
+        data["ceil_dropped_last"] = dim.ceil_dropped_last
+    return data
+
+
+def layer_shape_dict(result: LayerShape) -> dict[str, Any]:
+    """The ``shape --json`` object."""
+    spec = result.spec
+    return {
+        "op": spec.name,
+        "kind": spec.kind.value,
+        "ndim": spec.ndim,
+        "input": list(result.input),
+        "output": list(result.output),
+        "params": spec_params(spec),
+        "input_shape": _maybe_list(result.tensor_shape("input")),
+        "output_shape": _maybe_list(result.tensor_shape("output")),
+        "dims": [dim_dict(dim) for dim in result.dims],
+    }
+
+
+def _maybe_list(shape: tuple[int, ...] | None) -> list[int] | None:
+    return None if shape is None else list(shape)
+
+
+def error_dict(message: str, exit_code: int) -> dict[str, Any]:
+    """The JSON form of an error: ``{"error": ..., "exit_code": ..., "kind": ...}``."""
+    kind = "invalid_configuration" if exit_code == 1 else "usage"
+    return {"error": message, "kind": kind, "exit_code": exit_code}
+
+
+_NUMBER_LIST = re.compile(r"\[\s*(-?[0-9][0-9.eE+-]*(?:,\s*-?[0-9][0-9.eE+-]*)*)\s*\]")
+
+
+def dumps(data: Any) -> str:
+    """Stable JSON text: keys in insertion order, two-space indent, number lists on one line."""
+    text = json.dumps(data, indent=2, ensure_ascii=False)
+    return _NUMBER_LIST.sub(lambda m: "[" + re.sub(r",\s+", ", ", m.group(1)) + "]", text)

@@ -1,0 +1,423 @@
+"""Exact output-size rules, one per op, per spatial dimension.
+
+Every rule lives here once; the CLI, the trace evaluator, the network checker and the solver all
+call it. Standard library only, Python ints only (no float division anywhere), so sizes of 10**9
+and beyond are exact.
+
+>>> conv_output_size(5, 3, stride=2)
+2
+>>> conv_transpose_output_size(2, 2, stride=2, padding=1, output_padding=1)
+3
+>>> pool_output_size(5, 2, ceil_mode=True)
+3
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from convcalc.errors import ConvcalcError, MalformedInputError
+from convcalc.specs import LayerSpec, OpKind, dimension_names
+
+
+def dilated_kernel_extent(kernel: int, dilation: int = 1) -> int:
+    """How many input positions one (dilated) kernel window spans: ``d*(k-1) + 1``."""
+    return dilation * (kernel - 1) + 1
+
+
+def _ceil_div(a: int, b: int) -> int:
+    return -(-a // b)
+
+
+@dataclass(frozen=True)
+class DimShape:
+    """One spatial dimension of one layer: its parameters, its output and how it was found."""
+
+    kind: OpKind
+    input: int
+    kernel: int
+    stride: int
+    pad_before: int
+    pad_after: int
+    dilation: int
+    output_padding: int
+    ceil_mode: bool
+    output: int
+    floor_output: int
+    ceil_dropped_last: bool = False
+    label: str = ""
+
+    @property
+    def kernel_extent(self) -> int:
+        return dilated_kernel_extent(self.kernel, self.dilation)
+
+    @property
+    def padded_input(self) -> int:
+        return self.input + self.pad_before + self.pad_after
+
+    @property
+    def symmetric(self) -> bool:
+        return self.pad_before == self.pad_after
+
+    @property
+    def zero_inserted_input(self) -> int:
+        """Transposed conv: the input with ``stride-1`` zeros between neighbours."""
+        return (self.input - 1) * self.stride + 1
+
+    @property
+    def effective_padding(self) -> tuple[int, int]:
+        """Transposed conv: padding ``d*(k-1) - p`` of the zero-inserted input, before and after.
+
+        The far side also gets ``output_padding``. A negative value means that many elements are
+        cropped instead.
+        """
+        span = self.dilation * (self.kernel - 1)
+        return span - self.pad_before, span - self.pad_after + self.output_padding
+
+    @property
+    def unused_trailing(self) -> int:
+        """Conv/pool: padded-input elements after the last window (negative: it hangs past)."""
+        last_window_end = (self.output - 1) * self.stride + self.kernel_extent
+        return self.padded_input - last_window_end
+
+    @property
+    def formula(self) -> str:
+        """The rule in symbols, PyTorch's notation."""
+        pad = "2*p" if self.symmetric else "p_before + p_after"
+        if self.kind is OpKind.CONVTRANSPOSE:
+            pad = "2*p" if self.symmetric else "p_before - p_after"
+            pad_term = "- 2*p" if self.symmetric else "- p_before - p_after"
+            return f"(in - 1)*s {pad_term} + d*(k-1) + output_padding + 1"
+        span = "k" if self.kind is OpKind.AVGPOOL else "d*(k-1) - 1"
+        rounding = "ceil" if self.ceil_mode else "floor"
+        return f"{rounding}((in + {pad} - {span}) / s) + 1"
+
+    @property
+    def substituted(self) -> str:
+        """The rule with this dimension's numbers put in, and its value."""
+        if self.symmetric:
+            pad = f"2*{self.pad_before}"
+        else:
+            pad = f"{self.pad_before} + {self.pad_after}"
+        if self.kind is OpKind.CONVTRANSPOSE:
+            pads = f"- {pad}" if self.symmetric else f"- {self.pad_before} - {self.pad_after}"
+            return (
+                f"({self.input} - 1)*{self.stride} {pads} + {self.dilation}*({self.kernel}-1)"
+                f" + {self.output_padding} + 1 = {self.output}"
+            )
+        if self.kind is OpKind.AVGPOOL:
+            span = f"{self.kernel}"
+        else:
+            span = f"{self.dilation}*({self.kernel}-1) - 1"
+        rounding = "ceil" if self.ceil_mode else "floor"
+        raw = self.floor_output
+        if self.ceil_mode:
+            raw = self.output + 1 if self.ceil_dropped_last else self.output
+        text = f"{rounding}(({self.input} + {pad} - {span}) / {self.stride}) + 1 = {raw}"
+        if self.ceil_dropped_last:
+            text += f" - 1 = {self.output}"
+        return text
+
+    @property
+    def working(self) -> tuple[str, ...]:
+        """The steps a person would write down, ending in the substituted formula."""
+        lines = []
+        if self.kind is OpKind.CONVTRANSPOSE:
+            before, after = self.effective_padding
+            lines.append(
+                f"zero-insert: {self.stride - 1} zero(s) between neighbours, "
+                f"(in - 1)*s + 1 = ({self.input} - 1)*{self.stride} + 1 = {self.zero_inserted_input}"
+            )
+            lines.append(
+                f"effective padding d*(k-1) - p = {self.dilation}*({self.kernel}-1) - "
+                f"{self.pad_before} = {before} before, {after} after"
+                + (f" (incl. output_padding {self.output_padding})" if self.output_padding else "")
+                + ("; negative means crop" if min(before, after) < 0 else "")
+            )
+            lines.append(
+                f"stride-1 conv of {self.zero_inserted_input} + {before} + {after} with extent "
+                f"{self.kernel_extent}: {self.zero_inserted_input + before + after}"
+                f" - {self.kernel_extent} + 1 = {self.output}"
+            )
+        else:
+            if self.dilation != 1:
+                lines.append(
+                    f"dilated kernel extent d*(k-1) + 1 = {self.dilation}*({self.kernel}-1) + 1"
+                    f" = {self.kernel_extent}"
+                )
+            if self.pad_before or self.pad_after:
+                lines.append(
+                    f"padded input {self.input} + {self.pad_before} + {self.pad_after}"
+                    f" = {self.padded_input}"
+                )
+        lines.append(self.substituted)
+        return tuple(lines)
+
+    @property
+    def notes(self) -> tuple[str, ...]:
+        """What a reviewer should know: dropped ceil windows, unread trailing input."""
+        notes = []
+        if self.kind is OpKind.CONVTRANSPOSE:
+            return ()
+        if self.ceil_mode and self.ceil_dropped_last:
+            start = self.output * self.stride
+            notes.append(
+                f"ceil_mode: a last window would start at {start} >= in + p_before = "
+                f"{self.input + self.pad_before}, wholly in the right padding, so PyTorch drops it"
+            )
+        elif self.ceil_mode and self.output > self.floor_output:
+            notes.append(
+                f"ceil_mode: the last window starts at {(self.output - 1) * self.stride - self.pad_before} "
+                f"and hangs {-self.unused_trailing} past the padded input (floor mode gives "
+                f"{self.floor_output})"
+            )
+        if self.unused_trailing > 0:
+            notes.append(
+                f"the last {self.unused_trailing} element(s) of the padded input are never read"
+            )
+        return tuple(notes)
+
+
+def _where(label: str) -> str:
+    return f" in dimension {label}" if label else ""
+
+
+def _check_ranges(
+    size: int, kernel: int, stride: int, pads: tuple[int, int], dilation: int, output_padding: int
+) -> None:
+    for name, value, minimum in (
+        ("input size", size, 1),
+        ("kernel_size", kernel, 1),
+        ("stride", stride, 1),
+        ("dilation", dilation, 1),
+        ("padding", min(pads), 0),
+        ("output_padding", output_padding, 0),
+    ):
+        if value < minimum:
+            rule = "positive" if minimum else "non-negative"
+            raise MalformedInputError(f"{name} must be {rule}, got {value}")
+
+
+def conv_dim(
+    size: int,
+    kernel: int,
+    stride: int = 1,
+    padding: int | tuple[int, int] = 0,
+    dilation: int = 1,
+    *,
+    label: str = "",
+) -> DimShape:
+    """Convolution output size in one dimension, as ``torch.nn.ConvNd`` computes it.
+
+    Raises ConvcalcError where torch raises "Kernel size can't be greater than actual input size".
+
+    >>> conv_dim(5, 3, padding=1).substituted
+    'floor((5 + 2*1 - 1*(3-1) - 1) / 1) + 1 = 5'
+    """
+    pads = padding if isinstance(padding, tuple) else (padding, padding)
+    _check_ranges(size, kernel, stride, pads, dilation, 0)
+    extent = dilated_kernel_extent(kernel, dilation)
+    padded = size + pads[0] + pads[1]
+    if padded < extent:
+        raise ConvcalcError(
+            f"kernel_size: dilated kernel extent {extent} (kernel_size={kernel}, "
+            f"dilation={dilation}) is larger than the padded input {padded} (input {size} + "
+            f"padding {pads[0]}+{pads[1]}){_where(label)}; PyTorch: "
+            "\"Kernel size can't be greater than actual input size\""
+        )
+    out = (padded - extent) // stride + 1
+    return DimShape(
+        OpKind.CONV, size, kernel, stride, pads[0], pads[1], dilation, 0, False, out, out,
+        label=label,
+    )
+
+
+def conv_transpose_dim(
+    size: int,
+    kernel: int,
+    stride: int = 1,
+    padding: int | tuple[int, int] = 0,
+    dilation: int = 1,
+    output_padding: int = 0,
+    *,
+    label: str = "",
+) -> DimShape:
+    """Transposed-convolution output size in one dimension (``torch.nn.ConvTransposeNd``).
+
+    >>> conv_transpose_dim(2, 2, stride=3, padding=1).output
+    3
+    """
+    pads = padding if isinstance(padding, tuple) else (padding, padding)
+    _check_ranges(size, kernel, stride, pads, dilation, output_padding)
+    # torch: "output padding must be smaller than either stride or dilation"
+    if output_padding >= max(stride, dilation):
+        raise ConvcalcError(
+            f"output_padding: {output_padding} must be smaller than either stride ({stride}) or "
+            f"dilation ({dilation}){_where(label)}"
+        )
+    out = (size - 1) * stride - pads[0] - pads[1] + dilation * (kernel - 1) + output_padding + 1
+    if out < 1:
+        raise ConvcalcError(
+            f"padding: output size {out} is not positive{_where(label)}: (in - 1)*s - 2*p + "
+            f"d*(k-1) + output_padding + 1 with in={size}, s={stride}, p={pads[0]}, "
+            f"d={dilation}, k={kernel}, output_padding={output_padding}; PyTorch: "
+            "\"Output size is too small\""
+        )
+    return DimShape(
+        OpKind.CONVTRANSPOSE, size, kernel, stride, pads[0], pads[1], dilation, output_padding,
+        False, out, out, label=label,
+    )
+
+
+def pool_dim(
+    size: int,
+    kernel: int,
+    stride: int | None = None,
+    padding: int = 0,
+    dilation: int = 1,
+    ceil_mode: bool = False,
+    *,
+    kind: OpKind = OpKind.MAXPOOL,
+    label: str = "",
+    unpadded_must_fit: bool = False,
+) -> DimShape:
+    """Max/avg pool output size in one dimension (torch's ``pooling_output_shape``).
+
+    The stride defaults to the kernel size. With ceil_mode the last window must start inside the
+    input or the left padding. ``unpadded_must_fit`` is AvgPool3d's extra rule (torch's
+    ``pool3d_shape_check(..., check_input_size=true)``): the unpadded input must hold the kernel.
+
+    >>> pool_dim(5, 3, 2, 1, ceil_mode=True, kind=OpKind.AVGPOOL).output
+    3
+    """
+    stride = kernel if stride is None else stride
+    _check_ranges(size, kernel, stride, (padding, padding), dilation, 0)
+    # torch pool{1,2,3}d_shape_check: "pad should be smaller than or equal to half of kernel size"
+    if padding > kernel // 2:
+        raise ConvcalcError(
+            f"padding: {padding} must be at most half the kernel size, kernel_size // 2 = "
+            f"{kernel // 2} (kernel_size={kernel}){_where(label)}"
+        )
+    if unpadded_must_fit and size < kernel:
+        raise ConvcalcError(
+            f"kernel_size: {kernel} is larger than the unpadded input {size}{_where(label)}; "
+            "PyTorch's AvgPool3d requires input >= kernel_size in every dimension "
+            "(\"input image smaller than kernel size\")"
+        )
+    extent = dilated_kernel_extent(kernel, dilation)
+    span = size + 2 * padding - extent
+    floor_out = span // stride + 1
+    out, dropped = floor_out, False
+    if ceil_mode:
+        out = _ceil_div(span, stride) + 1
+        # torch: "ensure that the last pooling starts inside the image"
+        if (out - 1) * stride >= size + padding:
+            out, dropped = out - 1, True
+    if out < 1:
+        raise ConvcalcError(
+            f"kernel_size: output size {out} is not positive{_where(label)}: the window extent "
+            f"{extent} (kernel_size={kernel}, dilation={dilation}) does not fit the padded input "
+            f"{size + 2 * padding}; PyTorch: \"Output size is too small\""
+        )
+    return DimShape(
+        kind, size, kernel, stride, padding, padding, dilation, 0, ceil_mode, out,
+        floor_out, dropped, label=label,
+    )
+
+
+def conv_output_size(
+    size: int, kernel: int, stride: int = 1, padding: int = 0, dilation: int = 1
+) -> int:
+    """``floor((in + 2p - d(k-1) - 1) / s) + 1``, or ConvcalcError where torch raises."""
+    return conv_dim(size, kernel, stride, padding, dilation).output
+
+
+def conv_transpose_output_size(
+    size: int,
+    kernel: int,
+    stride: int = 1,
+    padding: int = 0,
+    dilation: int = 1,
+    output_padding: int = 0,
+) -> int:
+    """``(in - 1)s - 2p + d(k-1) + output_padding + 1``, or ConvcalcError where torch raises."""
+    return conv_transpose_dim(size, kernel, stride, padding, dilation, output_padding).output
+
+
+def pool_output_size(
+    size: int,
+    kernel: int,
+    stride: int | None = None,
+    padding: int = 0,
+    dilation: int = 1,
+    ceil_mode: bool = False,
+) -> int:
+    """Max/avg pool output size, or ConvcalcError where torch raises."""
+    return pool_dim(size, kernel, stride, padding, dilation, ceil_mode).output
+
+
+def dim_shape(spec: LayerSpec, axis: int, size: int, label: str = "") -> DimShape:
+    """Apply the spec's rule to one spatial dimension."""
+    kernel, stride = spec.kernel_size[axis], spec.stride[axis]
+    pads, dilation = spec.padding[axis], spec.dilation[axis]
+    if spec.kind is OpKind.CONV:
+        return conv_dim(size, kernel, stride, pads, dilation, label=label)
+    if spec.kind is OpKind.CONVTRANSPOSE:
+        return conv_transpose_dim(
+            size, kernel, stride, pads, dilation, spec.output_padding[axis], label=label
+        )
+    if pads[0] != pads[1]:
+        raise ConvcalcError("padding: PyTorch pools take symmetric padding only")
+    return pool_dim(
+        size, kernel, stride, pads[0], dilation, spec.ceil_mode, kind=spec.kind, label=label,
+        unpadded_must_fit=spec.kind is OpKind.AVGPOOL and spec.ndim == 3,
+    )
+
+
+@dataclass(frozen=True)
+class LayerShape:
+    """A layer applied to an input: per-dimension results and, when known, full tensor shapes."""
+
+    spec: LayerSpec
+    dims: tuple[DimShape, ...]
+    batch: int | None = None
+
+    @property
+    def input(self) -> tuple[int, ...]:
+        return tuple(dim.input for dim in self.dims)
+
+    @property
+    def output(self) -> tuple[int, ...]:
+        return tuple(dim.output for dim in self.dims)
+
+    @property
+    def out_channels(self) -> int | None:
+        if self.spec.kind.is_pool:
+            return self.spec.in_channels
+        return self.spec.out_channels
+
+    def tensor_shape(self, side: str) -> tuple[int, ...] | None:
+        """``(N, C, *spatial)`` for side 'input' or 'output', when the channels are known."""
+        channels = self.spec.in_channels if side == "input" else self.out_channels
+        if channels is None:
+            return None
+        spatial = self.input if side == "input" else self.output
+        lead = (self.batch,) if self.batch is not None else ()
+        return (*lead, channels, *spatial)
+
+
+def layer_shape(spec: LayerSpec, input_size: tuple[int, ...], batch: int | None = None) -> LayerShape:
+    """Output shape of a layer for a spatial input size (one int per dimension).
+
+    >>> from convcalc.specs import build_spec
+    >>> layer_shape(build_spec("conv2d", kernel_size=(3,), stride=(2,)), (5, 5)).output
+    (2, 2)
+    """
+    if len(input_size) != spec.ndim:
+        raise MalformedInputError(
+            f"input size: got {len(input_size)} values {tuple(input_size)} for a "
+            f"{spec.ndim}-d {spec.kind.value}; give {spec.ndim}"
+        )
+    labels = dimension_names(spec.ndim) if spec.ndim > 1 else ("",)
+    dims = tuple(dim_shape(spec, axis, size, labels[axis]) for axis, size in enumerate(input_size))
+    return LayerShape(spec, dims, batch)

@@ -1,0 +1,364 @@
+"""Operation names and layer parameters: parsing, broadcasting and the frozen spec objects.
+
+Standard library only, so that a shape query stays fast to start.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from dataclasses import dataclass
+from typing import Sequence
+
+from convcalc.errors import ConvcalcError, MalformedInputError
+
+
+class OpKind(str, enum.Enum):
+    """The four families of layer whose output size convcalc computes."""
+
+    CONV = "conv"
+    CONVTRANSPOSE = "convtranspose"
+    MAXPOOL = "maxpool"
+    AVGPOOL = "avgpool"
+
+    def __str__(self) -> str:
+        return self.value
+
+    @property
+    def is_pool(self) -> bool:
+        return self in (OpKind.MAXPOOL, OpKind.AVGPOOL)
+
+    @property
+    def torch_name(self) -> str:
+        return {
+            OpKind.CONV: "Conv",
+            OpKind.CONVTRANSPOSE: "ConvTranspose",
+            OpKind.MAXPOOL: "MaxPool",
+            OpKind.AVGPOOL: "AvgPool",
+        }[self]
+
+
+# Spellings users copy from model code or papers, folded to lower case without "_", "-", "nn.".
+_KIND_ALIASES = {
+    "conv": OpKind.CONV,
+    "convolution": OpKind.CONV,
+    "convtranspose": OpKind.CONVTRANSPOSE,
+    "transposeconv": OpKind.CONVTRANSPOSE,
+    "transposedconv": OpKind.CONVTRANSPOSE,
+    "convtransposed": OpKind.CONVTRANSPOSE,
+    "deconv": OpKind.CONVTRANSPOSE,
+    "deconvolution": OpKind.CONVTRANSPOSE,
+    "upconv": OpKind.CONVTRANSPOSE,
+    "maxpool": OpKind.MAXPOOL,
+    "maxpooling": OpKind.MAXPOOL,
+    "avgpool": OpKind.AVGPOOL,
+    "avgpooling": OpKind.AVGPOOL,
+    "averagepool": OpKind.AVGPOOL,
+    "averagepooling": OpKind.AVGPOOL,
+}
+
+_OP_RE = re.compile(r"^(?P<kind>[a-z]+?)(?P<ndim>[123])d?$|^(?P<bare>[a-z]+)$")
+
+OP_NAMES = tuple(
+    f"{kind.value}{suffix}" for kind in OpKind for suffix in ("", "1d", "2d", "3d")
+)
+
+
+@dataclass(frozen=True)
+class OpName:
+    """A parsed operation name: its kind and, when the name says it, its dimensionality."""
+
+    kind: OpKind
+    ndim: int | None
+
+    def __str__(self) -> str:
+        return f"{self.kind.value}{self.ndim}d" if self.ndim else self.kind.value
+
+
+def parse_op(name: str) -> OpName:
+    """Parse an op name such as ``conv2d``, ``ConvTranspose2d``, ``max_pool1d`` or ``deconv``.
+
+    >>> parse_op("conv_transpose2d")
+    OpName(kind=<OpKind.CONVTRANSPOSE: 'convtranspose'>, ndim=2)
+    >>> parse_op("maxpool").ndim is None
+    True
+    """
+    folded = re.sub(r"[\s_\-.]", "", name.strip().lower())
+    folded = folded.removeprefix("torchnn").removeprefix("nn")
+    match = _OP_RE.match(folded)
+    if match:
+        stem = match.group("kind") or match.group("bare")
+        ndim = int(match.group("ndim")) if match.group("ndim") else None
+        kind = _KIND_ALIASES.get(stem)
+        if kind is not None:
+            return OpName(kind, ndim)
+    raise MalformedInputError(
+        f"unknown op {name!r}: expected one of conv, convtranspose, maxpool, avgpool, "
+        "optionally with 1d, 2d or 3d (e.g. conv2d, convtranspose1d, maxpool3d)"
+    )
+
+
+def parse_size_list(text: str, name: str, *, minimum: int = 0) -> tuple[int, ...]:
+    """Parse ``5``, ``5x7``, ``5,7``, ``(5, 7)`` or ``5 7`` into a tuple of ints >= minimum.
+
+    >>> parse_size_list("5x7", "input")
+    (5, 7)
+    >>> parse_size_list("1000000000", "input")
+    (1000000000,)
+    """
+    cleaned = text.strip().strip("()[]").strip()
+    parts = [part for part in re.split(r"[x×,\s]+", cleaned) if part]
+    if not parts:
+        raise MalformedInputError(f"{name}: expected an integer or one per dimension, got {text!r}")
+    values = []
+    for part in parts:
+        if not re.fullmatch(r"[+-]?\d+", part):
+            raise MalformedInputError(
+                f"{name}: {part!r} is not an integer (write one size, or one per dimension "
+                f"as 5x7 or 5,7), got {text!r}"
+            )
+        value = int(part)
+        if value < minimum:
+            rule = "positive" if minimum == 1 else f">= {minimum}"
+            raise MalformedInputError(f"{name}: every value must be {rule}, got {value}")
+        values.append(value)
+    return tuple(values)
+
+
+def broadcast(values: Sequence[int], ndim: int, name: str) -> tuple[int, ...]:
+    """Repeat a single value for every dimension, or check there is one per dimension.
+
+    >>> broadcast((3,), 2, "kernel_size")
+    (3, 3)
+    """
+    if len(values) == 1:
+        return tuple(values) * ndim
+    if len(values) != ndim:
+        raise MalformedInputError(
+            f"{name}: got {len(values)} values {tuple(values)} for a {ndim}-d op; "
+            f"give one value or {ndim}"
+        )
+    return tuple(values)
+
+
+class PaddingMode(str, enum.Enum):
+    """PyTorch's string paddings for convolutions."""
+
+    SAME = "same"
+    VALID = "valid"
+
+
+Padding = tuple[tuple[int, int], ...]
+
+
+@dataclass(frozen=True)
+class LayerSpec:
+    """A fully resolved layer: one value per spatial dimension for every parameter.
+
+    ``padding`` holds (before, after) per dimension; PyTorch's integer padding is symmetric and
+    ``padding='same'`` puts the odd extra pixel after. ``padding_mode`` records a string padding.
+    """
+
+    kind: OpKind
+    ndim: int
+    kernel_size: tuple[int, ...]
+    stride: tuple[int, ...]
+    padding: Padding
+    dilation: tuple[int, ...]
+    output_padding: tuple[int, ...]
+    ceil_mode: bool = False
+    groups: int = 1
+    count_include_pad: bool = True
+    padding_mode: PaddingMode | None = None
+    in_channels: int | None = None
+    out_channels: int | None = None
+    bias: bool = True
+
+    @property
+    def name(self) -> str:
+        return f"{self.kind.value}{self.ndim}d"
+
+    @property
+    def symmetric_padding(self) -> tuple[int, ...] | None:
+        """The per-dimension padding when every dimension pads both sides equally."""
+        if all(before == after for before, after in self.padding):
+            return tuple(before for before, _ in self.padding)
+        return None
+
+
+def dimension_names(ndim: int) -> tuple[str, ...]:
+    """PyTorch's letters for spatial dimensions: L; H, W; D, H, W."""
+    return {1: ("L",), 2: ("H", "W"), 3: ("D", "H", "W")}.get(
+        ndim, tuple(f"d{i}" for i in range(ndim))
+    )
+
+
+def _pairs(values: Sequence[int] | Sequence[tuple[int, int]], ndim: int) -> Padding:
+    pairs = [v if isinstance(v, tuple) else (v, v) for v in values]
+    if len(pairs) == 1:
+        pairs = pairs * ndim
+    if len(pairs) != ndim:
+        raise MalformedInputError(
+            f"padding: got {len(pairs)} values for a {ndim}-d op; give one value or {ndim}"
+        )
+    for before, after in pairs:
+        if before < 0 or after < 0:
+            raise MalformedInputError(f"padding must be non-negative, got {min(before, after)}")
+    return tuple(pairs)
+
+
+def same_padding(kernel: int, dilation: int) -> tuple[int, int]:
+    """PyTorch's padding='same' for stride 1: total ``d*(k-1)``, the odd extra pixel after.
+
+    >>> same_padding(4, 1)
+    (1, 2)
+    """
+    total = dilation * (kernel - 1)
+    return total // 2, total - total // 2
+
+
+def build_spec(
+    op: str | OpName,
+    *,
+    ndim: int | None = None,
+    kernel_size: Sequence[int] | None = None,
+    stride: Sequence[int] | None = None,
+    padding: Sequence[int] | Sequence[tuple[int, int]] | PaddingMode | str = (0,),
+    dilation: Sequence[int] = (1,),
+    output_padding: Sequence[int] = (0,),
+    ceil_mode: bool = False,
+    groups: int = 1,
+    count_include_pad: bool = True,
+    in_channels: int | None = None,
+    out_channels: int | None = None,
+    bias: bool = True,
+) -> LayerSpec:
+    """Resolve PyTorch-style layer arguments into a LayerSpec: the one place defaults and
+    op-specific rules are applied (stride defaults to the kernel for pools, 'same' padding, groups).
+
+    >>> build_spec("maxpool2d", kernel_size=(2,)).stride
+    (2, 2)
+    >>> build_spec("conv1d", kernel_size=(4,), padding="same").padding
+    ((1, 2),)
+    """
+    name = op if isinstance(op, OpName) else parse_op(op)
+    kind = name.kind
+    if name.ndim is not None and ndim is not None and name.ndim != ndim:
+        raise MalformedInputError(
+            f"{name} is {name.ndim}-d but the input has {ndim} spatial dimension(s)"
+        )
+    ndim = name.ndim or ndim
+    if ndim is None:
+        raise MalformedInputError(f"{name}: say 1d, 2d or 3d, or give one input size per dimension")
+    if kernel_size is None:
+        raise MalformedInputError(f"{kind.value}{ndim}d needs a kernel size (--k)")
+    kernel = broadcast(kernel_size, ndim, "kernel_size")
+    strides = kernel if stride is None and kind.is_pool else broadcast(stride or (1,), ndim, "stride")
+    dilations = broadcast(dilation, ndim, "dilation")
+    out_pads = broadcast(output_padding, ndim, "output_padding")
+    _check_applicable(kind, dilations, out_pads, ceil_mode, groups)
+    for label, values in (("kernel_size", kernel), ("stride", strides), ("dilation", dilations)):
+        if min(values) < 1:
+            raise MalformedInputError(f"{label} must be positive, got {min(values)}")
+    if min(out_pads) < 0:
+        raise MalformedInputError(f"output_padding must be non-negative, got {min(out_pads)}")
+    mode, pads = _resolve_padding(kind, padding, kernel, strides, dilations, ndim)
+    _check_channels(kind, groups, in_channels, out_channels)
+    return LayerSpec(
+        kind, ndim, kernel, strides, pads, dilations, out_pads, ceil_mode, groups,
+        count_include_pad, mode, in_channels,
+        in_channels if kind.is_pool and out_channels is None else out_channels, bias,
+    )
+
+
+def _check_applicable(
+    kind: OpKind, dilations: tuple[int, ...], out_pads: tuple[int, ...], ceil_mode: bool,
+    groups: int,
+) -> None:
+    if kind is OpKind.AVGPOOL and any(d != 1 for d in dilations):
+        raise MalformedInputError("dilation: PyTorch's AvgPool has no dilation parameter")
+    if kind is not OpKind.CONVTRANSPOSE and any(out_pads):
+        raise MalformedInputError("output_padding applies to transposed convolutions only")
+    if ceil_mode and not kind.is_pool:
+        raise MalformedInputError("ceil_mode applies to pooling layers only")
+    if groups != 1 and kind.is_pool:
+        raise MalformedInputError("groups applies to convolutions only")
+    if groups < 1:
+        raise MalformedInputError(f"groups must be positive, got {groups}")
+
+
+def _resolve_padding(
+    kind: OpKind,
+    padding: Sequence[int] | Sequence[tuple[int, int]] | PaddingMode | str,
+    kernel: tuple[int, ...],
+    strides: tuple[int, ...],
+    dilations: tuple[int, ...],
+    ndim: int,
+) -> tuple[PaddingMode | None, Padding]:
+    if isinstance(padding, str):
+        try:
+            mode = PaddingMode(padding.lower())
+        except ValueError:
+            raise MalformedInputError(
+                f"padding: expected an integer, one per dimension, 'same' or 'valid', got {padding!r}"
+            ) from None
+        if kind is not OpKind.CONV:
+            raise ConvcalcError(
+                f"padding: PyTorch accepts padding='{mode.value}' only for ConvNd, not "
+                f"{kind.torch_name}"
+            )
+        if mode is PaddingMode.VALID:
+            return mode, ((0, 0),) * ndim
+        if any(s != 1 for s in strides):
+            # torch: "padding='same' is not supported for strided convolutions"
+            raise ConvcalcError(
+                f"padding: 'same' is not supported for strided convolutions (stride={strides})"
+            )
+        return mode, tuple(same_padding(k, d) for k, d in zip(kernel, dilations))
+    return None, _pairs(padding, ndim)
+
+
+def _check_channels(
+    kind: OpKind, groups: int, in_channels: int | None, out_channels: int | None
+) -> None:
+    for label, value in (("in_channels", in_channels), ("out_channels", out_channels)):
+        if value is not None and value < 1:
+            raise MalformedInputError(f"{label} must be positive, got {value}")
+    if kind.is_pool:
+        if in_channels is not None and out_channels is not None and in_channels != out_channels:
+            raise ConvcalcError(
+                f"out_channels: a pool keeps the channels, got in_channels={in_channels} and "
+                f"out_channels={out_channels}"
+            )
+        return
+    # torch: "in_channels must be divisible by groups" / "out_channels must be divisible by groups"
+    for label, value in (("in_channels", in_channels), ("out_channels", out_channels)):
+        if value is not None and value % groups:
+            raise ConvcalcError(f"groups: {label}={value} must be divisible by groups={groups}")
+
+
+def parse_padding(text: str) -> tuple[int, ...] | tuple[tuple[int, int], ...] | str:
+    """Parse ``--p``: ``1``, ``1x2``, ``same``/``valid``, or ``before:after`` per dimension.
+
+    >>> parse_padding("same")
+    'same'
+    >>> parse_padding("1x0")
+    (1, 0)
+    >>> parse_padding("1:2,0")
+    ((1, 2), (0, 0))
+    """
+    cleaned = text.strip().lower()
+    if cleaned in ("same", "valid"):
+        return cleaned
+    if ":" not in cleaned:
+        return parse_size_list(text, "padding")
+    pairs = []
+    for part in [p for p in re.split(r"[x×,\s]+", cleaned.strip("()[]")) if p]:
+        pieces = part.split(":")
+        if len(pieces) > 2 or not all(pieces):
+            raise MalformedInputError(
+                f"padding: {part!r} is not before:after (two non-negative integers), got {text!r}"
+            )
+        values = [parse_size_list(piece, "padding")[0] for piece in pieces]
+        pairs.append((values[0], values[-1]))
+    return tuple(pairs)

@@ -1,0 +1,49 @@
+"""Shared fixtures: a CliRunner, golden-file comparison, and torch detection."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+from typing import Callable
+
+import pytest
+from typer.testing import CliRunner
+
+GOLDEN = Path(__file__).parent / "golden"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--overwrite", action="store_true", help="rewrite tests/golden/*.out")
+
+
+@pytest.fixture
+def runner() -> CliRunner:
+    return CliRunner()
+
+
+@pytest.fixture
+def golden(request: pytest.FixtureRequest) -> Callable[[str, str], None]:
+    """Compare text with tests/golden/NAME.out (rewrite it with --overwrite)."""
+
+    def check(name: str, text: str) -> None:
+        path = GOLDEN / f"{name}.out"
+        if request.config.getoption("--overwrite") or not path.exists():
+            path.write_text(text, encoding="utf-8")
+        assert text == path.read_text(encoding="utf-8")
+
+    return check
+
+
+@pytest.fixture
+def render() -> Callable[..., str]:
+    """Render with a rich printer function into plain text at 80 columns."""
+    from rich.console import Console
+
+    def run(printer: Callable[..., None], *args: object, width: int = 80) -> str:
+        buffer = io.StringIO()
+        console = Console(width=width, file=buffer, force_terminal=True, color_system=None,
+                          highlight=False)
+        printer(console, *args)
+        return buffer.getvalue()
+
+    return run
