@@ -101,7 +101,7 @@ def test_working_shows_numbers() -> None:
 def test_unused_trailing_input() -> None:
     """A strided conv that cannot reach the end says how much input it never reads."""
     dim = conv_dim(6, 3, 2)
-    assert dim.output == 2 and dim.unused_trailing == 1
+    assert dim.output == 2 and dim.unread_input == 1
     assert "never read" in dim.notes[0]
 
 

@@ -24,23 +24,25 @@ def print_error(console: Console, message: str) -> None:
     console.print(Text.assemble(("Error: ", "bold red"), message), soft_wrap=True)
 
 
-def shape_table(result: LayerShape) -> Table:
-    """One row per spatial dimension with every parameter and the output."""
+def shape_table(result: LayerShape) -> tuple[Table, str]:
+    """One row per spatial dimension with every parameter and the output, and the legend.
+
+    Column names are the formula's symbols so the table and the working read together.
+    """
     spec = result.spec
-    title = (
-        f"{spec.name}: input {size_text(result.input)} -> output {size_text(result.output)}"
-    )
-    table = Table(title=title, title_justify="left", title_style="bold")
-    columns = ["dim", "input", "kernel", "stride", "padding", "dilation"]
+    title = f"{spec.name}: input {size_text(result.input)} -> output {size_text(result.output)}"
+    legend = "in input, k kernel_size, s stride, p padding, d dilation"
+    columns = ["dim", "in", "k", "s", "p", "d"]
     if spec.kind is OpKind.CONVTRANSPOSE:
-        columns += ["out pad", "eff. pad"]
+        columns += ["op", "eff. p"]
+        legend += ", op output_padding, eff. p = d*(k-1) - p (before:after)"
     if spec.kind.is_pool:
         columns += ["ceil"]
-    columns += ["output"]
+    columns += ["out"]
+    table = Table(title=title, title_justify="left", title_style="bold")
     for name in columns:
         justify = "left" if name in ("dim", "ceil") else "right"
-        style = "bold green" if name == "output" else None
-        table.add_column(name, justify=justify, style=style)
+        table.add_column(name, justify=justify, style="bold green" if name == "out" else None)
     for dim in result.dims:
         pad = str(dim.pad_before) if dim.symmetric else f"{dim.pad_before}:{dim.pad_after}"
         row = [dim.label or "L", str(dim.input), str(dim.kernel), str(dim.stride), pad,
@@ -52,35 +54,41 @@ def shape_table(result: LayerShape) -> Table:
             row += ["yes" if dim.ceil_mode else "no"]
         row += [str(dim.output)]
         table.add_row(*row)
-    return table
+    return table, legend
+
+
+def working_grid(rows: list[tuple[str, str]]) -> Table:
+    """Label / text pairs; long text wraps under itself, not under the label."""
+    grid = Table.grid(padding=(0, 1))
+    grid.add_column(style="cyan", no_wrap=True)
+    grid.add_column(overflow="fold")
+    for label, text in rows:
+        grid.add_row(label, text)
+    return grid
 
 
 def print_shape(console: Console, result: LayerShape) -> None:
     """The table, then the working: the rule once in symbols and per dimension with numbers."""
-    console.print(shape_table(result))
+    table, legend = shape_table(result)
+    console.print(table)
+    console.print(legend, style="dim")
     dims = result.dims
-    console.print(Text.assemble(("out = ", "bold"), dims[0].formula))
+    rows = [("out =", dims[0].formula)]
     if result.spec.kind is OpKind.CONVTRANSPOSE:
-        console.print(
-            "  (= a stride-1 conv of the input with s-1 zeros inserted, padded by d*(k-1) - p,"
-            " output_padding on the far side)",
-            style="dim",
-        )
+        rows.append(("", "i.e. a stride-1 conv over the input with s-1 zeros inserted between "
+                     "elements, padded d*(k-1) - p on each side plus output_padding at the end"))
     if result.spec.padding_mode is not None:
-        sides = ", ".join(
-            f"{d.label or 'L'}: {d.pad_before} before, {d.pad_after} after" for d in dims
+        sides = "; ".join(
+            f"{d.label or 'L'} {d.pad_before} before, {d.pad_after} after" for d in dims
         )
-        console.print(f"padding='{result.spec.padding_mode.value}' resolves to {sides}")
+        rows.append(("padding:", f"'{result.spec.padding_mode.value}' resolves to {sides}"))
     shown: dict[tuple[str, ...], list[str]] = {}
     for dim in dims:
         shown.setdefault(dim.working + dim.notes, []).append(dim.label or "L")
     for lines, labels in shown.items():
-        prefix = ", ".join(labels) + ": "
         for number, line in enumerate(lines):
-            console.print(
-                Text.assemble((prefix if number == 0 else " " * len(prefix), "cyan"), line),
-                soft_wrap=False,
-            )
+            rows.append((", ".join(labels) + ":" if number == 0 else "", line))
     before, after = result.tensor_shape("input"), result.tensor_shape("output")
     if before and after:
-        console.print(f"tensor: {tuple(before)} -> {tuple(after)}")
+        rows.append(("tensor:", f"{tuple(before)} -> {tuple(after)}"))
+    console.print(working_grid(rows))

@@ -60,7 +60,7 @@ def dim_dict(dim: DimShape) -> dict[str, Any]:
         data["zero_inserted_input"] = dim.zero_inserted_input
         data["effective_padding"] = list(dim.effective_padding)
     else:
-        data["unused_trailing"] = max(dim.unused_trailing, 0)
+        data["unread_input"] = dim.unread_input
     if dim.kind.is_pool:
         data["ceil_mode"] = dim.ceil_mode
         data["floor_output"] = dim.floor_output

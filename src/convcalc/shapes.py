@@ -81,6 +81,12 @@ class DimShape:
         return self.padded_input - last_window_end
 
     @property
+    def unread_input(self) -> int:
+        """Conv/pool: real input elements after the last window's end (floor mode drops them)."""
+        last_window_end = (self.output - 1) * self.stride + self.kernel_extent
+        return max(0, self.input + self.pad_before - last_window_end)
+
+    @property
     def formula(self) -> str:
         """The rule in symbols, PyTorch's notation."""
         pad = "2*p" if self.symmetric else "p_before + p_after"
@@ -125,19 +131,18 @@ class DimShape:
         if self.kind is OpKind.CONVTRANSPOSE:
             before, after = self.effective_padding
             lines.append(
-                f"zero-insert: {self.stride - 1} zero(s) between neighbours, "
-                f"(in - 1)*s + 1 = ({self.input} - 1)*{self.stride} + 1 = {self.zero_inserted_input}"
+                f"zero-inserted input (in - 1)*s + 1 = ({self.input} - 1)*{self.stride} + 1 = "
+                f"{self.zero_inserted_input}"
             )
             lines.append(
                 f"effective padding d*(k-1) - p = {self.dilation}*({self.kernel}-1) - "
-                f"{self.pad_before} = {before} before, {after} after"
-                + (f" (incl. output_padding {self.output_padding})" if self.output_padding else "")
-                + ("; negative means crop" if min(before, after) < 0 else "")
+                f"{self.pad_before} = {before}"
+                + (f"; + op {self.output_padding} at the end" if self.output_padding else "")
+                + (" (negative: crop)" if min(before, after) < 0 else "")
             )
             lines.append(
-                f"stride-1 conv of {self.zero_inserted_input} + {before} + {after} with extent "
-                f"{self.kernel_extent}: {self.zero_inserted_input + before + after}"
-                f" - {self.kernel_extent} + 1 = {self.output}"
+                f"stride-1 conv: {self.zero_inserted_input} + {before} + {after} - "
+                f"{self.kernel_extent} + 1 = {self.output}"
             )
         else:
             if self.dilation != 1:
@@ -162,18 +167,18 @@ class DimShape:
         if self.ceil_mode and self.ceil_dropped_last:
             start = self.output * self.stride
             notes.append(
-                f"ceil_mode: a last window would start at {start} >= in + p_before = "
-                f"{self.input + self.pad_before}, wholly in the right padding, so PyTorch drops it"
+                f"ceil_mode: the extra window would start at {start} >= in + p = "
+                f"{self.input + self.pad_before} (all right padding), so PyTorch drops it"
             )
         elif self.ceil_mode and self.output > self.floor_output:
             notes.append(
-                f"ceil_mode: the last window starts at {(self.output - 1) * self.stride - self.pad_before} "
-                f"and hangs {-self.unused_trailing} past the padded input (floor mode gives "
-                f"{self.floor_output})"
+                f"ceil_mode: the last window hangs {-self.unused_trailing} past the padded input "
+                f"(floor mode gives {self.floor_output})"
             )
-        if self.unused_trailing > 0:
+        if self.unread_input > 0:
             notes.append(
-                f"the last {self.unused_trailing} element(s) of the padded input are never read"
+                f"the last {self.unread_input} input element(s) are never read (the windows "
+                "stop short of the end)"
             )
         return tuple(notes)
 
