@@ -48,8 +48,10 @@ def main() -> None:
     for label, command in commands.items():
         med, low, high = median_ms(command, args.runs)
         base = med if base is None else base
-        print(f"{label:32s} median {med:6.1f} ms  (min {low:6.1f}, max {high:6.1f}, "
-              f"+{med - base:5.1f} ms over bare python)")
+        print(
+            f"{label:32s} median {med:6.1f} ms  (min {low:6.1f}, max {high:6.1f}, "
+            f"+{med - base:5.1f} ms over bare python)"
+        )
     probe = (
         "import sys; from convcalc.cli import main; sys.argv=['convcalc', *sys.argv[1:]]\n"
         "try: main()\nexcept SystemExit: pass\n"
@@ -57,8 +59,10 @@ def main() -> None:
     )
     loaded = subprocess.run([python, "-c", probe, *query], capture_output=True, text=True)
     print(f"heavy modules loaded by the --json query: {loaded.stderr.strip()}")
-    print(f"entry point: {' '.join(entry)}; runs: {args.runs}; "
-          f"hyperfine available: {bool(shutil.which('hyperfine'))}")
+    print(
+        f"entry point: {' '.join(entry)}; runs: {args.runs}; "
+        f"hyperfine available: {bool(shutil.which('hyperfine'))}"
+    )
 
 
 if __name__ == "__main__":

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import pytest
 from typer.testing import CliRunner
@@ -41,8 +41,9 @@ def render() -> Callable[..., str]:
 
     def run(printer: Callable[..., None], *args: object, width: int = 80) -> str:
         buffer = io.StringIO()
-        console = Console(width=width, file=buffer, force_terminal=True, color_system=None,
-                          highlight=False)
+        console = Console(
+            width=width, file=buffer, force_terminal=True, color_system=None, highlight=False
+        )
         printer(console, *args)
         return buffer.getvalue()
 

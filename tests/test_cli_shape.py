@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from typing import Callable
+from collections.abc import Callable
 
 import pytest
 from typer.testing import CliRunner
@@ -31,8 +31,24 @@ def test_table_shows_working(runner: CliRunner) -> None:
 
 def test_json_output(runner: CliRunner) -> None:
     """--json gives one object with op, input, output, params and per-dimension steps."""
-    result = runner.invoke(app, ["shape", "convtranspose2d", "--in", "2", "--k", "2", "--s", "2",
-                                 "--p", "1", "--op", "1", "--json"])
+    result = runner.invoke(
+        app,
+        [
+            "shape",
+            "convtranspose2d",
+            "--in",
+            "2",
+            "--k",
+            "2",
+            "--s",
+            "2",
+            "--p",
+            "1",
+            "--op",
+            "1",
+            "--json",
+        ],
+    )
     assert result.exit_code == 0
     data = json.loads(result.stdout)
     assert data["op"] == "convtranspose2d"
@@ -51,17 +67,38 @@ def test_plain_output(runner: CliRunner) -> None:
 
 def test_per_dimension_values(runner: CliRunner) -> None:
     """Per-dimension values in 5x7 and 5,7 forms."""
-    result = runner.invoke(app, ["shape", "conv2d", "--in", "5,7", "--k", "3x1", "--s", "1x2",
-                                 "--plain"])
+    result = runner.invoke(
+        app, ["shape", "conv2d", "--in", "5,7", "--k", "3x1", "--s", "1x2", "--plain"]
+    )
     assert result.stdout == "3x4\n"
 
 
 def test_long_option_names(runner: CliRunner) -> None:
     """Long option names work as well as the short ones."""
-    result = runner.invoke(app, ["shape", "conv2d", "--input-size", "8", "--kernel-size", "3",
-                                 "--stride", "2", "--padding", "1", "--dilation", "1",
-                                 "--in-channels", "3", "--out-channels", "16", "--batch", "2",
-                                 "--json"])
+    result = runner.invoke(
+        app,
+        [
+            "shape",
+            "conv2d",
+            "--input-size",
+            "8",
+            "--kernel-size",
+            "3",
+            "--stride",
+            "2",
+            "--padding",
+            "1",
+            "--dilation",
+            "1",
+            "--in-channels",
+            "3",
+            "--out-channels",
+            "16",
+            "--batch",
+            "2",
+            "--json",
+        ],
+    )
     data = json.loads(result.stdout)
     assert data["output_shape"] == [2, 16, 4, 4]
     assert data["input_shape"] == [2, 3, 8, 8]
@@ -76,8 +113,9 @@ def test_same_padding_sides_are_shown(runner: CliRunner) -> None:
 
 def test_ceil_mode_explains_dropped_window(runner: CliRunner) -> None:
     """ceil_mode says when the last window was dropped and why."""
-    result = runner.invoke(app, ["shape", "maxpool1d", "--in", "5", "--k", "2", "--p", "1",
-                                 "--ceil"])
+    result = runner.invoke(
+        app, ["shape", "maxpool1d", "--in", "5", "--k", "2", "--p", "1", "--ceil"]
+    )
     assert result.exit_code == 0
     assert "(all right padding), so PyTorch drops it" in flat(result.stdout)
 
@@ -86,15 +124,18 @@ def test_ceil_mode_explains_dropped_window(runner: CliRunner) -> None:
     ("args", "message"),
     [
         (["conv2d", "--in", "2", "--k", "5"], "kernel_size: dilated kernel extent 5"),
-        (["convtranspose2d", "--in", "5", "--k", "3", "--s", "2", "--op", "2"],
-         "output_padding: 2 must be smaller than either stride (2) or dilation (1)"),
+        (
+            ["convtranspose2d", "--in", "5", "--k", "3", "--s", "2", "--op", "2"],
+            "output_padding: 2 must be smaller than either stride (2) or dilation (1)",
+        ),
         (["maxpool2d", "--in", "5", "--k", "3", "--p", "2"], "padding: 2 must be at most half"),
         (["convtranspose1d", "--in", "1", "--k", "1", "--p", "1"], "is not positive"),
         (["conv2d", "--in", "8", "--k", "3", "--s", "2", "--p", "same"], "strided"),
-        (["conv2d", "--in", "8", "--k", "3", "--groups", "2", "--cin", "3"],
-         "groups: in_channels=3 must be divisible by groups=2"),
-        (["maxpool1d", "--in", "5", "--k", "3", "--s", "3", "--p", "1", "--d", "4"],
-         "output size"),
+        (
+            ["conv2d", "--in", "8", "--k", "3", "--groups", "2", "--cin", "3"],
+            "groups: in_channels=3 must be divisible by groups=2",
+        ),
+        (["maxpool1d", "--in", "5", "--k", "3", "--s", "3", "--p", "1", "--d", "4"], "output size"),
     ],
 )
 def test_invalid_layer_exits_1(runner: CliRunner, args: list[str], message: str) -> None:
@@ -150,8 +191,9 @@ def test_json_errors(runner: CliRunner) -> None:
 
 def test_huge_input(runner: CliRunner) -> None:
     """--in 1000000000 works exactly."""
-    result = runner.invoke(app, ["shape", "conv1d", "--in", "1000000000", "--k", "3", "--s", "2",
-                                 "--plain"])
+    result = runner.invoke(
+        app, ["shape", "conv1d", "--in", "1000000000", "--k", "3", "--s", "2", "--plain"]
+    )
     assert result.stdout == "499999999\n"
 
 
@@ -174,8 +216,9 @@ def test_every_command_has_help() -> None:
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "convcalc", *args], capture_output=True,
-                          text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "convcalc", *args], capture_output=True, text=True, timeout=60
+    )
 
 
 def test_module_entry_point_help() -> None:
@@ -203,8 +246,9 @@ def test_shape_json_keeps_rich_and_numpy_out() -> None:
         "bad = [m for m in ('rich', 'numpy') if m in sys.modules]\n"
         "print('LOADED', bad, file=sys.stderr)"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60
+    )
     assert "LOADED []" in result.stderr
     assert json.loads(result.stdout)["output"] == [2, 2]
 
@@ -215,7 +259,17 @@ def test_table_golden(render: Callable[..., str], golden: Callable[[str, str], N
     from convcalc.render import print_shape
 
     result = layer_shape(
-        build_spec("convtranspose2d", kernel_size=(3,), stride=(2,), padding=(1,),
-                   output_padding=(1,), in_channels=64, out_channels=3), (112, 112), batch=1)
+        build_spec(
+            "convtranspose2d",
+            kernel_size=(3,),
+            stride=(2,),
+            padding=(1,),
+            output_padding=(1,),
+            in_channels=64,
+            out_channels=3,
+        ),
+        (112, 112),
+        batch=1,
+    )
     assert result.output == (224, 224)
     golden("shape_convtranspose2d", render(print_shape, result))

@@ -125,8 +125,13 @@ def test_invalid_layers_raise(call: object, match: str) -> None:
 
 @pytest.mark.parametrize(
     "kwargs",
-    [dict(size=0, kernel=3), dict(size=5, kernel=0), dict(size=5, kernel=3, stride=0),
-     dict(size=5, kernel=3, padding=-1), dict(size=5, kernel=3, dilation=0)],
+    [
+        dict(size=0, kernel=3),
+        dict(size=5, kernel=0),
+        dict(size=5, kernel=3, stride=0),
+        dict(size=5, kernel=3, padding=-1),
+        dict(size=5, kernel=3, dilation=0),
+    ],
 )
 def test_out_of_range_values_are_malformed(kwargs: dict[str, int]) -> None:
     """Zero or negative sizes are malformed input (exit 2), not invalid layers."""
@@ -152,8 +157,9 @@ def test_avgpool3d_needs_unpadded_fit() -> None:
     """AvgPool3d (only) rejects an unpadded input smaller than the kernel, as torch does."""
     with pytest.raises(ConvcalcError, match="AvgPool3d"):
         layer_shape(build_spec("avgpool3d", kernel_size=(3,), padding=(1,)), (2, 5, 5))
-    assert layer_shape(build_spec("maxpool3d", kernel_size=(3,), padding=(1,)), (2, 5, 5)).output == (
-        1, 2, 2)
+    assert layer_shape(
+        build_spec("maxpool3d", kernel_size=(3,), padding=(1,)), (2, 5, 5)
+    ).output == (1, 2, 2)
 
 
 def test_groups_must_divide_channels() -> None:
@@ -174,10 +180,15 @@ def test_tensor_shapes() -> None:
 
 @pytest.mark.parametrize(
     ("name", "kind", "ndim"),
-    [("conv2d", OpKind.CONV, 2), ("Conv_Transpose2d", OpKind.CONVTRANSPOSE, 2),
-     ("deconv3d", OpKind.CONVTRANSPOSE, 3), ("max_pool1d", OpKind.MAXPOOL, 1),
-     ("nn.AvgPool2d", OpKind.AVGPOOL, 2), ("conv", OpKind.CONV, None),
-     ("transposed-conv", OpKind.CONVTRANSPOSE, None)],
+    [
+        ("conv2d", OpKind.CONV, 2),
+        ("Conv_Transpose2d", OpKind.CONVTRANSPOSE, 2),
+        ("deconv3d", OpKind.CONVTRANSPOSE, 3),
+        ("max_pool1d", OpKind.MAXPOOL, 1),
+        ("nn.AvgPool2d", OpKind.AVGPOOL, 2),
+        ("conv", OpKind.CONV, None),
+        ("transposed-conv", OpKind.CONVTRANSPOSE, None),
+    ],
 )
 def test_op_aliases(name: str, kind: OpKind, ndim: int | None) -> None:
     """Common spellings of the op names are understood."""

@@ -82,11 +82,17 @@ def test_sizes_and_errors_match_torch(kind: OpKind, ndim: int) -> None:
 
 def _torch_direct(kind: OpKind, ndim: int, layer: dict[str, Any], size: tuple[int, ...]) -> Any:
     """Build the torch module straight from the keyword arguments (not from our spec) and run it."""
-    names = {OpKind.CONV: "Conv", OpKind.CONVTRANSPOSE: "ConvTranspose", OpKind.MAXPOOL: "MaxPool",
-             OpKind.AVGPOOL: "AvgPool"}
+    names = {
+        OpKind.CONV: "Conv",
+        OpKind.CONVTRANSPOSE: "ConvTranspose",
+        OpKind.MAXPOOL: "MaxPool",
+        OpKind.AVGPOOL: "AvgPool",
+    }
     cls = getattr(torch.nn, f"{names[kind]}{ndim}d")
     kwargs = {k: v for k, v in layer.items() if k not in ("in_channels", "out_channels")}
-    kwargs = {k: (v * ndim if isinstance(v, tuple) and len(v) == 1 else v) for k, v in kwargs.items()}
+    kwargs = {
+        k: (v * ndim if isinstance(v, tuple) and len(v) == 1 else v) for k, v in kwargs.items()
+    }
     channels = layer.get("in_channels", 1)
     try:
         with warnings.catch_warnings():

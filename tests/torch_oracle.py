@@ -26,16 +26,39 @@ def torch_module(spec: LayerSpec, padding: Any = None) -> torch.nn.Module:
     if padding is None:
         padding = spec.padding_mode.value if spec.padding_mode else spec.symmetric_padding
     if spec.kind is OpKind.CONV:
-        return cls(spec.in_channels or 1, spec.out_channels or 1, spec.kernel_size, spec.stride,
-                   padding, spec.dilation, spec.groups, bias=spec.bias, dtype=torch.float64)
+        return cls(
+            spec.in_channels or 1,
+            spec.out_channels or 1,
+            spec.kernel_size,
+            spec.stride,
+            padding,
+            spec.dilation,
+            spec.groups,
+            bias=spec.bias,
+            dtype=torch.float64,
+        )
     if spec.kind is OpKind.CONVTRANSPOSE:
-        return cls(spec.in_channels or 1, spec.out_channels or 1, spec.kernel_size, spec.stride,
-                   padding, spec.output_padding, spec.groups, bias=spec.bias,
-                   dilation=spec.dilation, dtype=torch.float64)
+        return cls(
+            spec.in_channels or 1,
+            spec.out_channels or 1,
+            spec.kernel_size,
+            spec.stride,
+            padding,
+            spec.output_padding,
+            spec.groups,
+            bias=spec.bias,
+            dilation=spec.dilation,
+            dtype=torch.float64,
+        )
     if spec.kind is OpKind.MAXPOOL:
         return cls(spec.kernel_size, spec.stride, padding, spec.dilation, ceil_mode=spec.ceil_mode)
-    return cls(spec.kernel_size, spec.stride, padding, ceil_mode=spec.ceil_mode,
-               count_include_pad=spec.count_include_pad)
+    return cls(
+        spec.kernel_size,
+        spec.stride,
+        padding,
+        ceil_mode=spec.ceil_mode,
+        count_include_pad=spec.count_include_pad,
+    )
 
 
 def torch_output_shape(spec: LayerSpec, size: tuple[int, ...]) -> tuple[int, ...] | str:

@@ -9,8 +9,9 @@ from __future__ import annotations
 import enum
 import os
 import sys
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Annotated, Any, Iterator, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 
@@ -32,7 +33,7 @@ app = typer.Typer(
 )
 
 
-class Format(str, enum.Enum):
+class Format(enum.StrEnum):
     """Output formats shared by every command (not every command offers all)."""
 
     TABLE = "table"
@@ -53,7 +54,7 @@ PlainOpt = Annotated[bool, typer.Option("--plain", help="Shortcut for --format p
 def resolve_format(
     fmt: Format | None, as_json: bool, plain: bool, allowed: tuple[Format, ...]
 ) -> Format:
-    """One format from --format/--json/--plain; conflicting or unsupported choices are usage errors."""
+    """One format from --format/--json/--plain; a conflict or an unoffered one is a usage error."""
     chosen = {f for f, on in ((Format.JSON, as_json), (Format.PLAIN, plain)) if on}
     if fmt is not None:
         chosen.add(fmt)
@@ -69,7 +70,8 @@ def resolve_format(
 
 def _wants_json(argv: list[str]) -> bool:
     return "--json" in argv or any(
-        a == "--format=json" or (a == "--format" and b == "json") for a, b in zip(argv, argv[1:] + [""])
+        a == "--format=json" or (a == "--format" and b == "json")
+        for a, b in zip(argv, argv[1:] + [""])
     )
 
 
@@ -124,7 +126,9 @@ def _root(
 InOpt = Annotated[
     str,
     typer.Option(
-        "--in", "--input-size", metavar="SIZE",
+        "--in",
+        "--input-size",
+        metavar="SIZE",
         help="Spatial input size: one integer for every dimension, or one per dimension "
         "as 5x7 or 5,7. For `conv`, `maxpool`... without 1d/2d/3d the count sets the dimensions.",
     ),
@@ -142,7 +146,9 @@ SOpt = Annotated[
 POpt = Annotated[
     str,
     typer.Option(
-        "--p", "--padding", metavar="P",
+        "--p",
+        "--padding",
+        metavar="P",
         help="Padding per side: an integer, one per dimension, or 'same'/'valid' (convs).",
     ),
 ]
@@ -150,7 +156,9 @@ DOpt = Annotated[str, typer.Option("--d", "--dilation", metavar="D", help="Dilat
 OpOpt = Annotated[
     str,
     typer.Option(
-        "--op", "--output-padding", metavar="OP",
+        "--op",
+        "--output-padding",
+        metavar="OP",
         help="Transposed convs: extra size on the far side; must be < max(stride, dilation).",
     ),
 ]
@@ -168,9 +176,17 @@ CoutOpt = Annotated[
 
 
 def build_layer(
-    op: str, ndim: int | None, kernel: str | None, stride: str | None, padding: str,
-    dilation: str, output_padding: str, ceil: bool, groups: int,
-    cin: int | None, cout: int | None,
+    op: str,
+    ndim: int | None,
+    kernel: str | None,
+    stride: str | None,
+    padding: str,
+    dilation: str,
+    output_padding: str,
+    ceil: bool,
+    groups: int,
+    cin: int | None,
+    cout: int | None,
 ) -> Any:
     """Parse the shared layer options into a LayerSpec (core does every check)."""
     from convcalc.specs import build_spec, parse_padding, parse_size_list
@@ -231,8 +247,9 @@ def shape(
         ndim = name.ndim or len(sizes)
         if batch is not None and batch < 1:
             raise MalformedInputError(f"batch must be positive, got {batch}")
-        spec = build_layer(op, ndim, kernel, stride, padding, dilation, output_padding, ceil,
-                           groups, cin, cout)
+        spec = build_layer(
+            op, ndim, kernel, stride, padding, dilation, output_padding, ceil, groups, cin, cout
+        )
         from convcalc.specs import broadcast
 
         result = layer_shape(spec, broadcast(sizes, ndim, "input size"), batch)
@@ -251,6 +268,225 @@ def emit_shape(result: Any, chosen: Format) -> None:
         from convcalc.render import print_shape
 
         print_shape(stdout_console(), result)
+
+
+# Above this many steps trace --json is written on one line (the C encoder; see dumps).
+COMPACT_JSON_STEPS = 200
+
+
+class View(enum.StrEnum):
+    """How a transposed convolution is shown."""
+
+    AUTO = "auto"
+    SCATTER = "scatter"
+    CONV = "conv"
+    MATRIX = "matrix"
+    STEPS = "steps"
+
+
+@app.command()
+def trace(
+    ctx: typer.Context,
+    op: Annotated[
+        str,
+        typer.Argument(
+            show_default=False,
+            help="conv, convtranspose, maxpool, avgpool with 1d/2d/3d or without "
+            "(dimensions from the input matrix).",
+        ),
+    ],
+    x: Annotated[
+        str,
+        typer.Option(
+            "--x",
+            "--input",
+            metavar="DATA",
+            help="Input: '1,2;3,4' (rows by ';'), a JSON array, @file (.json .csv .npy), "
+            "'-' (JSON on stdin), or arange:5x5 / ones:3x3 / zeros / eye:3 / full:2x2:7. "
+            "A plain matrix is one channel; (C_in, *spatial) for more.",
+        ),
+    ],
+    w: Annotated[
+        Optional[str],
+        typer.Option(
+            "--w",
+            "--weight",
+            metavar="DATA",
+            help="Weight, same forms. Conv (C_out, C_in/groups, *k), transposed conv "
+            "(C_in, C_out/groups, *k); a plain kernel for one channel per group.",
+        ),
+    ] = None,
+    b: Annotated[
+        Optional[str],
+        typer.Option("--b", "--bias", metavar="DATA", help="Bias (C_out,), e.g. '1,2'."),
+    ] = None,
+    kernel: KOpt = None,
+    stride: SOpt = None,
+    padding: POpt = "0",
+    dilation: DOpt = "1",
+    output_padding: OpOpt = "0",
+    ceil: CeilOpt = False,
+    groups: GroupsOpt = 1,
+    count_include_pad: Annotated[
+        bool,
+        typer.Option(
+            "--count-include-pad/--no-count-include-pad",
+            help="Avg pools: divide by the window including padding (PyTorch default).",
+        ),
+    ] = True,
+    view: Annotated[
+        View,
+        typer.Option(
+            "--view",
+            help="Transposed convs: scatter, conv (zero-insertion), matrix "
+            "(Cᵀ), or steps; auto picks the one that teaches best.",
+        ),
+    ] = View.AUTO,
+    at: Annotated[
+        Optional[str],
+        typer.Option(
+            "--at",
+            metavar="INDEX",
+            help="Show one output element: i,j (every output channel) or c,i,j.",
+        ),
+    ] = None,
+    max_steps: Annotated[
+        Optional[int],
+        typer.Option(
+            "--max-steps",
+            metavar="N",
+            help="Show at most N steps (table default 64; JSON default all).",
+        ),
+    ] = None,
+    fmt: FormatOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Evaluate a layer on small data and show every multiply-accumulate.
+
+    Example: convcalc trace convtranspose2d --x "1,2;3,4" --w "1,0;0,1" --s 2
+    """
+    with reporting(ctx, as_json or fmt == Format.JSON):
+        chosen = resolve_format(fmt, as_json, False, (Format.TABLE, Format.JSON))
+        from convcalc.specs import parse_padding, parse_size_list
+        from convcalc.tensors import load_tensor
+        from convcalc.trace import trace_layer
+
+        result = trace_layer(
+            op,
+            load_tensor(x, "input"),
+            load_tensor(w, "weight") if w is not None else None,
+            load_tensor(b, "bias") if b is not None else None,
+            kernel_size=parse_size_list(kernel, "kernel_size", minimum=1) if kernel else None,
+            stride=parse_size_list(stride, "stride") if stride is not None else None,
+            padding=parse_padding(padding),
+            dilation=parse_size_list(dilation, "dilation"),
+            output_padding=parse_size_list(output_padding, "output_padding"),
+            ceil_mode=ceil,
+            groups=groups,
+            count_include_pad=count_include_pad,
+        )
+        steps, hidden = select_steps(result, at, max_steps, chosen)
+        view_name, view_data = resolve_view(result, view)
+        if view_name == "conv" and at is None:
+            inner_steps, hidden = select_steps(view_data.trace, None, max_steps, chosen)
+        elif view_name == "conv":
+            inner_steps = [s for s in view_data.trace.steps if s.index in {t.index for t in steps}]
+        else:
+            inner_steps = None
+    if chosen is Format.JSON:
+        from convcalc.serialize import trace_dict
+
+        data = trace_dict(result, steps, view_name, view_json(view_name, view_data))
+        typer.echo(dumps(data, compact=len(steps) > COMPACT_JSON_STEPS))
+        return
+    from convcalc.render import print_trace
+
+    print_trace(
+        stdout_console(),
+        result,
+        inner_steps if view_name == "conv" else steps,
+        view_name,
+        view_data,
+        hidden,
+    )
+
+
+def select_steps(
+    result: Any, at: str | None, max_steps: int | None, chosen: Format
+) -> tuple[list[Any], int]:
+    """The steps to show: one element (--at), the first N (--max-steps), or all/64."""
+    from convcalc.specs import parse_size_list
+
+    steps = result.steps
+    if at is not None:
+        index = parse_size_list(at, "--at")
+        spatial = result.output.shape[1:]
+        if len(index) == len(spatial):
+            wanted = [s for s in steps if s.index[1:] == index]
+        elif len(index) == len(spatial) + 1:
+            wanted = [s for s in steps if s.index == index]
+        else:
+            raise MalformedInputError(
+                f"--at: give {len(spatial)} indices (or {len(spatial) + 1} with the channel first)"
+            )
+        if not wanted:
+            raise MalformedInputError(
+                f"--at: {list(index)} is outside the output of shape {list(result.output.shape)}"
+                + (" (C_out first)" if len(index) > len(spatial) else "")
+            )
+        return wanted, 0
+    if max_steps is not None and max_steps < 0:
+        raise MalformedInputError(f"--max-steps must be non-negative, got {max_steps}")
+    limit = max_steps if max_steps is not None else (None if chosen is Format.JSON else 64)
+    if limit is None or len(steps) <= limit:
+        return list(steps), 0
+    return list(steps[:limit]), len(steps) - limit
+
+
+def resolve_view(result: Any, view: View) -> tuple[str | None, Any]:
+    """Compute the chosen view of a transposed conv (others have only the steps)."""
+    from convcalc.specs import OpKind
+    from convcalc.trace import conv_view, default_view, matrix_view, scatter_view
+
+    if result.spec.kind is not OpKind.CONVTRANSPOSE:
+        if view not in (View.AUTO, View.STEPS):
+            raise MalformedInputError("--view applies to transposed convolutions only")
+        return None, None
+    name = default_view(result.spec) if view is View.AUTO else view.value
+    if name == "steps":
+        return None, None
+    builder = {"scatter": scatter_view, "conv": conv_view, "matrix": matrix_view}[name]
+    data = builder(result)
+    produced = (
+        data.trace.output
+        if name == "conv"
+        else (data.y_flat.reshape(result.output.shape) if name == "matrix" else data.output)
+    )
+    if not (produced == result.output).all():  # the views must agree; never print a wrong one
+        raise ConvcalcError(f"internal check failed: the {name} view disagrees with the steps")
+    return name, data
+
+
+def view_json(name: str | None, data: Any) -> Any:
+    """The JSON form of a view's intermediate data."""
+    from convcalc.tensors import to_plain
+
+    if name == "scatter":
+        return {"full": to_plain(data.full), "crop": [list(c) for c in data.crop]}
+    if name == "conv":
+        return {
+            "zero_inserted": to_plain(data.zero_inserted),
+            "padding": [list(p) for p in data.pads],
+            "padded": to_plain(data.padded),
+            "kernel_rotated": to_plain(data.kernel),
+        }
+    if name == "matrix":
+        return {
+            "matrix": to_plain(data.matrix),
+            "input_flat": to_plain(data.x_flat),
+            "output_flat": to_plain(data.y_flat),
+        }
+    return None
 
 
 def main() -> None:
@@ -280,7 +516,10 @@ def main() -> None:
     except Exception as error:  # a bug: one line, not a traceback, unless debugging
         if os.environ.get("CONVCALC_DEBUG"):
             raise
-        typer.echo(f"Error: internal error ({type(error).__name__}: {error}); please report it "
-                   "with the command line (set CONVCALC_DEBUG=1 for the traceback)", err=True)
+        typer.echo(
+            f"Error: internal error ({type(error).__name__}: {error}); please report it "
+            "with the command line (set CONVCALC_DEBUG=1 for the traceback)",
+            err=True,
+        )
         code = 3
     sys.exit(code if isinstance(code, int) else 0)

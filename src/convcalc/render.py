@@ -5,6 +5,8 @@ Every function takes the Console to print on, so tests can render into a StringI
 
 from __future__ import annotations
 
+from typing import Any
+
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
@@ -45,11 +47,20 @@ def shape_table(result: LayerShape) -> tuple[Table, str]:
         table.add_column(name, justify=justify, style="bold green" if name == "out" else None)
     for dim in result.dims:
         pad = str(dim.pad_before) if dim.symmetric else f"{dim.pad_before}:{dim.pad_after}"
-        row = [dim.label or "L", str(dim.input), str(dim.kernel), str(dim.stride), pad,
-               str(dim.dilation)]
+        row = [
+            dim.label or "L",
+            str(dim.input),
+            str(dim.kernel),
+            str(dim.stride),
+            pad,
+            str(dim.dilation),
+        ]
         if spec.kind is OpKind.CONVTRANSPOSE:
             before, after = dim.effective_padding
-            row += [str(dim.output_padding), f"{before}:{after}" if before != after else str(before)]
+            row += [
+                str(dim.output_padding),
+                f"{before}:{after}" if before != after else str(before),
+            ]
         if spec.kind.is_pool:
             row += ["yes" if dim.ceil_mode else "no"]
         row += [str(dim.output)]
@@ -75,8 +86,13 @@ def print_shape(console: Console, result: LayerShape) -> None:
     dims = result.dims
     rows = [("out =", dims[0].formula)]
     if result.spec.kind is OpKind.CONVTRANSPOSE:
-        rows.append(("", "i.e. a stride-1 conv over the input with s-1 zeros inserted between "
-                     "elements, padded d*(k-1) - p on each side plus output_padding at the end"))
+        rows.append(
+            (
+                "",
+                "i.e. a stride-1 conv over the input with s-1 zeros inserted between "
+                "elements, padded d*(k-1) - p on each side plus output_padding at the end",
+            )
+        )
     if result.spec.padding_mode is not None:
         sides = "; ".join(
             f"{d.label or 'L'} {d.pad_before} before, {d.pad_after} after" for d in dims
@@ -92,3 +108,330 @@ def print_shape(console: Console, result: LayerShape) -> None:
     if before and after:
         rows.append(("tensor:", f"{tuple(before)} -> {tuple(after)}"))
     console.print(working_grid(rows))
+
+
+# --- trace ------------------------------------------------------------------------------------
+
+
+def _num(value: object) -> str:
+    from convcalc.tensors import number_text
+
+    text = number_text(value)
+    return f"({text})" if text.startswith("-") and text != "-inf" else text
+
+
+def _idx(index: tuple[int, ...], plain: bool) -> str:
+    return ",".join(str(i) for i in (index[1:] if plain else index))
+
+
+def _approx(value: object) -> str:
+    from fractions import Fraction
+
+    if isinstance(value, Fraction):
+        return f"{value.numerator}/{value.denominator} ≈ {float(value):.4g}"
+    return _num(value)
+
+
+def grid(array: Any, title: str, dim: Any = None, mark: Any = None) -> Any:
+    """A 1-d or 2-d array as a small table with row/column indices.
+
+    ``dim(i, j)`` says a cell is padding or an inserted zero (shown dim); ``mark(i, j)`` bolds it.
+    """
+    import numpy as np
+
+    cells = np.asarray(array, dtype=object)
+    if cells.ndim == 1:
+        cells = cells.reshape(1, -1)
+    table = Table(show_header=True, box=None, padding=(0, 1), header_style="dim")
+    table.add_column("", style="dim", justify="right")
+    for j in range(cells.shape[1]):
+        table.add_column(str(j), justify="right")
+    for i in range(cells.shape[0]):
+        row = []
+        for j in range(cells.shape[1]):
+            style = "bold" if mark and mark(i, j) else ("dim" if dim and dim(i, j) else "")
+            row.append(Text(_num(cells[i, j]), style=style))
+        table.add_row(str(i) if array.ndim > 1 else "", *row)
+    from rich.console import Group
+
+    return Group(Text(title, style="bold"), table)
+
+
+MAX_GRID = 16  # widest grid drawn; two-digit values still fit 80 columns
+
+
+def print_grids(
+    console: Console, array: Any, name: str, plain: bool, dim: Any = None, limit: int = 4
+) -> None:
+    """One grid per leading index (channel) for (C, *spatial); 3-d spatial data is summarised."""
+    spatial = array.ndim - 1
+    if spatial > 2:
+        console.print(f"{name}: shape {list(array.shape)} (3-d data: see --json for values)")
+        return
+    if max(array.shape[1:]) > MAX_GRID:
+        console.print(
+            f"{name}: shape {list(array.shape)}, too large to draw at this width "
+            "(see --json for values, --at i,j for one element)"
+        )
+        return
+    channels = array.shape[0]
+    for c in range(min(channels, limit)):
+        title = name if plain and channels == 1 else f"{name}[{c}]"
+        console.print(grid(array[c], title, dim))
+    if channels > limit:
+        console.print(f"... {channels - limit} more channel(s) of {name} (see --json)")
+
+
+def print_weight(console: Console, w: Any, plain: bool, name: str = "w") -> None:
+    if w is None:
+        return
+    if w.shape[0] * w.shape[1] == 1 and w.ndim <= 4:
+        console.print(grid(w[0, 0], name if plain else f"{name}[0,0]"))
+        return
+    if w.ndim > 4:
+        console.print(f"{name}: shape {list(w.shape)} (3-d kernels: see --json for values)")
+        return
+    shown = 0
+    for a in range(w.shape[0]):
+        for c in range(w.shape[1]):
+            if shown == 6:
+                console.print(f"... more kernels of {name} (shape {list(w.shape)}; see --json)")
+                return
+            console.print(grid(w[a, c], f"{name}[{a},{c}]"))
+            shown += 1
+
+
+def _products(step: Any) -> str:
+    """``1·1 + 2·2 + …``; with several input channels one line per channel and its partial sum."""
+    channels: dict[int, list[Any]] = {}
+    for term in step.terms:
+        channels.setdefault(term.input_index[0], []).append(term)
+    if not step.terms:
+        text = "0 (no input element reaches it)"
+    elif len(channels) == 1:
+        text = " + ".join(f"{_num(t.input_value)}·{_num(t.weight_value)}" for t in step.terms)
+    else:
+        lines = []
+        for channel, terms in channels.items():
+            partial = sum((t.product for t in terms), 0)
+            body = " + ".join(f"{_num(t.input_value)}·{_num(t.weight_value)}" for t in terms)
+            lines.append(f"c{channel}: {body} = {_num(partial)}")
+        text = "\n".join(lines)
+    if step.bias is not None:
+        text += f"\n+ bias {_num(step.bias)}" if len(channels) > 1 else f" + b {_num(step.bias)}"
+    return text
+
+
+def steps_table(trace: Any, steps: list[Any], title: str = "steps") -> Table:
+    """One row per output element: its index, the window it reads, the working, the value."""
+    from convcalc.specs import OpKind
+
+    kind = trace.spec.kind
+    table = Table(title=title, title_justify="left", title_style="bold", show_lines=False)
+    table.add_column("out", no_wrap=True)
+    if kind is not OpKind.CONVTRANSPOSE:
+        table.add_column("window", no_wrap=True, style="dim")
+    table.add_column("working", overflow="fold")
+    table.add_column("value", justify="right", style="bold green", no_wrap=True)
+    for step in steps:
+        label = f"[{_idx(step.index, trace.plain)}]"
+        window = ""
+        if step.window:
+            spans = ",".join(
+                f"{a}:{z}" if trace.spec.dilation == (1,) * len(step.window) else f"{a}:{z}:{d}"
+                for (a, z), d in zip(step.window, trace.spec.dilation)
+            )
+            window = f"x[{'' if trace.plain else str(step.index[0]) + ','}{spans}]"
+            if kind is OpKind.CONV and not trace.plain:
+                window = f"x[:,{spans}]"
+        if kind.is_pool:
+            work, value = _pool_working(step, trace.spec.count_include_pad), _approx(step.value)
+        else:
+            work, value = _products(step), _num(step.value)
+        row = [label] + ([window] if kind is not OpKind.CONVTRANSPOSE else []) + [work, value]
+        table.add_row(*row)
+    return table
+
+
+def _pool_working(step: Any, include_pad: bool) -> str:
+    if step.winner is not None or step.divisor is None:
+        parts = []
+        for n, term in enumerate(step.terms):
+            text = "pad" if term.padding else _num(term.input_value)
+            parts.append(f"[{text}]" if n == step.winner else text)
+        at = step.terms[step.winner].input_index[1:] if step.winner is not None else ()
+        return f"max({', '.join(parts)}) at x[{','.join(map(str, at))}]"
+    counted = [t for t in step.terms if not t.padding or include_pad]
+    parts = ["0" if t.padding else _num(t.input_value) for t in counted]
+    total = _num(step.total)
+    return (
+        f"({' + '.join(parts)}) / {step.divisor} = {total}/{step.divisor}\n÷{step.divisor}: "
+        f"{step.divisor_reason}"
+    )
+
+
+def print_trace(
+    console: Console, trace: Any, steps: list[Any], view: str | None, view_data: Any, hidden: int
+) -> None:
+    """Input, weight, the steps (or the chosen view of a transposed conv), and the output."""
+    from convcalc.serialize import size_text
+    from convcalc.specs import OpKind
+
+    spec = trace.spec
+    console.print(
+        Text(
+            f"{spec.name}: input {size_text(trace.shape.input)} -> output "
+            f"{size_text(trace.shape.output)}",
+            style="bold",
+        )
+    )
+    console.print(_params_line(trace), style="dim")
+    pads = spec.padding
+    if (
+        spec.kind is not OpKind.CONVTRANSPOSE
+        and any(p for pair in pads for p in pair)
+        and trace.x.ndim - 1 <= 2
+    ):
+        from convcalc.tensors import pad
+
+        padded = pad(trace.x, [(0, 0), *pads])
+        limits = [(a, a + n) for (a, _), n in zip(pads, trace.x.shape[1:])]
+        console.print(Text("input after padding (padding dim):", style="bold"))
+        print_grids(console, padded, "x", trace.plain, dim=_outside(limits))
+    else:
+        print_grids(console, trace.x, "x", trace.plain)
+    if spec.kind is OpKind.CONVTRANSPOSE and view in ("scatter", "conv", "matrix"):
+        print_weight(console, trace.w, trace.plain)
+        {"scatter": _print_scatter, "conv": _print_conv_view, "matrix": _print_matrix}[view](
+            console, trace, view_data, steps, hidden
+        )
+    else:
+        print_weight(console, trace.w, trace.plain)
+        console.print(steps_table(trace, steps))
+        _print_hidden(console, hidden)
+    if trace.b is not None:
+        console.print(f"bias: {', '.join(_num(v) for v in trace.b)}")
+    print_grids(console, trace.output, "output", trace.plain)
+
+
+def _print_hidden(console: Console, hidden: int) -> None:
+    if hidden:
+        console.print(
+            f"... {hidden} more step(s) not shown: --at i,j shows one output element, "
+            "--max-steps N shows more",
+            style="yellow",
+        )
+
+
+def _outside(limits: list[tuple[int, int]]) -> Any:
+    def dim(i: int, j: int) -> bool:
+        coords = (j,) if len(limits) == 1 else (i, j)
+        return any(not (a <= c < z) for c, (a, z) in zip(coords, limits))
+
+    return dim
+
+
+def _params_line(trace: Any) -> str:
+    from convcalc.serialize import spec_params
+
+    params = spec_params(trace.spec)
+    shown = []
+    for key, value in params.items():
+        if isinstance(value, list) and value and isinstance(value[0], list):
+            value = [a if a == z else f"{a}:{z}" for a, z in value]
+        if isinstance(value, list) and len(set(map(str, value))) == 1:
+            value = value[0]
+        shown.append(f"{key}={value}")
+    return ", ".join(shown)
+
+
+def _print_scatter(console: Console, trace: Any, view: Any, steps: Any, hidden: int) -> None:
+    console.print(
+        Text(
+            "scatter view: each input element times the whole kernel, added into the "
+            "output at stride offsets i*s",
+            style="bold",
+        )
+    )
+    table = Table(title_justify="left", box=None, padding=(0, 1))
+    table.add_column("x", no_wrap=True)
+    table.add_column("value", justify="right")
+    table.add_column("adds value·w at", no_wrap=True)
+    table.add_column("block", overflow="fold")
+    for index, value, block, origin in view.contributions[:64]:
+        rows = [
+            "; ".join(",".join(_num(v) for v in row) for row in b_)
+            if b_.ndim > 1
+            else ",".join(_num(v) for v in b_)
+            for b_ in block
+        ]
+        table.add_row(
+            f"[{_idx(index, trace.plain)}]",
+            _num(value),
+            "[" + ",".join(map(str, origin)) + "]",
+            " | ".join(rows),
+        )
+    console.print(table)
+    if len(view.contributions) > 64:
+        console.print(f"... {len(view.contributions) - 64} more input elements")
+    crop = ", ".join(f"{a}:{z}" for a, z in view.crop)
+    console.print(Text("sum of the blocks before cropping (the cropped part dim):", style="bold"))
+    limits = list(view.crop)
+    print_grids(console, view.full, "full", trace.plain, dim=_outside(limits))
+    console.print(
+        f"crop: keep [{crop}]: padding p removed from the start of each dimension, the "
+        "end cut to the output size (output_padding keeps extra positions at the end)"
+    )
+
+
+def _print_conv_view(console: Console, trace: Any, view: Any, steps: Any, hidden: int) -> None:
+    spec = trace.spec
+    console.print(
+        Text(
+            "conv view: insert s-1 zeros between input elements, pad d*(k-1) - p on "
+            "each side (+ output_padding at the end), convolve at stride 1 with the "
+            "kernel rotated 180° — the gradient of a conv with respect to its input",
+            style="bold",
+        )
+    )
+    pads = ", ".join(f"{a}:{z}" for a, z in view.pads)
+    console.print(
+        f"zero-inserted {list(view.zero_inserted.shape[1:])}, padding before:after "
+        f"[{pads}] (negative crops), padded {list(view.padded.shape[1:])}"
+    )
+    zero = _inserted_mask(view, spec)
+    print_grids(console, view.padded, "padded zero-inserted x", trace.plain, dim=zero)
+    print_weight(console, view.kernel, trace.plain, name="w rotated 180°")
+    inner = view.trace
+    shown = steps if steps is not None else inner.steps
+    console.print(steps_table(inner, shown, title="steps (stride-1 conv)"))
+    _print_hidden(console, hidden)
+
+
+def _inserted_mask(view: Any, spec: Any) -> Any:
+    """Cells of the padded, zero-inserted input that are padding or inserted zeros."""
+    starts = [max(a, 0) - max(-a, 0) for a, _ in view.pads]
+    sizes = view.zero_inserted.shape[1:]
+
+    def dim(i: int, j: int) -> bool:
+        coords = (j,) if len(sizes) == 1 else (i, j)
+        for c, st, n, s in zip(coords, starts, sizes, spec.stride):
+            z = c - st
+            if not (0 <= z < n) or z % s:
+                return True
+        return False
+
+    return dim
+
+
+def _print_matrix(console: Console, trace: Any, view: Any, steps: Any, hidden: int) -> None:
+    console.print(
+        Text(
+            "matrix view: the conv with the same k, s, p, d is y = C·x on flattened "
+            "data; the transposed conv is Cᵀ·x (rows of C: conv outputs = our inputs)",
+            style="bold",
+        )
+    )
+    console.print(grid(view.matrix, "C"))
+    console.print(f"x flattened: [{', '.join(_num(v) for v in view.x_flat)}]")
+    console.print(f"Cᵀ·x = [{', '.join(_num(v) for v in view.y_flat)}]")

@@ -97,7 +97,76 @@ def error_dict(message: str, exit_code: int) -> dict[str, Any]:
 _NUMBER_LIST = re.compile(r"\[\s*(-?[0-9][0-9.eE+-]*(?:,\s*-?[0-9][0-9.eE+-]*)*)\s*\]")
 
 
-def dumps(data: Any) -> str:
-    """Stable JSON text: keys in insertion order, two-space indent, number lists on one line."""
+def dumps(data: Any, compact: bool = False) -> str:
+    """Stable JSON text: keys in insertion order, two-space indent, number lists on one line.
+
+    ``compact`` gives one line through the C encoder, for large outputs (a traced 32x32 conv
+    takes seconds through the indenting encoder and a fraction of one this way).
+    """
+    if compact:
+        return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
     text = json.dumps(data, indent=2, ensure_ascii=False)
     return _NUMBER_LIST.sub(lambda m: "[" + re.sub(r",\s+", ", ", m.group(1)) + "]", text)
+
+
+def trace_dict(
+    trace: Any, steps: list[Any], view: str | None = None, view_data: Any = None
+) -> dict[str, Any]:
+    """The ``trace --json`` object (numbers as JSON numbers; fractions as floats)."""
+    from convcalc.tensors import to_plain
+
+    spec = trace.spec
+    x_shape = list(trace.x.shape[1:]) if trace.plain else list(trace.x.shape)
+    data: dict[str, Any] = {
+        "op": spec.name,
+        "kind": spec.kind.value,
+        "ndim": spec.ndim,
+        "params": spec_params(spec),
+        "input_shape": x_shape,
+        "output_shape": list(trace.display_output.shape),
+        "in_channels": spec.in_channels,
+        "out_channels": spec.out_channels,
+        "input": to_plain(trace.x[0] if trace.plain else trace.x),
+        "weight": None if trace.w is None else to_plain(trace.w),
+        "bias": None if trace.b is None else to_plain(trace.b),
+        "output": to_plain(trace.display_output),
+        "steps_total": len(trace.steps),
+        "steps": [step_dict(step, trace.plain) for step in steps],
+    }
+    if view is not None:
+        data["view"] = view
+        data["view_data"] = view_data
+    return data
+
+
+def step_dict(step: Any, plain: bool) -> dict[str, Any]:
+    """One output element's working."""
+    from convcalc.tensors import to_plain
+
+    def idx(index: tuple[int, ...]) -> list[int]:
+        return list(index[1:]) if plain else list(index)
+
+    data: dict[str, Any] = {"index": idx(step.index), "terms": []}
+    for term in step.terms:
+        item: dict[str, Any] = {
+            "input_index": idx(term.input_index),
+            "input_value": to_plain(term.input_value),
+        }
+        if term.weight_index is not None:
+            item["weight_index"] = list(term.weight_index)
+            item["weight_value"] = to_plain(term.weight_value)
+            item["product"] = to_plain(term.product)
+        if term.padding:
+            item["padding"] = True
+        data["terms"].append(item)
+    if step.total is not None:
+        data["sum"] = to_plain(step.total)
+    if step.bias is not None:
+        data["bias"] = to_plain(step.bias)
+    if step.divisor is not None:
+        data["divisor"] = step.divisor
+        data["divisor_reason"] = step.divisor_reason
+    if step.winner is not None:
+        data["winner"] = data["terms"][step.winner]["input_index"]
+    data["value"] = to_plain(step.value)
+    return data

@@ -228,11 +228,21 @@ def conv_dim(
             f"kernel_size: dilated kernel extent {extent} (kernel_size={kernel}, "
             f"dilation={dilation}) is larger than the padded input {padded} (input {size} + "
             f"padding {pads[0]}+{pads[1]}){_where(label)}; PyTorch: "
-            "\"Kernel size can't be greater than actual input size\""
+            '"Kernel size can\'t be greater than actual input size"'
         )
     out = (padded - extent) // stride + 1
     return DimShape(
-        OpKind.CONV, size, kernel, stride, pads[0], pads[1], dilation, 0, False, out, out,
+        OpKind.CONV,
+        size,
+        kernel,
+        stride,
+        pads[0],
+        pads[1],
+        dilation,
+        0,
+        False,
+        out,
+        out,
         label=label,
     )
 
@@ -266,11 +276,21 @@ def conv_transpose_dim(
             f"padding: output size {out} is not positive{_where(label)}: (in - 1)*s - 2*p + "
             f"d*(k-1) + output_padding + 1 with in={size}, s={stride}, p={pads[0]}, "
             f"d={dilation}, k={kernel}, output_padding={output_padding}; PyTorch: "
-            "\"Output size is too small\""
+            '"Output size is too small"'
         )
     return DimShape(
-        OpKind.CONVTRANSPOSE, size, kernel, stride, pads[0], pads[1], dilation, output_padding,
-        False, out, out, label=label,
+        OpKind.CONVTRANSPOSE,
+        size,
+        kernel,
+        stride,
+        pads[0],
+        pads[1],
+        dilation,
+        output_padding,
+        False,
+        out,
+        out,
+        label=label,
     )
 
 
@@ -307,7 +327,7 @@ def pool_dim(
         raise ConvcalcError(
             f"kernel_size: {kernel} is larger than the unpadded input {size}{_where(label)}; "
             "PyTorch's AvgPool3d requires input >= kernel_size in every dimension "
-            "(\"input image smaller than kernel size\")"
+            '("input image smaller than kernel size")'
         )
     extent = dilated_kernel_extent(kernel, dilation)
     span = size + 2 * padding - extent
@@ -322,11 +342,22 @@ def pool_dim(
         raise ConvcalcError(
             f"kernel_size: output size {out} is not positive{_where(label)}: the window extent "
             f"{extent} (kernel_size={kernel}, dilation={dilation}) does not fit the padded input "
-            f"{size + 2 * padding}; PyTorch: \"Output size is too small\""
+            f'{size + 2 * padding}; PyTorch: "Output size is too small"'
         )
     return DimShape(
-        kind, size, kernel, stride, padding, padding, dilation, 0, ceil_mode, out,
-        floor_out, dropped, label=label,
+        kind,
+        size,
+        kernel,
+        stride,
+        padding,
+        padding,
+        dilation,
+        0,
+        ceil_mode,
+        out,
+        floor_out,
+        dropped,
+        label=label,
     )
 
 
@@ -374,7 +405,14 @@ def dim_shape(spec: LayerSpec, axis: int, size: int, label: str = "") -> DimShap
     if pads[0] != pads[1]:
         raise ConvcalcError("padding: PyTorch pools take symmetric padding only")
     return pool_dim(
-        size, kernel, stride, pads[0], dilation, spec.ceil_mode, kind=spec.kind, label=label,
+        size,
+        kernel,
+        stride,
+        pads[0],
+        dilation,
+        spec.ceil_mode,
+        kind=spec.kind,
+        label=label,
         unpadded_must_fit=spec.kind is OpKind.AVGPOOL and spec.ndim == 3,
     )
 
@@ -411,7 +449,9 @@ class LayerShape:
         return (*lead, channels, *spatial)
 
 
-def layer_shape(spec: LayerSpec, input_size: tuple[int, ...], batch: int | None = None) -> LayerShape:
+def layer_shape(
+    spec: LayerSpec, input_size: tuple[int, ...], batch: int | None = None
+) -> LayerShape:
     """Output shape of a layer for a spatial input size (one int per dimension).
 
     >>> from convcalc.specs import build_spec

@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import enum
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 from convcalc.errors import ConvcalcError, MalformedInputError
 
 
-class OpKind(str, enum.Enum):
+class OpKind(enum.StrEnum):
     """The four families of layer whose output size convcalc computes."""
 
     CONV = "conv"
@@ -59,9 +59,7 @@ _KIND_ALIASES = {
 
 _OP_RE = re.compile(r"^(?P<kind>[a-z]+?)(?P<ndim>[123])d?$|^(?P<bare>[a-z]+)$")
 
-OP_NAMES = tuple(
-    f"{kind.value}{suffix}" for kind in OpKind for suffix in ("", "1d", "2d", "3d")
-)
+OP_NAMES = tuple(f"{kind.value}{suffix}" for kind in OpKind for suffix in ("", "1d", "2d", "3d"))
 
 
 @dataclass(frozen=True)
@@ -141,7 +139,7 @@ def broadcast(values: Sequence[int], ndim: int, name: str) -> tuple[int, ...]:
     return tuple(values)
 
 
-class PaddingMode(str, enum.Enum):
+class PaddingMode(enum.StrEnum):
     """PyTorch's string paddings for convolutions."""
 
     SAME = "same"
@@ -253,7 +251,9 @@ def build_spec(
     if kernel_size is None:
         raise MalformedInputError(f"{kind.value}{ndim}d needs a kernel size (--k)")
     kernel = broadcast(kernel_size, ndim, "kernel_size")
-    strides = kernel if stride is None and kind.is_pool else broadcast(stride or (1,), ndim, "stride")
+    strides = (
+        kernel if stride is None and kind.is_pool else broadcast(stride or (1,), ndim, "stride")
+    )
     dilations = broadcast(dilation, ndim, "dilation")
     out_pads = broadcast(output_padding, ndim, "output_padding")
     _check_applicable(kind, dilations, out_pads, ceil_mode, groups)
@@ -265,14 +265,28 @@ def build_spec(
     mode, pads = _resolve_padding(kind, padding, kernel, strides, dilations, ndim)
     _check_channels(kind, groups, in_channels, out_channels)
     return LayerSpec(
-        kind, ndim, kernel, strides, pads, dilations, out_pads, ceil_mode, groups,
-        count_include_pad, mode, in_channels,
-        in_channels if kind.is_pool and out_channels is None else out_channels, bias,
+        kind,
+        ndim,
+        kernel,
+        strides,
+        pads,
+        dilations,
+        out_pads,
+        ceil_mode,
+        groups,
+        count_include_pad,
+        mode,
+        in_channels,
+        in_channels if kind.is_pool and out_channels is None else out_channels,
+        bias,
     )
 
 
 def _check_applicable(
-    kind: OpKind, dilations: tuple[int, ...], out_pads: tuple[int, ...], ceil_mode: bool,
+    kind: OpKind,
+    dilations: tuple[int, ...],
+    out_pads: tuple[int, ...],
+    ceil_mode: bool,
     groups: int,
 ) -> None:
     if kind is OpKind.AVGPOOL and any(d != 1 for d in dilations):
@@ -300,7 +314,8 @@ def _resolve_padding(
             mode = PaddingMode(padding.lower())
         except ValueError:
             raise MalformedInputError(
-                f"padding: expected an integer, one per dimension, 'same' or 'valid', got {padding!r}"
+                "padding: expected an integer, one per dimension, 'same' or 'valid', "
+                f"got {padding!r}"
             ) from None
         if kind is not OpKind.CONV:
             raise ConvcalcError(

@@ -1,0 +1,237 @@
+"""Small exact tensors from the command line: parsing, generators and layouts.
+
+Values are Python ints where they are whole numbers and ``fractions.Fraction`` otherwise (a decimal
+such as ``0.1`` is read exactly), held in numpy object arrays so that every product and sum stays
+exact.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import re
+import sys
+from fractions import Fraction
+from pathlib import Path
+from typing import Any, Union
+
+import numpy as np
+
+from convcalc.errors import MalformedInputError
+
+Number = Union[int, Fraction]
+
+_NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$|^[+-]?\d+/\d+$")
+
+
+def exact_number(value: Any, name: str) -> Number:
+    """An int or Fraction from a string, int or float (floats via their exact decimal text).
+
+    >>> exact_number("0.5", "x"), exact_number("3", "x"), exact_number("-2/6", "x")
+    (Fraction(1, 2), 3, Fraction(-1, 3))
+    """
+    if isinstance(value, bool):
+        raise MalformedInputError(f"{name}: {value!r} is not a number")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, Fraction):
+        return normalise(value)
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise MalformedInputError(f"{name}: {value!r} is not a finite number")
+        return normalise(Fraction(repr(value)))
+    text = str(value).strip()
+    if not _NUMBER.match(text):
+        raise MalformedInputError(f"{name}: {text!r} is not a number")
+    return normalise(Fraction(text))
+
+
+def normalise(value: Fraction) -> Number:
+    """A whole Fraction becomes an int."""
+    return int(value) if value.denominator == 1 else value
+
+
+def generate(text: str, name: str) -> np.ndarray | None:
+    """``arange:5x5`` (1..25 row-major, the textbook example), ``ones:3x3``, ``zeros:2x2``,
+    ``eye:3``, ``full:2x2:7``; None when ``text`` is not a generator.
+
+    >>> generate("arange:2x3", "x").tolist()
+    [[1, 2, 3], [4, 5, 6]]
+    """
+    match = re.fullmatch(
+        r"\s*(arange|ones|zeros|eye|full)\s*:\s*([0-9x×, ]+)(?::\s*(\S+))?\s*", text
+    )
+    if not match:
+        return None
+    kind, dims_text, fill = match.groups()
+    dims = tuple(int(d) for d in re.split(r"[x×, ]+", dims_text.strip()) if d)
+    if not dims or min(dims) < 1:
+        raise MalformedInputError(f"{name}: {text!r} needs positive sizes, e.g. arange:5x5")
+    if math.prod(dims) > 10**6:
+        raise MalformedInputError(f"{name}: {text!r} has more than 10**6 elements")
+    if kind == "arange":
+        flat = list(range(1, math.prod(dims) + 1))
+    elif kind == "eye":
+        if len(dims) != 1:
+            raise MalformedInputError(f"{name}: eye takes one size, e.g. eye:3")
+        return as_exact([[int(i == j) for j in range(dims[0])] for i in range(dims[0])], name)
+    elif kind == "full":
+        value = exact_number(fill, name) if fill else None
+        if value is None:
+            raise MalformedInputError(f"{name}: full needs a value, e.g. full:2x2:7")
+        flat = [value] * math.prod(dims)
+    else:
+        flat = [1 if kind == "ones" else 0] * math.prod(dims)
+    array = np.empty(len(flat), dtype=object)
+    array[:] = flat
+    return array.reshape(dims)
+
+
+def parse_inline(text: str, name: str) -> np.ndarray:
+    """``1,2;3,4`` (rows split by ``;``, entries by ``,`` or spaces); no ``;`` is a 1-d row.
+
+    >>> parse_inline("1,2;3,4", "x").tolist()
+    [[1, 2], [3, 4]]
+    """
+    rows = [row for row in text.strip().strip(";").split(";")]
+    parsed = [
+        [exact_number(v, name) for v in re.split(r"[,\s]+", row.strip()) if v] for row in rows
+    ]
+    if any(not row for row in parsed):
+        raise MalformedInputError(f"{name}: empty row in {text!r}")
+    if ";" not in text:
+        return as_exact(parsed[0], name)
+    return as_exact(parsed, name)
+
+
+def as_exact(nested: Any, name: str) -> np.ndarray:
+    """A nested list (or numpy array) as an object array of exact numbers; ragged data is an
+    error naming where it breaks."""
+    shape = _shape_of(nested, name, ())
+    array = np.empty(shape, dtype=object)
+    flat = list(_flatten(nested))
+    if not flat:
+        raise MalformedInputError(f"{name}: no values")
+    array.reshape(-1)[:] = [exact_number(v, name) for v in flat]
+    return array
+
+
+def _shape_of(nested: Any, name: str, where: tuple[int, ...]) -> tuple[int, ...]:
+    if isinstance(nested, np.ndarray):
+        return tuple(nested.shape)
+    if not isinstance(nested, (list, tuple)):
+        return ()
+    if not nested:
+        raise MalformedInputError(f"{name}: empty list at {list(where) or 'top level'}")
+    shapes = [_shape_of(item, name, (*where, i)) for i, item in enumerate(nested)]
+    if any(s != shapes[0] for s in shapes):
+        bad = next(i for i, s in enumerate(shapes) if s != shapes[0])
+        raise MalformedInputError(
+            f"{name}: ragged data: element {list((*where, bad))} has shape {list(shapes[bad])}, "
+            f"element {list((*where, 0))} has {list(shapes[0])}"
+        )
+    return (len(nested), *shapes[0])
+
+
+def _flatten(nested: Any) -> Any:
+    if isinstance(nested, np.ndarray):
+        yield from nested.reshape(-1).tolist()
+    elif isinstance(nested, (list, tuple)):
+        for item in nested:
+            yield from _flatten(item)
+    else:
+        yield nested
+
+
+def load_tensor(text: str, name: str, stdin: io.TextIOBase | None = None) -> np.ndarray:
+    """Parse ``--x``/``--w``/``--b``: inline, JSON, ``@file`` (.json, .csv, .npy), ``-`` (stdin
+    JSON) or a generator."""
+    text = text.strip()
+    if not text:
+        raise MalformedInputError(f"{name}: empty")
+    generated = generate(text, name)
+    if generated is not None:
+        return generated
+    if text == "-":
+        return _from_json((stdin or sys.stdin).read(), name)
+    if text.startswith("@"):
+        return _from_file(Path(text[1:]), name)
+    if text.startswith("["):
+        return _from_json(text, name)
+    return parse_inline(text, name)
+
+
+def _from_json(text: str, name: str) -> np.ndarray:
+    try:
+        data = json.loads(text, parse_float=Fraction, parse_int=int)
+    except json.JSONDecodeError as error:
+        raise MalformedInputError(f"{name}: not valid JSON ({error})") from None
+    if not isinstance(data, list):
+        data = [data]
+    return as_exact(data, name)
+
+
+def _from_file(path: Path, name: str) -> np.ndarray:
+    try:
+        if path.suffix == ".npy":
+            array = np.load(path, allow_pickle=False)
+            if array.dtype.kind not in "iuf" or not np.all(np.isfinite(array)):
+                raise MalformedInputError(f"{name}: {path} does not hold finite numbers")
+            return as_exact(array.tolist(), name)
+        content = path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise MalformedInputError(f"{name}: cannot read {path}: {error.strerror}") from None
+    except ValueError as error:
+        raise MalformedInputError(f"{name}: cannot read {path}: {error}") from None
+    if path.suffix == ".csv":
+        rows = [[cell for cell in row if cell.strip()] for row in csv.reader(io.StringIO(content))]
+        rows = [row for row in rows if row]
+        if not rows:
+            raise MalformedInputError(f"{name}: {path} is empty")
+        return as_exact(rows if len(rows) > 1 else rows[0], name)
+    return _from_json(content, name)
+
+
+def to_plain(value: Any) -> Any:
+    """Exact numbers to JSON numbers: ints stay ints, fractions become floats (hot path of a
+    large trace's JSON: exact type checks first)."""
+    kind = type(value)
+    if kind is int:
+        return value
+    if kind is Fraction:
+        return float(value)
+    if kind is np.ndarray:
+        return [to_plain(v) for v in value.tolist()]
+    if kind is list or kind is tuple:
+        return [to_plain(v) for v in value]
+    if kind is float:
+        return value if math.isfinite(value) else None  # JSON has no -Infinity (empty max)
+    if isinstance(value, np.generic):
+        return to_plain(value.item())
+    return value
+
+
+def number_text(value: Any) -> str:
+    """``3``, ``41/9``; a negative number in parentheses is the caller's business."""
+    if isinstance(value, Fraction):
+        return f"{value.numerator}/{value.denominator}"
+    if isinstance(value, float):
+        return "-inf" if value == float("-inf") else repr(value)
+    return str(value)
+
+
+def pad(array: np.ndarray, widths: Any, value: Any = 0) -> np.ndarray:
+    """``np.pad`` for exact object arrays: the fill is the Python object itself (np.pad would
+    write numpy scalars, whose int64 arithmetic can overflow).
+
+    >>> type(pad(as_exact([1, 2], "x"), [(1, 1)])[0])
+    <class 'int'>
+    """
+    widths = [tuple(w) for w in widths]
+    shape = tuple(n + a + z for n, (a, z) in zip(array.shape, widths))
+    out = np.empty(shape, dtype=object)
+    out.fill(value)
+    out[tuple(slice(a, a + n) for n, (a, _) in zip(array.shape, widths))] = array
+    return out
