@@ -108,8 +108,8 @@ def test_unused_trailing_input() -> None:
 @pytest.mark.parametrize(
     ("call", "match"),
     [
-        (lambda: conv_dim(2, 5), "kernel_size: dilated kernel extent 5"),
-        (lambda: conv_dim(5, 3, dilation=3), "extent 7"),
+        (lambda: conv_dim(2, 5), "kernel_size: kernel_size 5 is larger than the padded input 2"),
+        (lambda: conv_dim(5, 3, dilation=3), "dilated kernel extent 7"),
         (lambda: conv_transpose_dim(5, 3, 2, output_padding=2), "output_padding: 2 must be"),
         (lambda: conv_transpose_dim(1, 1, 1, 1), "padding: output size -1 is not positive"),
         (lambda: pool_dim(5, 3, padding=2), "padding: 2 must be at most half"),

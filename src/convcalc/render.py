@@ -222,7 +222,7 @@ def _products(step: Any) -> str:
     return text
 
 
-def steps_table(trace: Any, steps: list[Any], title: str = "steps") -> Table:
+def steps_table(trace: Any, steps: list[Any], title: str = "steps", source: str = "x") -> Table:
     """One row per output element: its index, the window it reads, the working, the value."""
     from convcalc.specs import OpKind
 
@@ -241,9 +241,9 @@ def steps_table(trace: Any, steps: list[Any], title: str = "steps") -> Table:
                 f"{a}:{z}" if trace.spec.dilation == (1,) * len(step.window) else f"{a}:{z}:{d}"
                 for (a, z), d in zip(step.window, trace.spec.dilation)
             )
-            window = f"x[{'' if trace.plain else str(step.index[0]) + ','}{spans}]"
+            window = f"{source}[{'' if trace.plain else str(step.index[0]) + ','}{spans}]"
             if kind is OpKind.CONV and not trace.plain:
-                window = f"x[:,{spans}]"
+                window = f"{source}[:,{spans}]"
         if kind.is_pool:
             work, value = _pool_working(step, trace.spec.count_include_pad), _approx(step.value)
         else:
@@ -400,11 +400,11 @@ def _print_conv_view(console: Console, trace: Any, view: Any, steps: Any, hidden
         f"[{pads}] (negative crops), padded {list(view.padded.shape[1:])}"
     )
     zero = _inserted_mask(view, spec)
-    print_grids(console, view.padded, "padded zero-inserted x", trace.plain, dim=zero)
+    print_grids(console, view.padded, "z = x zero-inserted and padded", trace.plain, dim=zero)
     print_weight(console, view.kernel, trace.plain, name="w rotated 180°")
     inner = view.trace
     shown = steps if steps is not None else inner.steps
-    console.print(steps_table(inner, shown, title="steps (stride-1 conv)"))
+    console.print(steps_table(inner, shown, title="steps (stride-1 conv over z)", source="z"))
     _print_hidden(console, hidden)
 
 

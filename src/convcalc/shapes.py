@@ -224,11 +224,15 @@ def conv_dim(
     extent = dilated_kernel_extent(kernel, dilation)
     padded = size + pads[0] + pads[1]
     if padded < extent:
+        what = (
+            f"kernel_size {kernel}"
+            if dilation == 1
+            else f"dilated kernel extent {extent} (kernel_size={kernel}, dilation={dilation})"
+        )
         raise ConvcalcError(
-            f"kernel_size: dilated kernel extent {extent} (kernel_size={kernel}, "
-            f"dilation={dilation}) is larger than the padded input {padded} (input {size} + "
-            f"padding {pads[0]}+{pads[1]}){_where(label)}; PyTorch: "
-            '"Kernel size can\'t be greater than actual input size"'
+            f"kernel_size: {what} is larger than the padded input {padded} (input {size} + "
+            f"padding {pads[0]}+{pads[1]}){_where(label)}; torch: \"Kernel size can't be greater "
+            "than actual input size\""
         )
     out = (padded - extent) // stride + 1
     return DimShape(
@@ -275,7 +279,7 @@ def conv_transpose_dim(
         raise ConvcalcError(
             f"padding: output size {out} is not positive{_where(label)}: (in - 1)*s - 2*p + "
             f"d*(k-1) + output_padding + 1 with in={size}, s={stride}, p={pads[0]}, "
-            f"d={dilation}, k={kernel}, output_padding={output_padding}; PyTorch: "
+            f"d={dilation}, k={kernel}, output_padding={output_padding}; torch: "
             '"Output size is too small"'
         )
     return DimShape(
@@ -342,7 +346,7 @@ def pool_dim(
         raise ConvcalcError(
             f"kernel_size: output size {out} is not positive{_where(label)}: the window extent "
             f"{extent} (kernel_size={kernel}, dilation={dilation}) does not fit the padded input "
-            f'{size + 2 * padding}; PyTorch: "Output size is too small"'
+            f'{size + 2 * padding}; torch: "Output size is too small"'
         )
     return DimShape(
         kind,

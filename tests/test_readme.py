@@ -1,0 +1,24 @@
+"""README.md stays true: its examples are real output, its commands are the ones CI runs."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_readme_examples_are_current() -> None:
+    """Every `$ convcalc ...` example in README.md prints exactly what is pasted under it."""
+    result = subprocess.run([sys.executable, str(ROOT / "scripts" / "update_readme.py"),
+                             "--check"], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_ci_runs_the_readme_test_command() -> None:
+    """.ci/run contains the README's test command verbatim."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    command = 'python -m pip install -e ".[test]" && python -m pytest'
+    assert command in readme
+    assert command in (ROOT / ".ci" / "run").read_text(encoding="utf-8")
