@@ -489,6 +489,61 @@ def view_json(name: str | None, data: Any) -> Any:
     return None
 
 
+@app.command()
+def net(
+    ctx: typer.Context,
+    spec: Annotated[
+        str,
+        typer.Argument(show_default=False,
+                       help="A TOML file (input = [C, H, W] and [[layer]] tables with PyTorch's "
+                       "keyword names) or an inline stack: \"conv2d k7 s2 p3 c64; maxpool2d k3 s2 "
+                       "p1 -> relu\"."),
+    ],
+    input_size: Annotated[
+        Optional[str],
+        typer.Option("--in", "--input", metavar="C,H,W",
+                     help="Input shape without the batch, (C, *spatial); overrides the spec's."),
+    ] = None,
+    batch: BatchOpt = None,
+    check: Annotated[
+        bool, typer.Option("--check", help="Exit 1 if any layer's `expect` does not hold.")
+    ] = False,
+    fmt: FormatOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Shapes, parameters, MACs and receptive fields of a whole network, layer by layer.
+
+    Example: convcalc net --in 3,224,224 "conv2d k7 s2 p3 c64; maxpool2d k3 s2 p1"
+    """
+    with reporting(ctx, as_json or fmt == Format.JSON):
+        chosen = resolve_format(fmt, as_json, False,
+                                (Format.TABLE, Format.JSON, Format.MARKDOWN, Format.CSV))
+        from convcalc.network import load_network, run_network
+        from convcalc.specs import parse_size_list
+
+        shape = parse_size_list(input_size, "--in", minimum=1) if input_size else None
+        if batch is not None and batch < 1:
+            raise MalformedInputError(f"batch must be positive, got {batch}")
+        result = run_network(load_network(spec), shape, batch)
+    from convcalc import serialize
+
+    if chosen is Format.JSON:
+        typer.echo(dumps(serialize.network_dict(result)))
+    elif chosen is Format.MARKDOWN:
+        typer.echo(serialize.network_markdown(result))
+    elif chosen is Format.CSV:
+        typer.echo(serialize.network_csv(result), nl=False)
+    else:
+        from convcalc.render import print_network
+
+        print_network(stdout_console(), result)
+    if check and result.mismatches:
+        if chosen is not Format.TABLE:
+            for layer in result.mismatches:
+                typer.echo("expect failed: " + serialize.mismatch_text(layer), err=True)
+        raise typer.Exit(1)
+
+
 def main() -> None:
     """Console-script entry point: usage errors as plain text (or JSON with --json), never a
     traceback."""

@@ -435,3 +435,55 @@ def _print_matrix(console: Console, trace: Any, view: Any, steps: Any, hidden: i
     console.print(grid(view.matrix, "C"))
     console.print(f"x flattened: [{', '.join(_num(v) for v in view.x_flat)}]")
     console.print(f"Cᵀ·x = [{', '.join(_num(v) for v in view.y_flat)}]")
+
+
+# --- net --------------------------------------------------------------------------------------
+
+def human(count: int) -> str:
+    """``134217728`` -> ``134.2M`` (the table; JSON, CSV and markdown keep exact counts)."""
+    for unit, size in (("G", 10**9), ("M", 10**6), ("K", 10**3)):
+        if count >= size:
+            return f"{count / size:.1f}{unit}" if count < 100 * size else f"{count // size}{unit}"
+    return str(count)
+
+
+def print_network(console: Console, result: Any) -> None:
+    """The layer table with totals, a legend, and the failed expectations.
+
+    Shapes drop the batch (it is in the title) so the table fits 80 columns; named layers show
+    their name before the layer; an ``expect`` shows as ok or the wanted shape under the output.
+    """
+    from convcalc.network import rf_text
+    from convcalc.serialize import mismatch_text
+
+    def dims(shape: tuple[int, ...]) -> str:
+        return "×".join(map(str, shape[1:]))
+
+    title = (f"{result.source or 'network'}: batch {result.input_shape[0]}, "
+             f"{dims(result.input_shape)} -> {dims(result.output_shape)}")
+    table = Table(title=title, title_justify="left", title_style="bold", show_footer=True)
+    table.add_column("#", justify="right", no_wrap=True)
+    table.add_column("layer", footer="total", overflow="fold", min_width=20)
+    table.add_column("output", footer=dims(result.output_shape), overflow="fold")
+    table.add_column("params", justify="right", no_wrap=True, footer=f"{result.total_params:,}")
+    table.add_column("MACs", justify="right", no_wrap=True, footer=human(result.total_macs))
+    table.add_column("RF", overflow="fold", max_width=13)
+    for layer in result.layers:
+        label = layer.summary if layer.name == str(layer.index) else \
+            f"{layer.name}: {layer.summary}"
+        output = Text(dims(layer.output_shape))
+        if layer.expect_ok is True:
+            output.append(" ok", style="green")
+        elif layer.expect_ok is False:
+            want = layer.expect[1:] if len(layer.expect) == len(layer.output_shape) else \
+                layer.expect
+            output = Text(f"{dims(layer.output_shape)} want {'×'.join(map(str, want))}",
+                          style="bold red")
+        table.add_row(str(layer.index), label, output, f"{layer.params:,}", human(layer.macs),
+                      rf_text(layer.rf))
+    console.print(table)
+    console.print("output: C×spatial (batch in the title); RF: receptive field in input pixels, "
+                  "j jump, s start (centre of output 0); MACs: multiply-accumulates with weights, "
+                  "whole batch", style="dim")
+    for layer in result.mismatches:
+        console.print(Text("expect failed: " + mismatch_text(layer), style="bold red"))

@@ -170,3 +170,111 @@ def step_dict(step: Any, plain: bool) -> dict[str, Any]:
         data["winner"] = data["terms"][step.winner]["input_index"]
     data["value"] = to_plain(step.value)
     return data
+
+
+def _fraction_number(value: Any) -> Any:
+    return value.numerator if value.denominator == 1 else float(value)
+
+
+def network_dict(result: Any) -> dict[str, Any]:
+    """The ``net --json`` object."""
+    layers = []
+    for layer in result.layers:
+        rf = layer.rf
+        receptive = None
+        if rf is not None:
+            receptive = {
+                "whole_input": rf.whole_input,
+                "size": [_fraction_number(v) for v in rf.size],
+                "jump": [_fraction_number(v) for v in rf.jump],
+                "start": [_fraction_number(v) for v in rf.start],
+                "exact": {key: [str(v) for v in getattr(rf, key)]
+                          for key in ("size", "jump", "start")},
+            }
+        layers.append({
+            "index": layer.index,
+            "name": layer.name,
+            "type": layer.type,
+            "summary": layer.summary,
+            "input_shape": list(layer.input_shape),
+            "output_shape": list(layer.output_shape),
+            "params": layer.params,
+            "macs": layer.macs,
+            "receptive_field": receptive,
+            "expect": None if layer.expect is None else list(layer.expect),
+            "expect_from": layer.expect_text,
+            "expect_ok": layer.expect_ok,
+        })
+    return {
+        "input_shape": list(result.input_shape),
+        "output_shape": list(result.output_shape),
+        "total_params": result.total_params,
+        "total_macs": result.total_macs,
+        "layers": layers,
+        "mismatches": [mismatch_text(layer) for layer in result.mismatches],
+    }
+
+
+def shape_text(shape: Any) -> str:
+    """``(1, 64, 32, 32)``."""
+    return "(" + ", ".join(str(v) for v in shape) + ")"
+
+
+def mismatch_text(layer: Any) -> str:
+    """One line naming the layer, what it gives and what was expected."""
+    return (f"layer {layer.index} \"{layer.name}\" ({layer.type}): output "
+            f"{shape_text(layer.output_shape)}, expected {layer.expect_text} = "
+            f"{shape_text(layer.expect)}")
+
+
+def network_rows(result: Any) -> list[list[str]]:
+    """Rows for markdown/csv/table: #, name, layer, output, params, MACs, RF, check."""
+    from convcalc.network import rf_text
+
+    rows = []
+    for layer in result.layers:
+        check = "" if layer.expect_ok is None else ("ok" if layer.expect_ok else
+                                                    f"MISMATCH: want {shape_text(layer.expect)}")
+        name = "" if layer.name == str(layer.index) else layer.name
+        rows.append([str(layer.index), name, layer.summary, shape_text(layer.output_shape),
+                     f"{layer.params:,}", f"{layer.macs:,}", rf_text(layer.rf), check])
+    return rows
+
+
+NETWORK_HEADER = ["#", "name", "layer", "output", "params", "MACs", "RF", "check"]
+
+
+def network_markdown(result: Any) -> str:
+    """A GitHub-flavoured markdown table with a totals row, to paste into a design document."""
+    rows = network_rows(result)
+    lines = ["| " + " | ".join(NETWORK_HEADER) + " |",
+             "|" + "|".join("---:" if h in ("#", "params", "MACs") else "---"
+                            for h in NETWORK_HEADER) + "|"]
+    first = ["", "input", "", shape_text(result.input_shape), "", "", "", ""]
+    for row in [first, *rows]:
+        lines.append("| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |")
+    lines.append(f"| | **total** | | {shape_text(result.output_shape)} | "
+                 f"**{result.total_params:,}** | **{result.total_macs:,}** | | |")
+    return "\n".join(lines)
+
+
+def network_csv(result: Any) -> str:
+    """CSV with plain integers (no thousands separators) and a final total row."""
+    import csv
+    import io
+
+    from convcalc.network import rf_text
+
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["index", "name", "layer", "output_shape", "params", "macs",
+                     "receptive_field", "expect", "expect_ok"])
+    for layer in result.layers:
+        writer.writerow([layer.index, layer.name, layer.summary,
+                         "x".join(map(str, layer.output_shape)), layer.params, layer.macs,
+                         rf_text(layer.rf),
+                         "" if layer.expect is None else "x".join(map(str, layer.expect)),
+                         "" if layer.expect_ok is None else str(layer.expect_ok).lower()])
+    writer.writerow(["total", "", "", "x".join(map(str, result.output_shape)),
+                     result.total_params, result.total_macs, "", "", ""])
+    return buffer.getvalue()

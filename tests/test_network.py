@@ -1,0 +1,164 @@
+"""`convcalc net`: the network core, the shipped examples and the CLI formats."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from fractions import Fraction
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from convcalc import ConvcalcError, MalformedInputError
+from convcalc.cli import app
+from convcalc.network import load_network, parse_inline, run_network, upsample_size
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+
+def test_vgg16_features() -> None:
+    """VGG-16's feature stack on 224x224: 512x7x7, 13 convs with 14,714,688 parameters."""
+    result = run_network(load_network(str(EXAMPLES / "vgg16_features.toml")))
+    assert result.output_shape == (1, 512, 7, 7)
+    convs = [layer for layer in result.layers if layer.type == "conv2d"]
+    assert len(convs) == 13
+    assert sum(layer.params for layer in convs) == result.total_params == 14_714_688
+    assert not result.mismatches
+    # The classic receptive field of VGG-16: 212 pixels at pool5 with a jump of 32.
+    assert result.layers[-1].rf is not None
+    assert result.layers[-1].rf.size == (212, 212) and result.layers[-1].rf.jump == (32, 32)
+
+
+def test_dcgan_generator_shapes() -> None:
+    """The DCGAN generator goes 100 -> 4x4x1024 -> 8x8x512 -> 16x16x256 -> 32x32x128 -> 64x64x3."""
+    result = run_network(load_network(str(EXAMPLES / "dcgan_generator.toml")))
+    stages = [layer.output_shape[1:] for layer in result.layers if layer.type.startswith("conv")]
+    assert stages == [(1024, 4, 4), (512, 8, 8), (256, 16, 16), (128, 32, 32), (3, 64, 64)]
+    assert not result.mismatches and len([x for x in result.layers if x.expect]) == 5
+    first = result.layers[0].rf
+    assert first is not None and result.layers[3].rf.jump == (Fraction(1, 2),) * 2  # type: ignore[union-attr]
+
+
+def test_unet_check_depends_on_output_padding(tmp_path: Path, runner: CliRunner) -> None:
+    """The U-Net example passes --check only with output_padding = 1."""
+    good = EXAMPLES / "unet_small.toml"
+    assert runner.invoke(app, ["net", str(good), "--check"]).exit_code == 0
+    bad = tmp_path / "bad.toml"
+    bad.write_text(good.read_text().replace("output_padding = 1", "output_padding = 0"))
+    result = runner.invoke(app, ["net", str(bad), "--check"])
+    assert result.exit_code == 1
+    assert 'layer 6 "dec2" (convtranspose2d): output (1, 16, 31, 31), expected enc2.input' in \
+        " ".join(result.stdout.split())
+    as_json = runner.invoke(app, ["net", str(bad), "--check", "--json"])
+    assert as_json.exit_code == 1
+    assert len(json.loads(as_json.stdout)["mismatches"]) == 2
+    assert "expect failed" in as_json.stderr
+    assert runner.invoke(app, ["net", str(bad)]).exit_code == 0  # shown, not gating
+
+
+def test_inline_resnet_stem(runner: CliRunner) -> None:
+    """The inline form with --in: ResNet's stem, parameters and MACs by hand."""
+    result = run_network(
+        parse_inline("conv2d k7 s2 p3 c64 nobias; batchnorm2d; relu; maxpool2d k3 s2 p1"),
+        (3, 224, 224), 2)
+    assert result.output_shape == (2, 64, 56, 56)
+    assert result.layers[0].params == 64 * 3 * 49
+    assert result.layers[0].macs == 2 * 64 * 112 * 112 * 3 * 49
+    assert result.layers[1].params == 128
+    assert result.layers[3].rf is not None and result.layers[3].rf.size == (11, 11)
+
+
+def test_head_layers() -> None:
+    """Adaptive pools, flatten, linear, upsample and dropout chain as in torch."""
+    result = run_network(parse_inline(
+        "conv2d k3 c8 -> upsample x2 -> adaptiveavgpool2d out3x2 -> dropout -> flatten -> "
+        "linear f10"), (1, 9, 9))
+    shapes = [layer.output_shape for layer in result.layers]
+    assert shapes == [(1, 8, 7, 7), (1, 8, 14, 14), (1, 8, 3, 2), (1, 8, 3, 2), (1, 48),
+                      (1, 10)]
+    assert result.layers[-1].params == 48 * 10 + 10
+    assert result.layers[-1].macs == 480
+    assert upsample_size(7, 1.5) == 10 and upsample_size(3, 0.5) == 1
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ("conv2d k3 c8; conv2d k7 c8", 'layer 2 (conv2d): kernel_size: kernel_size 7 is larger'),
+        ("conv2d k3 c8 g3", "layer 1 (conv2d): groups: out_channels=8 must be divisible"),
+        ("conv2d k3 c8 cin4", "layer 1 (conv2d): in_channels: 4 given, but the input has 3"),
+        ("conv2d k3 c8 name=a; linear f3", 'layer 2 (linear): in_features'),
+        ("maxpool2d k3 p2", "layer 1 (maxpool2d): padding: 2 must be at most half"),
+        ("conv1d k3 c4", "layer 1 (conv1d): input: conv1d expects"),
+    ],
+)
+def test_invalid_layers_name_the_layer(spec: str, message: str) -> None:
+    """A layer invalid for its input stops the run with its index, name and the rule."""
+    with pytest.raises(ConvcalcError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        network = parse_inline(spec)
+        if "name=a; linear" in spec:
+            network.layers[1]["in_features"] = 99
+        run_network(network, (3, 8, 8))
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ("conv2d k3 c8 zz4", "cannot read 'zz4'"),
+        ("conv9d k3", "unknown op"),
+        ("conv2d k3 c8 expect=nothing.output", "expect"),
+        ("", "no layers"),
+    ],
+)
+def test_malformed_specs(spec: str, message: str) -> None:
+    """Malformed inline specs are usage errors naming the problem."""
+    with pytest.raises(MalformedInputError, match=message):
+        run_network(parse_inline(spec), (3, 16, 16))
+
+
+def test_toml_errors(tmp_path: Path) -> None:
+    """TOML typos (unknown keys, bad syntax) are reported with the layer."""
+    path = tmp_path / "bad.toml"
+    path.write_text('input = [3, 8, 8]\n[[layer]]\nlayer = "conv2d"\nout_channels = 4\n'
+                    'kernal_size = 3\n')
+    with pytest.raises(MalformedInputError, match=r"layer 1 \(conv2d\): unknown parameter"):
+        run_network(load_network(str(path)))
+    path.write_text("input = [3, 8\n")
+    with pytest.raises(MalformedInputError, match="not valid TOML"):
+        load_network(str(path))
+    with pytest.raises(MalformedInputError, match="cannot read"):
+        load_network(str(tmp_path / "missing.toml"))
+
+
+def test_two_hundred_layers() -> None:
+    """A 200-layer spec runs (timed in the note; not asserted here)."""
+    spec = "; ".join(["conv2d k3 p1 c16", "relu"] * 100)
+    result = run_network(parse_inline(spec), (16, 32, 32))
+    assert len(result.layers) == 200 and result.output_shape == (1, 16, 32, 32)
+
+
+def test_formats(runner: CliRunner) -> None:
+    """Table, markdown, csv and json carry the same numbers."""
+    spec = str(EXAMPLES / "unet_small.toml")
+    md = runner.invoke(app, ["net", spec, "--format", "markdown"]).stdout
+    assert md.startswith("| # | name | layer |") and "**19,395**" in md
+    rows = list(csv.DictReader(io.StringIO(runner.invoke(app, ["net", spec, "--format",
+                                                               "csv"]).stdout)))
+    assert rows[-1]["index"] == "total" and rows[-1]["params"] == "19395"
+    data = json.loads(runner.invoke(app, ["net", spec, "--json"]).stdout)
+    assert data["total_params"] == 19395 and data["layers"][5]["expect_ok"] is True
+    assert data["layers"][0]["receptive_field"]["exact"]["jump"] == ["2", "2"]
+    table = runner.invoke(app, ["net", spec]).stdout
+    assert "19,395" in table and "\x1b[" not in table
+
+
+def test_cli_errors(runner: CliRunner) -> None:
+    """CLI: invalid layer exits 1 naming the layer; malformed spec exits 2; JSON errors."""
+    bad = runner.invoke(app, ["net", "--in", "3,8,8", "conv2d k3 c8; conv2d k9 c8"])
+    assert bad.exit_code == 1 and bad.stderr.startswith("Error: layer 2 (conv2d):")
+    assert runner.invoke(app, ["net", "--in", "3,8,8", "conv2d k3 q8"]).exit_code == 2
+    assert runner.invoke(app, ["net", "conv2d k3 c8"]).exit_code == 2  # no input shape
+    as_json = runner.invoke(app, ["net", "--in", "3,8,8", "conv2d k9 c8", "--json"])
+    assert as_json.exit_code == 1 and "layer 1" in json.loads(as_json.stdout)["error"]
