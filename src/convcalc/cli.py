@@ -242,7 +242,21 @@ def shape(
         from convcalc.shapes import layer_shape
         from convcalc.specs import parse_op, parse_size_list
 
+        from convcalc.solve import parse_range
+
         name = parse_op(op)
+        sweep_range = parse_range(input_size)
+        if sweep_range is not None:
+            spec = build_layer(op, name.ndim or 1, kernel, stride, padding, dilation,
+                               output_padding, ceil, groups, cin, cout)
+            if chosen is Format.PLAIN:
+                raise MalformedInputError("--plain prints one size; a sweep offers table or json")
+        else:
+            spec = None
+    if spec is not None:
+        emit_sweep(ctx, spec, sweep_range, chosen)
+        return
+    with reporting(ctx, as_json or fmt == Format.JSON):
         sizes = parse_size_list(input_size, "input size", minimum=1)
         ndim = name.ndim or len(sizes)
         if batch is not None and batch < 1:
@@ -254,6 +268,21 @@ def shape(
 
         result = layer_shape(spec, broadcast(sizes, ndim, "input size"), batch)
     emit_shape(result, chosen)
+
+
+def emit_sweep(ctx: typer.Context, spec: Any, sizes: Any, chosen: Format) -> None:
+    """``shape --in a..b``: one row per input size."""
+    from convcalc.solve import sweep
+
+    rows = sweep(spec, sizes)
+    if chosen is Format.JSON:
+        from convcalc.serialize import sweep_dicts
+
+        typer.echo(dumps({"op": spec.name, "rows": sweep_dicts(rows)}))
+        return
+    from convcalc.render import print_sweep
+
+    print_sweep(stdout_console(), spec, rows)
 
 
 def emit_shape(result: Any, chosen: Format) -> None:
@@ -542,6 +571,125 @@ def net(
             for layer in result.mismatches:
                 typer.echo("expect failed: " + serialize.mismatch_text(layer), err=True)
         raise typer.Exit(1)
+
+
+@app.command()
+def solve(
+    ctx: typer.Context,
+    op: Annotated[str, typer.Argument(show_default=False,
+                                      help="conv, convtranspose, maxpool or avgpool (1d/2d/3d "
+                                      "or not: the sizes say how many dimensions).")],
+    input_size: Annotated[str, typer.Option("--in", "--input-size", metavar="SIZE",
+                                            help="Input size, one or one per dimension.")],
+    output_size: Annotated[str, typer.Option("--out", "--output-size", metavar="SIZE",
+                                             help="The output size wanted.")],
+    kernel: Annotated[Optional[int], typer.Option("--k", "--kernel-size",
+                                                  help="Fix the kernel size.")] = None,
+    stride: Annotated[Optional[int], typer.Option("--s", "--stride",
+                                                  help="Fix the stride.")] = None,
+    padding: Annotated[Optional[int], typer.Option("--p", "--padding",
+                                                   help="Fix the padding.")] = None,
+    dilation: Annotated[Optional[int], typer.Option("--d", "--dilation",
+                                                    help="Fix the dilation.")] = None,
+    output_padding: Annotated[Optional[int], typer.Option(
+        "--op", "--output-padding", help="Fix output_padding (transposed convs).")] = None,
+    ceil: CeilOpt = False,
+    k_max: Annotated[int, typer.Option("--k-max", help="Largest kernel tried.")] = 11,
+    s_max: Annotated[int, typer.Option("--s-max", help="Largest stride tried.")] = 8,
+    d_max: Annotated[int, typer.Option("--d-max", help="Largest dilation tried.")] = 4,
+    p_max: Annotated[Optional[int], typer.Option(
+        "--p-max", help="Largest padding tried (default d*(k-1) for convs, k//2 for pools).")
+    ] = None,
+    limit: Annotated[int, typer.Option("--limit", help="Candidates shown per size.")] = 10,
+    fmt: FormatOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Which kernel, stride, padding, dilation give this output size, conventional first.
+
+    Example: convcalc solve conv2d --in 224 --out 112
+    """
+    with reporting(ctx, as_json or fmt == Format.JSON):
+        chosen = resolve_format(fmt, as_json, False, (Format.TABLE, Format.JSON))
+        from convcalc.solve import Bounds, solve as solve_sizes
+        from convcalc.specs import broadcast, dimension_names, parse_op, parse_size_list
+
+        name = parse_op(op)
+        sizes = parse_size_list(input_size, "input size", minimum=1)
+        targets = parse_size_list(output_size, "output size", minimum=1)
+        ndim = name.ndim or max(len(sizes), len(targets))
+        sizes, targets = broadcast(sizes, ndim, "--in"), broadcast(targets, ndim, "--out")
+        for label, value in (("--k-max", k_max), ("--s-max", s_max), ("--d-max", d_max),
+                             ("--limit", limit)):
+            if value < 1:
+                raise MalformedInputError(f"{label} must be positive, got {value}")
+        for label, value in (("--k", kernel), ("--s", stride), ("--d", dilation)):
+            if value is not None and value < 1:
+                raise MalformedInputError(f"{label} must be positive, got {value}")
+        if output_padding is not None and name.kind.value != "convtranspose":
+            raise MalformedInputError("output_padding applies to transposed convolutions only")
+        pairs: dict[tuple[int, int], list[str]] = {}
+        letters = dimension_names(ndim)
+        for axis, pair in enumerate(zip(sizes, targets)):
+            pairs.setdefault(pair, []).append(letters[axis])
+        bounds = Bounds(k_max, s_max, d_max, p_max)
+        solutions = [solve_sizes(name.kind, size, target, kernel=kernel, stride=stride,
+                                 padding=padding, dilation=dilation,
+                                 output_padding=output_padding, ceil_mode=ceil, bounds=bounds)
+                     for size, target in pairs]
+    labels = [", ".join(dims) if len(pairs) > 1 else "" for dims in pairs.values()]
+    if chosen is Format.JSON:
+        from convcalc.serialize import solution_dict
+
+        data = [dict(solution_dict(sol, limit), dims=dims.split(", ") if dims else list(letters))
+                for sol, dims in zip(solutions, labels)]
+        typer.echo(dumps({"op": str(name), "solutions": data}))
+    else:
+        from convcalc.render import print_solutions
+
+        print_solutions(stdout_console(), solutions, labels, limit)
+    if not any(sol.candidates for sol in solutions):
+        raise typer.Exit(1)
+
+
+@app.command()
+def invert(
+    ctx: typer.Context,
+    op: Annotated[str, typer.Argument(show_default=False,
+                                      help="The layer to undo: conv, maxpool, avgpool or "
+                                      "convtranspose, as in `shape`.")],
+    input_size: InOpt,
+    kernel: KOpt = None,
+    stride: SOpt = None,
+    padding: POpt = "0",
+    dilation: DOpt = "1",
+    output_padding: OpOpt = "0",
+    ceil: CeilOpt = False,
+    fmt: FormatOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """The transposed conv (same k, s, p, d) and output_padding that map a layer's output back.
+
+    Example: convcalc invert conv2d --in 7 --k 3 --s 2 --p 1
+    """
+    with reporting(ctx, as_json or fmt == Format.JSON):
+        chosen = resolve_format(fmt, as_json, False, (Format.TABLE, Format.JSON))
+        from convcalc.solve import invert as invert_layer
+        from convcalc.specs import broadcast, parse_op, parse_size_list
+
+        name = parse_op(op)
+        sizes = parse_size_list(input_size, "input size", minimum=1)
+        ndim = name.ndim or len(sizes)
+        spec = build_layer(op, ndim, kernel, stride, padding, dilation, output_padding, ceil,
+                           1, None, None)
+        inversion = invert_layer(spec, broadcast(sizes, ndim, "input size"))
+    if chosen is Format.JSON:
+        from convcalc.serialize import inversion_dict
+
+        typer.echo(dumps(inversion_dict(inversion)))
+        return
+    from convcalc.render import print_inversion
+
+    print_inversion(stdout_console(), inversion)
 
 
 def main() -> None:

@@ -487,3 +487,91 @@ def print_network(console: Console, result: Any) -> None:
                   "whole batch", style="dim")
     for layer in result.mismatches:
         console.print(Text("expect failed: " + mismatch_text(layer), style="bold red"))
+
+
+# --- solve / invert / sweep -------------------------------------------------------------------
+
+def print_solutions(console: Console, solutions: list[Any], labels: list[str], limit: int
+                    ) -> None:
+    """Ranked candidates per distinct (input, output) pair, or the nearest sizes."""
+    for solution, label in zip(solutions, labels):
+        title = (f"{solution.kind.value}: {solution.size} -> {solution.target}"
+                 + (f" ({label})" if label else "")
+                 + f": {len(solution.candidates)} of {solution.searched} combinations fit")
+        if not solution.candidates:
+            console.print(Text(title, style="bold red"))
+            for name, near in (("nearest below", solution.below),
+                               ("nearest above", solution.above)):
+                if near is not None:
+                    console.print(f"  {name}: {near.dim.output} with {near.label}: "
+                                  f"{near.dim.substituted}")
+                else:
+                    console.print(f"  {name}: none within the bounds")
+            console.print("  (fix fewer parameters or widen --k-max/--s-max/--d-max/--p-max)",
+                          style="dim")
+            continue
+        table = Table(title=title, title_justify="left", title_style="bold")
+        table.add_column("#", justify="right")
+        table.add_column("params", no_wrap=True, style="bold green")
+        table.add_column("working", overflow="fold")
+        for rank, candidate in enumerate(solution.candidates[:limit], start=1):
+            notes = "; ".join(candidate.dim.notes)
+            table.add_row(str(rank), candidate.label,
+                          candidate.dim.substituted + (f"\n{notes}" if notes else ""))
+        console.print(table)
+        if len(solution.candidates) > limit:
+            console.print(f"... {len(solution.candidates) - limit} more (--limit N)", style="dim")
+
+
+def print_inversion(console: Console, inversion: Any) -> None:
+    """The inverse op, its output_padding, and the input sizes that collide."""
+    from convcalc.serialize import inverse_name
+
+    spec = inversion.spec
+    console.print(Text(f"{spec.name}: undo with {inverse_name(spec)}, same k, s, p, d",
+                       style="bold"))
+    table = Table(title_justify="left")
+    for name in ("dim", "in", "out", "same out for inputs", "inverse gives", "output_padding"):
+        table.add_column(name, justify="left" if name in ("dim", "same out for inputs")
+                         else "right", overflow="fold")
+    for item in inversion.dims:
+        table.add_row(item.forward.label or "L", str(item.forward.input),
+                      str(item.forward.output), ", ".join(map(str, item.preimage)),
+                      str(item.inverse_output),
+                      "-" if item.output_padding is None else str(item.output_padding))
+    console.print(table)
+    for item in inversion.dims:
+        if item.note:
+            console.print(f"{item.forward.label or 'L'}: {item.note}", style="yellow")
+    sizes = list(inversion.output_size)
+    console.print(f"forward(x, output_size={sizes}) picks that output_padding for you.")
+    if any(len(item.preimage) > 1 for item in inversion.dims):
+        console.print("Several input sizes give the same output, so the inverse alone cannot "
+                      "know which one to return: output_padding (or output_size) says which.",
+                      style="dim")
+
+
+def print_sweep(console: Console, spec: Any, rows: list[Any]) -> None:
+    """One row per input size with the marks a reviewer looks for."""
+    from convcalc.specs import OpKind
+
+    table = Table(title=f"{spec.name} over input sizes (same size in every dimension)",
+                  title_justify="left", title_style="bold")
+    for name in ("in", "out", "note"):
+        table.add_column(name, justify="right" if name != "note" else "left", overflow="fold")
+    for row in rows:
+        if row.error is not None:
+            table.add_row(str(row.input), "-", Text(row.error, style="red"))
+            continue
+        notes = []
+        if row.unread:
+            notes.append(f"ignores last {row.unread} input")
+        if spec.kind is OpKind.CONVTRANSPOSE:
+            if row.roundtrip != row.input:
+                notes.append(f"conv back gives {row.roundtrip}")
+        elif row.needs_output_padding:
+            notes.append(f"inverse gives {row.roundtrip}: needs output_padding "
+                         f"{row.needs_output_padding}")
+        table.add_row(str(row.input), str(row.output), Text("; ".join(notes),
+                                                            style="yellow" if notes else ""))
+    console.print(table)

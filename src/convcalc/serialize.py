@@ -278,3 +278,64 @@ def network_csv(result: Any) -> str:
     writer.writerow(["total", "", "", "x".join(map(str, result.output_shape)),
                      result.total_params, result.total_macs, "", "", ""])
     return buffer.getvalue()
+
+
+def candidate_dict(candidate: Any) -> dict[str, Any]:
+    """One solve candidate."""
+    dim = candidate.dim
+    data: dict[str, Any] = {"label": candidate.label, "kernel_size": dim.kernel,
+                            "stride": dim.stride, "padding": dim.pad_before,
+                            "dilation": dim.dilation, "output": dim.output,
+                            "substituted": dim.substituted, "notes": list(dim.notes)}
+    if dim.kind.value == "convtranspose":
+        data["output_padding"] = dim.output_padding
+    return data
+
+
+def solution_dict(solution: Any, limit: int | None = None) -> dict[str, Any]:
+    """The ``solve --json`` object for one (input, output) pair."""
+    shown = solution.candidates if limit is None else solution.candidates[:limit]
+    return {
+        "op": solution.kind.value,
+        "input": solution.size,
+        "output": solution.target,
+        "count": len(solution.candidates),
+        "searched": solution.searched,
+        "candidates": [candidate_dict(c) for c in shown],
+        "nearest_below": None if solution.below is None else candidate_dict(solution.below),
+        "nearest_above": None if solution.above is None else candidate_dict(solution.above),
+    }
+
+
+def inversion_dict(inversion: Any) -> dict[str, Any]:
+    """The ``invert --json`` object."""
+    spec = inversion.spec
+    dims = []
+    for item in inversion.dims:
+        dims.append({
+            "dim": item.forward.label or "L",
+            "input": item.forward.input,
+            "output": item.forward.output,
+            "inputs_with_same_output": item.preimage,
+            "inverse_output_without_output_padding": item.inverse_output,
+            "output_padding": item.output_padding,
+            "note": item.note,
+        })
+    return {"op": spec.name, "inverse": inverse_name(spec), "params": spec_params(spec),
+            "output_size": list(inversion.output_size), "dims": dims}
+
+
+def inverse_name(spec: LayerSpec) -> str:
+    """The PyTorch op that undoes a layer's size change."""
+    if spec.kind is OpKind.CONVTRANSPOSE:
+        return f"Conv{spec.ndim}d"
+    if spec.kind is OpKind.MAXPOOL:
+        return f"MaxUnpool{spec.ndim}d (or ConvTranspose{spec.ndim}d)"
+    return f"ConvTranspose{spec.ndim}d"
+
+
+def sweep_dicts(rows: list[Any]) -> list[dict[str, Any]]:
+    """The ``shape --in a..b --json`` list."""
+    return [{"input": r.input, "output": r.output, "error": r.error, "unread_input": r.unread,
+             "roundtrip": r.roundtrip, "needs_output_padding": r.needs_output_padding}
+            for r in rows]
