@@ -154,7 +154,7 @@ POpt = Annotated[
 ]
 DOpt = Annotated[str, typer.Option("--d", "--dilation", metavar="D", help="Dilation.")]
 OpOpt = Annotated[
-    str,
+    Optional[str],
     typer.Option(
         "--op",
         "--output-padding",
@@ -169,6 +169,18 @@ GroupsOpt = Annotated[int, typer.Option("--groups", help="Convs: channel groups.
 BatchOpt = Annotated[Optional[int], typer.Option("--batch", help="Batch size N for tensor shapes.")]
 CinOpt = Annotated[
     Optional[int], typer.Option("--cin", "--in-channels", help="Input channels C_in.")
+]
+ConventionOpt = Annotated[
+    str,
+    typer.Option("--convention", metavar="NAME",
+                 help="Whose rules: torch (default), tf, keras or onnx. tf/keras take --p "
+                 "same/valid; onnx takes same_upper/same_lower/valid or before:after pads."),
+]
+OutputShapeOpt = Annotated[
+    Optional[str],
+    typer.Option("--output-shape", "--output-size", metavar="SIZE",
+                 help="Transposed convs: the output size asked for (torch forward(output_size=),"
+                 " ONNX/TF output_shape); output_padding and cropping follow from it."),
 ]
 CoutOpt = Annotated[
     Optional[int], typer.Option("--cout", "--out-channels", help="Output channels C_out.")
@@ -223,12 +235,14 @@ def shape(
     stride: SOpt = None,
     padding: POpt = "0",
     dilation: DOpt = "1",
-    output_padding: OpOpt = "0",
+    output_padding: OpOpt = None,
     ceil: CeilOpt = False,
     groups: GroupsOpt = 1,
     batch: BatchOpt = None,
     cin: CinOpt = None,
     cout: CoutOpt = None,
+    convention: ConventionOpt = "torch",
+    output_shape: OutputShapeOpt = None,
     fmt: FormatOpt = None,
     as_json: JsonOpt = False,
     plain: PlainOpt = False,
@@ -248,7 +262,7 @@ def shape(
         sweep_range = parse_range(input_size)
         if sweep_range is not None:
             spec = build_layer(op, name.ndim or 1, kernel, stride, padding, dilation,
-                               output_padding, ceil, groups, cin, cout)
+                               output_padding or "0", ceil, groups, cin, cout)
             if chosen is Format.PLAIN:
                 raise MalformedInputError("--plain prints one size; a sweep offers table or json")
         else:
@@ -261,13 +275,42 @@ def shape(
         ndim = name.ndim or len(sizes)
         if batch is not None and batch < 1:
             raise MalformedInputError(f"batch must be positive, got {batch}")
-        spec = build_layer(
-            op, ndim, kernel, stride, padding, dilation, output_padding, ceil, groups, cin, cout
-        )
         from convcalc.specs import broadcast
 
-        result = layer_shape(spec, broadcast(sizes, ndim, "input size"), batch)
-    emit_shape(result, chosen)
+        sizes = broadcast(sizes, ndim, "input size")
+        resolved = resolve_layer(op, sizes, kernel, stride, padding, dilation, output_padding,
+                                 ceil, groups, cin, cout, convention, output_shape)
+        result = layer_shape(resolved.spec, sizes, batch)
+    emit_shape(result, chosen, resolved)
+
+
+def resolve_layer(
+    op: str, sizes: tuple[int, ...], kernel: str | None, stride: str | None, padding: str,
+    dilation: str, output_padding: str | None, ceil: bool, groups: int, cin: int | None,
+    cout: int | None, convention: str, output_shape: str | None,
+    count_include_pad: bool | None = None,
+) -> Any:
+    """Parse the layer options and resolve them under a framework convention."""
+    from convcalc.conventions import resolve
+    from convcalc.specs import parse_padding, parse_size_list
+
+    if kernel is None:
+        from convcalc.specs import parse_op
+
+        raise MalformedInputError(f"{parse_op(op)} needs a kernel size (--k)")
+    return resolve(
+        convention, op, sizes,
+        kernel_size=parse_size_list(kernel, "kernel_size"),
+        stride=parse_size_list(stride, "stride") if stride is not None else None,
+        padding=parse_padding(padding),
+        dilation=parse_size_list(dilation, "dilation"),
+        output_padding=parse_size_list(output_padding, "output_padding")
+        if output_padding is not None else None,
+        ceil_mode=ceil, count_include_pad=count_include_pad,
+        output_shape=parse_size_list(output_shape, "--output-shape", minimum=1)
+        if output_shape else None,
+        groups=groups, in_channels=cin, out_channels=cout,
+    )
 
 
 def emit_sweep(ctx: typer.Context, spec: Any, sizes: Any, chosen: Format) -> None:
@@ -285,18 +328,23 @@ def emit_sweep(ctx: typer.Context, spec: Any, sizes: Any, chosen: Format) -> Non
     print_sweep(stdout_console(), spec, rows)
 
 
-def emit_shape(result: Any, chosen: Format) -> None:
+def emit_shape(result: Any, chosen: Format, resolved: Any = None) -> None:
     """Render a LayerShape in the chosen format."""
     from convcalc.serialize import layer_shape_dict, size_text
 
     if chosen is Format.JSON:
-        typer.echo(dumps(layer_shape_dict(result)))
+        data = layer_shape_dict(result)
+        if resolved is not None:
+            data["convention"] = resolved.convention.value
+            data["framework_call"] = resolved.call
+            data["resolution"] = list(resolved.notes)
+        typer.echo(dumps(data))
     elif chosen is Format.PLAIN:
         typer.echo(size_text(result.output))
     else:
         from convcalc.render import print_shape
 
-        print_shape(stdout_console(), result)
+        print_shape(stdout_console(), result, resolved)
 
 
 # Above this many steps trace --json is written on one line (the C encoder; see dumps).
@@ -353,16 +401,19 @@ def trace(
     stride: SOpt = None,
     padding: POpt = "0",
     dilation: DOpt = "1",
-    output_padding: OpOpt = "0",
+    output_padding: OpOpt = None,
     ceil: CeilOpt = False,
     groups: GroupsOpt = 1,
     count_include_pad: Annotated[
-        bool,
+        Optional[bool],
         typer.Option(
             "--count-include-pad/--no-count-include-pad",
-            help="Avg pools: divide by the window including padding (PyTorch default).",
+            help="Avg pools: divide by the window including padding (torch's default; "
+            "TF/Keras never count it; ONNX's default does not).",
         ),
-    ] = True,
+    ] = None,
+    convention: ConventionOpt = "torch",
+    output_shape: OutputShapeOpt = None,
     view: Annotated[
         View,
         typer.Option(
@@ -409,10 +460,14 @@ def trace(
             stride=parse_size_list(stride, "stride") if stride is not None else None,
             padding=parse_padding(padding),
             dilation=parse_size_list(dilation, "dilation"),
-            output_padding=parse_size_list(output_padding, "output_padding"),
+            output_padding=parse_size_list(output_padding, "output_padding")
+            if output_padding is not None else None,
             ceil_mode=ceil,
             groups=groups,
             count_include_pad=count_include_pad,
+            convention=convention,
+            output_shape=parse_size_list(output_shape, "--output-shape", minimum=1)
+            if output_shape else None,
         )
         steps, hidden = select_steps(result, at, max_steps, chosen)
         view_name, view_data = resolve_view(result, view)
@@ -690,6 +745,61 @@ def invert(
     from convcalc.render import print_inversion
 
     print_inversion(stdout_console(), inversion)
+
+
+@app.command()
+def compare(
+    ctx: typer.Context,
+    op: Annotated[str, typer.Argument(show_default=False,
+                                      help="conv, convtranspose, maxpool, avgpool (1d/2d/3d).")],
+    input_size: InOpt,
+    kernel: KOpt = None,
+    stride: SOpt = None,
+    padding: POpt = "0",
+    dilation: DOpt = "1",
+    output_padding: OpOpt = None,
+    ceil: CeilOpt = False,
+    output_shape: OutputShapeOpt = None,
+    fmt: FormatOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """The same layer under torch, tf, keras and onnx side by side; differences highlighted.
+
+    --p same means torch's padding='same', TF/Keras 'same' and ONNX SAME_UPPER; an integer is
+    symmetric padding where the framework takes one.
+
+    Example: convcalc compare maxpool2d --in 225 --k 2 --p same
+    """
+    with reporting(ctx, as_json or fmt == Format.JSON):
+        chosen = resolve_format(fmt, as_json, False, (Format.TABLE, Format.JSON))
+        from convcalc.conventions import compare as compare_layers
+        from convcalc.specs import parse_op, parse_padding, parse_size_list
+
+        name = parse_op(op)
+        sizes = parse_size_list(input_size, "input size", minimum=1)
+        if kernel is None:
+            raise MalformedInputError(f"{name} needs a kernel size (--k)")
+        rows = compare_layers(
+            op, sizes,
+            kernel_size=parse_size_list(kernel, "kernel_size"),
+            stride=parse_size_list(stride, "stride") if stride is not None else None,
+            padding=parse_padding(padding),
+            dilation=parse_size_list(dilation, "dilation"),
+            output_padding=parse_size_list(output_padding, "output_padding")
+            if output_padding is not None else None,
+            ceil_mode=ceil,
+            output_shape=parse_size_list(output_shape, "--output-shape", minimum=1)
+            if output_shape else None,
+        )
+    if chosen is Format.JSON:
+        from convcalc.serialize import comparison_dicts
+
+        typer.echo(dumps({"op": str(name), "input": list(sizes),
+                          "conventions": comparison_dicts(rows)}))
+        return
+    from convcalc.render import print_comparison
+
+    print_comparison(stdout_console(), str(name), sizes, rows)
 
 
 def main() -> None:

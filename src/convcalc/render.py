@@ -78,8 +78,9 @@ def working_grid(rows: list[tuple[str, str]]) -> Table:
     return grid
 
 
-def print_shape(console: Console, result: LayerShape) -> None:
-    """The table, then the working: the rule once in symbols and per dimension with numbers."""
+def print_shape(console: Console, result: LayerShape, resolved: Any = None) -> None:
+    """The table, then the working: the rule once in symbols and per dimension with numbers;
+    under a framework convention also how its padding was resolved and the framework call."""
     table, legend = shape_table(result)
     console.print(table)
     console.print(legend, style="dim")
@@ -93,6 +94,10 @@ def print_shape(console: Console, result: LayerShape) -> None:
                 "elements, padded d*(k-1) - p on each side plus output_padding at the end",
             )
         )
+    if resolved is not None and resolved.convention.value != "torch":
+        rows.append((f"{resolved.convention.value}:", resolved.call))
+    for note in resolved.notes if resolved is not None else ():
+        rows.append(("", note))
     if result.spec.padding_mode is not None:
         sides = "; ".join(
             f"{d.label or 'L'} {d.pad_before} before, {d.pad_after} after" for d in dims
@@ -575,3 +580,42 @@ def print_sweep(console: Console, spec: Any, rows: list[Any]) -> None:
         table.add_row(str(row.input), str(row.output), Text("; ".join(notes),
                                                             style="yellow" if notes else ""))
     console.print(table)
+
+
+def print_comparison(console: Console, op: str, sizes: Any, rows: list[Any]) -> None:
+    """One row per convention; outputs and paddings that differ from torch's in yellow."""
+    from convcalc.conventions import torch_equivalent
+
+    def pads_text(spec: Any) -> str:
+        return ",".join(f"{b}:{a}" for b, a in spec.padding)
+
+    base = next((r for r in rows if r.convention.value == "torch" and r.output), None)
+    shown = next((r.resolved.input_size for r in rows if r.resolved is not None), sizes)
+    table = Table(title=f"{op}, input {'x'.join(map(str, shown))}: the same arguments under "
+                  "each framework", title_justify="left", title_style="bold")
+    table.add_column("framework", no_wrap=True)
+    table.add_column("output", no_wrap=True)
+    table.add_column("pad b:a", no_wrap=True)
+    table.add_column("op", no_wrap=True)
+    table.add_column("call / error", overflow="fold")
+    for row in rows:
+        if row.resolved is None:
+            table.add_row(row.convention.value, "-", "-", "-", Text(row.error, style="red"))
+            continue
+        spec = row.resolved.spec
+        out = "x".join(map(str, row.output))
+        pads = pads_text(spec)
+        differs_out = base is not None and row.output != base.output
+        differs_pad = base is not None and spec.padding != base.resolved.spec.padding
+        table.add_row(row.convention.value,
+                      Text(out, style="bold yellow" if differs_out else ""),
+                      Text(pads, style="bold yellow" if differs_pad else ""),
+                      ",".join(map(str, spec.output_padding)) if spec.kind.value ==
+                      "convtranspose" else "",
+                      row.resolved.call)
+    console.print(table)
+    console.print("yellow: differs from torch. pad b:a = padding before:after per dimension "
+                  "(for a transposed conv: cropped from the full result)", style="dim")
+    for row in rows:
+        if row.resolved is not None and row.convention.value != "torch":
+            console.print(f"{row.convention.value} in torch: {torch_equivalent(row.resolved)}")

@@ -339,3 +339,25 @@ def sweep_dicts(rows: list[Any]) -> list[dict[str, Any]]:
     return [{"input": r.input, "output": r.output, "error": r.error, "unread_input": r.unread,
              "roundtrip": r.roundtrip, "needs_output_padding": r.needs_output_padding}
             for r in rows]
+
+
+def comparison_dicts(rows: list[Any]) -> list[dict[str, Any]]:
+    """``compare --json``: one entry per convention."""
+    from convcalc.conventions import torch_equivalent
+
+    data = []
+    for row in rows:
+        item: dict[str, Any] = {"convention": row.convention.value, "output": None,
+                                "error": row.error}
+        if row.resolved is not None:
+            spec = row.resolved.spec
+            item.update(
+                output=list(row.output),
+                padding=[list(p) for p in spec.padding],
+                output_padding=list(spec.output_padding),
+                framework_call=row.resolved.call,
+                resolution=list(row.resolved.notes),
+                torch_equivalent=torch_equivalent(row.resolved),
+            )
+        data.append(item)
+    return data

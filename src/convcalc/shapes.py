@@ -134,12 +134,20 @@ class DimShape:
                 f"zero-inserted input (in - 1)*s + 1 = ({self.input} - 1)*{self.stride} + 1 = "
                 f"{self.zero_inserted_input}"
             )
-            lines.append(
-                f"effective padding d*(k-1) - p = {self.dilation}*({self.kernel}-1) - "
-                f"{self.pad_before} = {before}"
-                + (f"; + op {self.output_padding} at the end" if self.output_padding else "")
-                + (" (negative: crop)" if min(before, after) < 0 else "")
-            )
+            if self.symmetric:
+                lines.append(
+                    f"effective padding d*(k-1) - p = {self.dilation}*({self.kernel}-1) - "
+                    f"{self.pad_before} = {before}"
+                    + (f"; + op {self.output_padding} at the end" if self.output_padding else "")
+                    + (" (negative: crop)" if min(before, after) < 0 else "")
+                )
+            else:
+                lines.append(
+                    f"effective padding d*(k-1) - p: {before} before, "
+                    f"{self.dilation * (self.kernel - 1) - self.pad_after} after"
+                    + (f" + op {self.output_padding}" if self.output_padding else "")
+                    + (" (negative: crop)" if min(before, after) < 0 else "")
+                )
             lines.append(
                 f"stride-1 conv: {self.zero_inserted_input} + {before} + {after} - "
                 f"{self.kernel_extent} + 1 = {self.output}"
@@ -260,8 +268,12 @@ def conv_transpose_dim(
     output_padding: int = 0,
     *,
     label: str = "",
+    op_limit: str = "stride_or_dilation",
 ) -> DimShape:
     """Transposed-convolution output size in one dimension (``torch.nn.ConvTransposeNd``).
+
+    ``op_limit``: torch allows ``output_padding < max(stride, dilation)``; Keras and
+    onnxruntime (whose conv-back check rejects more) need ``output_padding < stride``.
 
     >>> conv_transpose_dim(2, 2, stride=3, padding=1).output
     3
@@ -269,6 +281,11 @@ def conv_transpose_dim(
     pads = padding if isinstance(padding, tuple) else (padding, padding)
     _check_ranges(size, kernel, stride, pads, dilation, output_padding)
     # torch: "output padding must be smaller than either stride or dilation"
+    if op_limit == "stride" and output_padding >= stride:
+        raise ConvcalcError(
+            f"output_padding: {output_padding} must be smaller than stride ({stride})"
+            f"{_where(label)}"
+        )
     if output_padding >= max(stride, dilation):
         raise ConvcalcError(
             f"output_padding: {output_padding} must be smaller than either stride ({stride}) or "
@@ -302,30 +319,40 @@ def pool_dim(
     size: int,
     kernel: int,
     stride: int | None = None,
-    padding: int = 0,
+    padding: int | tuple[int, int] = 0,
     dilation: int = 1,
     ceil_mode: bool = False,
     *,
     kind: OpKind = OpKind.MAXPOOL,
     label: str = "",
     unpadded_must_fit: bool = False,
+    pad_limit: str = "half",
 ) -> DimShape:
-    """Max/avg pool output size in one dimension (torch's ``pooling_output_shape``).
+    """Max/avg pool output size in one dimension (torch's ``pooling_output_shape_pad_lr``).
 
     The stride defaults to the kernel size. With ceil_mode the last window must start inside the
-    input or the left padding. ``unpadded_must_fit`` is AvgPool3d's extra rule (torch's
-    ``pool3d_shape_check(..., check_input_size=true)``): the unpadded input must hold the kernel.
+    input or the left padding (torch, and onnxruntime alike). ``unpadded_must_fit`` is AvgPool3d's
+    extra rule (torch's ``pool3d_shape_check(..., check_input_size=true)``): the unpadded input
+    must hold the kernel. ``pad_limit``: "half" is torch's ``p <= k // 2``, "below_kernel"
+    onnxruntime's ``p < k``, "none" for paddings a framework computes itself (TF's SAME).
 
     >>> pool_dim(5, 3, 2, 1, ceil_mode=True, kind=OpKind.AVGPOOL).output
     3
     """
     stride = kernel if stride is None else stride
-    _check_ranges(size, kernel, stride, (padding, padding), dilation, 0)
+    pads = padding if isinstance(padding, tuple) else (padding, padding)
+    _check_ranges(size, kernel, stride, pads, dilation, 0)
     # torch pool{1,2,3}d_shape_check: "pad should be smaller than or equal to half of kernel size"
-    if padding > kernel // 2:
+    if pad_limit == "half" and max(pads) > kernel // 2:
         raise ConvcalcError(
-            f"padding: {padding} must be at most half the kernel size, kernel_size // 2 = "
+            f"padding: {max(pads)} must be at most half the kernel size, kernel_size // 2 = "
             f"{kernel // 2} (kernel_size={kernel}){_where(label)}"
+        )
+    # onnxruntime PoolAttributes: "Pad should be smaller than kernel."
+    if pad_limit == "below_kernel" and max(pads) >= kernel:
+        raise ConvcalcError(
+            f"padding: {max(pads)} must be smaller than kernel_size {kernel}{_where(label)} "
+            "(onnxruntime: \"Pad should be smaller than kernel\")"
         )
     if unpadded_must_fit and size < kernel:
         raise ConvcalcError(
@@ -334,27 +361,27 @@ def pool_dim(
             '("input image smaller than kernel size")'
         )
     extent = dilated_kernel_extent(kernel, dilation)
-    span = size + 2 * padding - extent
+    span = size + pads[0] + pads[1] - extent
     floor_out = span // stride + 1
     out, dropped = floor_out, False
     if ceil_mode:
         out = _ceil_div(span, stride) + 1
         # torch: "ensure that the last pooling starts inside the image"
-        if (out - 1) * stride >= size + padding:
+        if (out - 1) * stride >= size + pads[0]:
             out, dropped = out - 1, True
     if out < 1:
         raise ConvcalcError(
             f"kernel_size: output size {out} is not positive{_where(label)}: the window extent "
             f"{extent} (kernel_size={kernel}, dilation={dilation}) does not fit the padded input "
-            f'{size + 2 * padding}; torch: "Output size is too small"'
+            f'{size + pads[0] + pads[1]}; torch: "Output size is too small"'
         )
     return DimShape(
         kind,
         size,
         kernel,
         stride,
-        padding,
-        padding,
+        pads[0],
+        pads[1],
         dilation,
         0,
         ceil_mode,
@@ -404,20 +431,23 @@ def dim_shape(spec: LayerSpec, axis: int, size: int, label: str = "") -> DimShap
         return conv_dim(size, kernel, stride, pads, dilation, label=label)
     if spec.kind is OpKind.CONVTRANSPOSE:
         return conv_transpose_dim(
-            size, kernel, stride, pads, dilation, spec.output_padding[axis], label=label
+            size, kernel, stride, pads, dilation, spec.output_padding[axis], label=label,
+            op_limit="stride_or_dilation" if spec.convention == "torch" else "stride",
         )
-    if pads[0] != pads[1]:
+    torch = spec.convention == "torch"
+    if torch and pads[0] != pads[1]:
         raise ConvcalcError("padding: PyTorch pools take symmetric padding only")
     return pool_dim(
         size,
         kernel,
         stride,
-        pads[0],
+        pads,
         dilation,
         spec.ceil_mode,
         kind=spec.kind,
         label=label,
-        unpadded_must_fit=spec.kind is OpKind.AVGPOOL and spec.ndim == 3,
+        unpadded_must_fit=torch and spec.kind is OpKind.AVGPOOL and spec.ndim == 3,
+        pad_limit={"torch": "half", "onnx": "below_kernel"}.get(spec.convention, "none"),
     )
 
 

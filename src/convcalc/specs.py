@@ -171,6 +171,7 @@ class LayerSpec:
     in_channels: int | None = None
     out_channels: int | None = None
     bias: bool = True
+    convention: str = "torch"  # whose limits apply: torch, tf, keras, onnx (see conventions.py)
 
     @property
     def name(self) -> str:
@@ -313,6 +314,10 @@ def _resolve_padding(
         try:
             mode = PaddingMode(padding.lower())
         except ValueError:
+            if padding.lower() in ("same_upper", "same_lower", "notset"):
+                raise MalformedInputError(
+                    f"padding: {padding!r} is ONNX's auto_pad; add --convention onnx"
+                ) from None
             raise MalformedInputError(
                 "padding: expected an integer, one per dimension, 'same' or 'valid', "
                 f"got {padding!r}"
@@ -362,8 +367,8 @@ def parse_padding(text: str) -> tuple[int, ...] | tuple[tuple[int, int], ...] | 
     >>> parse_padding("1:2,0")
     ((1, 2), (0, 0))
     """
-    cleaned = text.strip().lower()
-    if cleaned in ("same", "valid"):
+    cleaned = text.strip().lower().replace("-", "_")
+    if cleaned in ("same", "valid", "same_upper", "same_lower", "notset"):
         return cleaned
     if ":" not in cleaned:
         return parse_size_list(text, "padding")

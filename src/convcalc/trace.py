@@ -418,8 +418,8 @@ def conv_view(trace: Trace) -> ConvView:
     zero_inserted = np.zeros((x.shape[0], *z_size), dtype=object)
     zero_inserted[(slice(None), *(slice(None, None, s) for s in spec.stride))] = x
     pads = tuple(
-        (d * (k - 1) - p, d * (k - 1) - p + op)
-        for d, k, (p, _), op in zip(
+        (d * (k - 1) - p, d * (k - 1) - q + op)
+        for d, k, (p, q), op in zip(
             spec.dilation, spec.kernel_size, spec.padding, spec.output_padding
         )
     )
@@ -495,10 +495,12 @@ def trace_layer(
     stride: tuple[int, ...] | None = None,
     padding: Any = (0,),
     dilation: tuple[int, ...] = (1,),
-    output_padding: tuple[int, ...] = (0,),
+    output_padding: tuple[int, ...] | None = None,
     ceil_mode: bool = False,
     groups: int = 1,
-    count_include_pad: bool = True,
+    count_include_pad: bool | None = None,
+    convention: str = "torch",
+    output_shape: tuple[int, ...] | None = None,
 ) -> Trace:
     """Resolve the layer from the data and the options, check both, and trace it.
 
@@ -511,7 +513,8 @@ def trace_layer(
     >>> t.display_output.tolist()
     [[1, 0], [0, 4]]
     """
-    from convcalc.specs import build_spec, parse_op
+    from convcalc.conventions import resolve
+    from convcalc.specs import parse_op
 
     name = parse_op(op)
     ndim = name.ndim or x.ndim
@@ -533,18 +536,15 @@ def trace_layer(
                     f"{list(from_weight)}"
                 )
         kernel_size = from_weight
-    spec = build_spec(
-        name,
-        ndim=ndim,
-        kernel_size=kernel_size,
-        stride=stride,
-        padding=padding,
-        dilation=dilation,
-        output_padding=output_padding,
-        ceil_mode=ceil_mode,
-        groups=groups,
-        count_include_pad=count_include_pad,
-    )
+    if kernel_size is None:
+        raise MalformedInputError(f"{name} needs a kernel size (--k)")
+    spatial = tuple(x.shape[-ndim:])
+    spec = resolve(
+        convention, str(name) if name.ndim else f"{name}{ndim}d", spatial,
+        kernel_size=tuple(kernel_size), stride=stride, padding=padding, dilation=dilation,
+        output_padding=output_padding, ceil_mode=ceil_mode, groups=groups,
+        count_include_pad=count_include_pad, output_shape=output_shape,
+    ).spec
     arranged_x, arranged_w, arranged_b, plain = arrange(ndim, spec.kind, x, w, b, groups)
     c_out = arranged_x.shape[0]
     if arranged_w is not None:

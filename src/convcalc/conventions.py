@@ -1,0 +1,497 @@
+"""Framework conventions: how PyTorch, TensorFlow, Keras and ONNX turn a layer's arguments into
+explicit per-side padding (and, for transposed convs, output_padding).
+
+Every framework then uses the same output-size rules (``shapes``); only the padding they resolve
+and the limits they enforce differ. Checked against tensorflow-cpu/Keras 3 and onnxruntime in the
+tests (where they install):
+
+- TF/Keras ``'same'``: ``out = ceil(in / s)``, total padding ``max((out-1)*s + k_eff - in, 0)``,
+  ``total // 2`` before and the extra pixel after; ``'valid'``: no padding. Pools ignore padding
+  (an average divides by the real elements only). Keras forbids dilation > 1 with stride > 1.
+- Keras ``ConvNDTranspose``: without output_padding ``'same'`` gives ``in*s`` and ``'valid'``
+  ``in*s + max(k_eff - s, 0)``; with it, ``(in-1)*s + k_eff - 2*pad + output_padding`` with
+  ``pad = k_eff // 2`` for same and 0 for valid. The result is the full scatter cropped by
+  ``total // 2`` at the start (total = full - out), extra zeros at the end if out is larger.
+  output_padding must be smaller than the stride.
+- ONNX ``auto_pad``: SAME_UPPER is TF's SAME, SAME_LOWER puts the extra pixel before, VALID none,
+  NOTSET takes ``pads`` (begin, end). ConvTranspose with ``output_shape`` (or SAME_*) crops
+  ``total = (in-1)*s + output_padding + k_eff - out``: SAME_UPPER ``total // 2`` at the start,
+  otherwise ``total - total // 2`` at the start; a negative total appends zeros. Pools: pads must be
+  smaller than the kernel; ceil_mode drops a last window that starts in the right padding, as
+  torch does. output_padding must be smaller than the stride.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, replace
+from typing import Any
+
+from convcalc.errors import ConvcalcError, MalformedInputError
+from convcalc.specs import LayerSpec, OpKind, build_spec, dimension_names
+
+
+class Convention(str, enum.Enum):
+    """Whose rules a layer follows."""
+
+    TORCH = "torch"
+    TF = "tf"
+    KERAS = "keras"
+    ONNX = "onnx"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+_MODES = {
+    "same": "same", "valid": "valid", "same_upper": "same_upper", "same_lower": "same_lower",
+    "notset": "notset", "upper": "same_upper", "lower": "same_lower",
+}
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """A layer resolved under a convention: the spec (explicit pads) and how it was resolved."""
+
+    convention: Convention
+    spec: LayerSpec
+    notes: tuple[str, ...]
+    call: str  # the framework call this corresponds to
+    input_size: tuple[int, ...] = ()
+
+
+def _ceil_div(a: int, b: int) -> int:
+    return -(-a // b)
+
+
+def same_pads(size: int, kernel: int, stride: int, dilation: int, extra_before: bool = False
+              ) -> tuple[int, int]:
+    """TF's SAME (ONNX SAME_UPPER; ``extra_before`` for SAME_LOWER).
+
+    >>> same_pads(5, 2, 1, 1), same_pads(5, 2, 1, 1, extra_before=True)
+    ((0, 1), (1, 0))
+    """
+    extent = dilation * (kernel - 1) + 1
+    out = _ceil_div(size, stride)
+    total = max((out - 1) * stride + extent - size, 0)
+    small, large = total // 2, total - total // 2
+    return (large, small) if extra_before else (small, large)
+
+
+def resolve(
+    convention: Convention | str,
+    op: str,
+    input_size: tuple[int, ...],
+    *,
+    kernel_size: tuple[int, ...],
+    stride: tuple[int, ...] | None = None,
+    padding: Any = (0,),
+    dilation: tuple[int, ...] = (1,),
+    output_padding: tuple[int, ...] | None = None,
+    ceil_mode: bool = False,
+    count_include_pad: bool | None = None,
+    output_shape: tuple[int, ...] | None = None,
+    groups: int = 1,
+    in_channels: int | None = None,
+    out_channels: int | None = None,
+) -> Resolved:
+    """Resolve a layer written in a framework's terms into explicit pads and a LayerSpec.
+
+    >>> r = resolve("keras", "conv2d", (5, 5), kernel_size=(3,), stride=(2,), padding="same")
+    >>> r.spec.padding
+    ((1, 1), (1, 1))
+    """
+    try:
+        convention = Convention(str(convention).lower())
+    except ValueError:
+        raise MalformedInputError(f"convention: expected torch, tf, keras or onnx, got "
+                                  f"{convention!r}") from None
+    resolved = _resolve(convention, op, input_size, kernel_size, stride, padding, dilation,
+                        output_padding, ceil_mode, count_include_pad, output_shape, groups)
+    ndim = resolved.spec.ndim
+    resolved = replace(resolved, input_size=tuple(
+        input_size * ndim if len(input_size) == 1 else input_size))
+    if in_channels is None and out_channels is None:
+        return resolved
+    from convcalc.specs import _check_channels
+
+    spec = resolved.spec
+    out = in_channels if spec.kind.is_pool and out_channels is None else out_channels
+    _check_channels(spec.kind, spec.groups, in_channels, out)
+    return replace(resolved, spec=replace(spec, in_channels=in_channels, out_channels=out))
+
+
+def _resolve(convention: Convention, op: str, input_size: tuple[int, ...],
+             kernel_size: tuple[int, ...], stride: tuple[int, ...] | None, padding: Any,
+             dilation: tuple[int, ...], output_padding: tuple[int, ...] | None,
+             ceil_mode: bool, count_include_pad: bool | None,
+             output_shape: tuple[int, ...] | None, groups: int) -> Resolved:
+    from convcalc.specs import broadcast, parse_op
+
+    name = parse_op(op)
+    ndim = name.ndim or len(input_size)
+    sizes = broadcast(input_size, ndim, "input size")
+    kind = name.kind
+    kernel = broadcast(kernel_size, ndim, "kernel_size")
+    strides = broadcast(stride, ndim, "stride") if stride is not None else (
+        kernel if kind.is_pool else (1,) * ndim)
+    dilations = broadcast(dilation, ndim, "dilation")
+    mode = _MODES.get(padding.lower()) if isinstance(padding, str) else None
+    if isinstance(padding, str) and mode is None:
+        raise MalformedInputError(f"padding: unknown mode {padding!r}")
+    if convention is Convention.TORCH:
+        return _torch(name, ndim, sizes, kernel, strides, padding, dilations, output_padding,
+                      ceil_mode, count_include_pad, output_shape, groups)
+    if output_shape is not None and kind is not OpKind.CONVTRANSPOSE:
+        raise MalformedInputError("--output-shape applies to transposed convolutions only")
+    if convention in (Convention.TF, Convention.KERAS):
+        return _tf(convention, name.kind, ndim, sizes, kernel, strides, padding, mode, dilations,
+                   output_padding, ceil_mode, count_include_pad, output_shape, groups)
+    return _onnx(name.kind, ndim, sizes, kernel, strides, padding, mode, dilations,
+                 output_padding, ceil_mode, count_include_pad, output_shape, groups)
+
+
+def _spec(kind: OpKind, ndim: int, kernel: tuple[int, ...], strides: tuple[int, ...],
+          pads: tuple[tuple[int, int], ...], dilations: tuple[int, ...], op: tuple[int, ...],
+          ceil_mode: bool, groups: int, count_include_pad: bool, convention: Convention
+          ) -> LayerSpec:
+    spec = build_spec(f"{kind.value}{ndim}d", kernel_size=kernel, stride=strides, padding=pads,
+                      dilation=dilations if kind is not OpKind.AVGPOOL else (1,),
+                      output_padding=op, ceil_mode=ceil_mode, groups=groups,
+                      count_include_pad=count_include_pad)
+    return replace(spec, convention=convention.value)
+
+
+def _torch(name: Any, ndim: int, sizes: tuple[int, ...], kernel: tuple[int, ...],
+           strides: tuple[int, ...], padding: Any, dilations: tuple[int, ...],
+           output_padding: tuple[int, ...] | None, ceil_mode: bool,
+           count_include_pad: bool | None, output_shape: tuple[int, ...] | None, groups: int
+           ) -> Resolved:
+    if not isinstance(padding, str) and any(isinstance(p, tuple) and p[0] != p[1]
+                                            for p in padding):
+        raise ConvcalcError("padding: PyTorch layers pad both sides equally; pad asymmetrically "
+                            "with F.pad first, or use --convention tf/onnx")
+    op = output_padding or (0,)
+    notes = []
+    if output_shape is not None:
+        if name.kind is not OpKind.CONVTRANSPOSE:
+            raise MalformedInputError("--output-shape applies to transposed convolutions only")
+        base = build_spec(name, ndim=ndim, kernel_size=kernel, stride=strides, padding=padding,
+                          dilation=dilations, groups=groups)
+        from convcalc.shapes import layer_shape
+
+        without = layer_shape(base, sizes).output
+        wanted = output_shape * ndim if len(output_shape) == 1 else output_shape
+        op = tuple(w - o for w, o in zip(wanted, without))
+        notes.append(f"forward(output_size={list(wanted)}) picks output_padding "
+                     f"{list(op)} = output_size - {list(without)}")
+        if min(op) < 0:
+            raise ConvcalcError(f"output_size: {list(wanted)} is smaller than the output "
+                                f"{list(without)} with output_padding 0")
+    spec = build_spec(name, ndim=ndim, kernel_size=kernel, stride=strides, padding=padding,
+                      dilation=dilations, output_padding=op, ceil_mode=ceil_mode, groups=groups,
+                      count_include_pad=True if count_include_pad is None else count_include_pad)
+    return Resolved(Convention.TORCH, spec, tuple(notes), _torch_call(spec))
+
+
+def _torch_call(spec: LayerSpec) -> str:
+    args = [f"kernel_size={_one(spec.kernel_size)}", f"stride={_one(spec.stride)}"]
+    if spec.padding_mode is not None:
+        args.append(f"padding='{spec.padding_mode.value}'")
+    else:
+        args.append(f"padding={_one(tuple(b for b, _ in spec.padding))}")
+    if any(d != 1 for d in spec.dilation):
+        args.append(f"dilation={_one(spec.dilation)}")
+    if any(spec.output_padding):
+        args.append(f"output_padding={_one(spec.output_padding)}")
+    if spec.ceil_mode:
+        args.append("ceil_mode=True")
+    return f"torch.nn.{spec.kind.torch_name}{spec.ndim}d({', '.join(args)})"
+
+
+def _one(values: tuple[int, ...]) -> str:
+    return str(values[0]) if len(set(values)) == 1 else str(tuple(values))
+
+
+def _tf(convention: Convention, kind: OpKind, ndim: int, sizes: tuple[int, ...],
+        kernel: tuple[int, ...], strides: tuple[int, ...], padding: Any, mode: str | None,
+        dilations: tuple[int, ...], output_padding: tuple[int, ...] | None, ceil_mode: bool,
+        count_include_pad: bool | None, output_shape: tuple[int, ...] | None, groups: int
+        ) -> Resolved:
+    who = "Keras" if convention is Convention.KERAS else "TensorFlow"
+    if ceil_mode:
+        raise MalformedInputError(f"ceil_mode: {who} pools have no ceil_mode (use padding='same')")
+    if count_include_pad:
+        raise MalformedInputError(f"count_include_pad: {who} average pools never count padding")
+    if mode not in (None, "same", "valid"):
+        raise MalformedInputError(f"padding: {who} takes 'same' or 'valid', got {padding!r}")
+    if mode is None and all((p if isinstance(p, tuple) else (p, p)) == (0, 0) for p in padding):
+        mode = "valid"  # no padding is exactly 'valid'
+    if mode is None and (convention is Convention.KERAS or kind is not OpKind.CONV):
+        raise MalformedInputError(
+            f"padding: {who} {'layers' if convention is Convention.KERAS else 'pools'} take "
+            "'same' or 'valid' (explicit padding: tf.nn.conv with --convention tf, or a "
+            "ZeroPadding layer first)")
+    if any(d > 1 for d in dilations) and any(s > 1 for s in strides):
+        raise ConvcalcError(f"dilation: {who} does not support dilation > 1 together with "
+                            "stride > 1")
+    if kind is OpKind.CONVTRANSPOSE:
+        return _keras_transpose(convention, ndim, sizes, kernel, strides, mode or "valid",
+                                dilations, output_padding, output_shape, groups)
+    if output_padding and any(output_padding):
+        raise MalformedInputError("output_padding applies to transposed convolutions only")
+    labels = dimension_names(ndim)
+    notes = []
+    if mode == "same":
+        pads = tuple(same_pads(n, k, s, d) for n, k, s, d in zip(sizes, kernel, strides,
+                                                                  dilations))
+        for label, n, s, (b, a) in zip(labels, sizes, strides, pads):
+            notes.append(f"{label}: SAME: out = ceil({n}/{s}) = {_ceil_div(n, s)}, total padding "
+                         f"{b + a}: {b} before, {a} after")
+    elif mode == "valid":
+        pads = ((0, 0),) * ndim
+    else:
+        pairs = [p if isinstance(p, tuple) else (p, p) for p in padding]
+        pads = tuple(pairs * ndim if len(pairs) == 1 else pairs)
+    spec = _spec(kind, ndim, kernel, strides, pads, dilations, (0,), False, groups,
+                 False, convention)
+    layer = {"conv": "Conv", "maxpool": "MaxPooling", "avgpool": "AveragePooling"}[kind.value]
+    call = (f"keras.layers.{layer}{ndim}D(..., {_one(kernel)}, strides={_one(strides)}, "
+            f"padding='{mode}')" if mode else
+            f"tf.nn.convolution(..., strides={_one(strides)}, padding={[list(p) for p in pads]})")
+    if kind.is_pool:
+        notes.append(f"{who} pools ignore the padding: max never picks it, average divides by "
+                     "the real elements")
+    return Resolved(convention, spec, tuple(notes), call)
+
+
+def _crop_to(full: int, out: int, before: int) -> tuple[int, int, int]:
+    """(pad_before, pad_after, output_padding) that keep ``out`` elements of a ``full`` scatter
+    starting at ``before`` (zeros appended when ``out`` reaches past the end)."""
+    after = full - before - out
+    if after >= 0:
+        return before, after, 0
+    return before, 0, -after
+
+
+def _keras_transpose(convention: Convention, ndim: int, sizes: tuple[int, ...],
+                     kernel: tuple[int, ...], strides: tuple[int, ...], mode: str,
+                     dilations: tuple[int, ...], output_padding: tuple[int, ...] | None,
+                     output_shape: tuple[int, ...] | None, groups: int) -> Resolved:
+    ops = None if output_padding is None else (output_padding * ndim if len(output_padding) == 1
+                                               else output_padding)
+    labels = dimension_names(ndim)
+    pads, extra, notes = [], [], []
+    for axis, (n, k, s, d) in enumerate(zip(sizes, kernel, strides, dilations)):
+        extent = d * (k - 1) + 1
+        if ops is not None and ops[axis] >= s:
+            raise ConvcalcError(f"output_padding: {ops[axis]} must be smaller than stride ({s}) "
+                                f"in dimension {labels[axis]} (Keras)")
+        if output_shape is not None:
+            out = (output_shape * ndim if len(output_shape) == 1 else output_shape)[axis]
+            rule = f"output_shape {out}"
+        elif ops is None:
+            out = n * s if mode == "same" else n * s + max(extent - s, 0)
+            rule = (f"'{mode}': in*s" + ("" if mode == "same" else " + max(k_eff - s, 0)") +
+                    f" = {out}")
+        else:
+            pad = extent // 2 if mode == "same" else 0
+            out = (n - 1) * s + extent - 2 * pad + ops[axis]
+            rule = (f"(in-1)*s + k_eff - 2*{pad} + output_padding = ({n}-1)*{s} + {extent} - "
+                    f"{2 * pad} + {ops[axis]} = {out}")
+        full = (n - 1) * s + extent
+        total = max(full - out, 0)
+        if mode == "valid" and out < full:
+            raise ConvcalcError(f"output size: {out} is smaller than the valid output {full}")
+        before, after, op = _crop_to(full, out, total // 2 if mode == "same" else 0)
+        pads.append((before, after))
+        extra.append(op)
+        notes.append(f"{labels[axis]}: {rule}; full scatter {full}, crop {before} before, "
+                     f"{after} after" + (f", {op} zero(s) appended" if op else ""))
+    spec = _spec(OpKind.CONVTRANSPOSE, ndim, kernel, strides, tuple(pads), dilations,
+                 tuple(extra), False, groups, True, convention)
+    args = f"strides={_one(strides)}, padding='{mode}'"
+    if ops is not None:
+        args += f", output_padding={_one(tuple(ops))}"
+    return Resolved(convention, spec, tuple(notes),
+                    f"keras.layers.Conv{ndim}DTranspose(..., {_one(kernel)}, {args})")
+
+
+def _onnx(kind: OpKind, ndim: int, sizes: tuple[int, ...], kernel: tuple[int, ...],
+          strides: tuple[int, ...], padding: Any, mode: str | None,
+          dilations: tuple[int, ...], output_padding: tuple[int, ...] | None, ceil_mode: bool,
+          count_include_pad: bool | None, output_shape: tuple[int, ...] | None, groups: int
+          ) -> Resolved:
+    if mode == "same":
+        mode = "same_upper"
+    labels = dimension_names(ndim)
+    notes = []
+    if kind is OpKind.CONVTRANSPOSE:
+        return _onnx_transpose(ndim, sizes, kernel, strides, padding, mode, dilations,
+                               output_padding, output_shape, groups)
+    if output_padding and any(output_padding):
+        raise MalformedInputError("output_padding applies to transposed convolutions only")
+    if ceil_mode and not kind.is_pool:
+        raise MalformedInputError("ceil_mode applies to pooling layers only")
+    if mode in ("same_upper", "same_lower"):
+        pads = tuple(same_pads(n, k, s, d, extra_before=mode == "same_lower")
+                     for n, k, s, d in zip(sizes, kernel, strides, dilations))
+        for label, (b, a) in zip(labels, pads):
+            notes.append(f"{label}: {mode.upper()}: {b} before, {a} after")
+    elif mode == "valid":
+        pads = ((0, 0),) * ndim
+    else:
+        pads = _explicit(padding, ndim)
+    spec = _spec(kind, ndim, kernel, strides, pads, dilations, (0,), ceil_mode, groups,
+                 bool(count_include_pad), Convention.ONNX)
+    op_type = {"conv": "Conv", "maxpool": "MaxPool", "avgpool": "AveragePool"}[kind.value]
+    attrs = f"kernel_shape={list(kernel)}, strides={list(strides)}"
+    attrs += f", auto_pad='{mode.upper()}'" if mode and mode != "notset" else \
+        f", pads={[b for b, _ in pads] + [a for _, a in pads]}"
+    if ceil_mode:
+        attrs += ", ceil_mode=1"
+    if kind is OpKind.AVGPOOL:
+        attrs += f", count_include_pad={int(bool(count_include_pad))}"
+    return Resolved(Convention.ONNX, spec, tuple(notes), f"onnx {op_type}({attrs})")
+
+
+def _explicit(padding: Any, ndim: int) -> tuple[tuple[int, int], ...]:
+    pairs = [p if isinstance(p, tuple) else (p, p) for p in padding]
+    if len(pairs) == 1:
+        pairs = pairs * ndim
+    if len(pairs) != ndim:
+        raise MalformedInputError(f"padding: give 1 or {ndim} values (before:after each)")
+    return tuple(pairs)
+
+
+def _onnx_transpose(ndim: int, sizes: tuple[int, ...], kernel: tuple[int, ...],
+                    strides: tuple[int, ...], padding: Any, mode: str | None,
+                    dilations: tuple[int, ...], output_padding: tuple[int, ...] | None,
+                    output_shape: tuple[int, ...] | None, groups: int) -> Resolved:
+    labels = dimension_names(ndim)
+    ops = (0,) * ndim if output_padding is None else (
+        output_padding * ndim if len(output_padding) == 1 else output_padding)
+    pads, extra, notes = [], [], []
+    explicit = _explicit(padding, ndim) if mode in (None, "notset") and not isinstance(
+        padding, str) else None
+    for axis, (n, k, s, d) in enumerate(zip(sizes, kernel, strides, dilations)):
+        extent = d * (k - 1) + 1
+        if ops[axis] >= s:
+            raise ConvcalcError(f"output_padding: {ops[axis]} must be smaller than stride ({s}) "
+                                f"in dimension {labels[axis]} (onnxruntime)")
+        full = (n - 1) * s + ops[axis] + extent
+        if output_shape is not None or mode in ("same_upper", "same_lower"):
+            out = (output_shape * ndim if output_shape and len(output_shape) == 1 else
+                   output_shape)[axis] if output_shape is not None else n * s
+            total = full - out
+            head = total // 2 if mode == "same_upper" else total - total // 2
+            if total < 0:
+                head = 0
+            before, after, op = _crop_to(full - ops[axis], out, head)
+            op = max(op, 0)
+            notes.append(f"{labels[axis]}: output {out}: total padding {full} - {out} = {total}, "
+                         f"{before} before, {after} after"
+                         + (f", {op} zero(s) appended" if op else ""))
+            pads.append((before, after))
+            extra.append(op)
+        else:
+            pads.append(explicit[axis] if explicit else (0, 0))
+            extra.append(ops[axis])
+    spec = _spec(OpKind.CONVTRANSPOSE, ndim, kernel, strides, tuple(pads), dilations,
+                 tuple(extra), False, groups, True, Convention.ONNX)
+    attrs = f"kernel_shape={list(kernel)}, strides={list(strides)}"
+    if output_shape is not None:
+        attrs += f", output_shape={list(output_shape)}"
+    if mode and mode != "notset":
+        attrs += f", auto_pad='{mode.upper()}'"
+    elif explicit:
+        attrs += f", pads={[b for b, _ in explicit] + [a for _, a in explicit]}"
+    if any(ops):
+        attrs += f", output_padding={list(ops)}"
+    return Resolved(Convention.ONNX, spec, tuple(notes), f"onnx ConvTranspose({attrs})")
+
+
+def torch_equivalent(resolved: Resolved) -> str:
+    """PyTorch code that computes the same thing as a layer resolved under another convention.
+
+    >>> r = resolve("keras", "conv2d", (225, 225), kernel_size=(2,), stride=(2,), padding="same")
+    >>> torch_equivalent(r)
+    'F.pad(x, (0, 1, 0, 1)) then torch.nn.Conv2d(kernel_size=2, stride=2, padding=0)'
+    """
+    spec = resolved.spec
+    pads = spec.padding
+    symmetric = all(b == a for b, a in pads)
+    name = f"torch.nn.{spec.kind.torch_name}{spec.ndim}d"
+    common = f"kernel_size={_one(spec.kernel_size)}, stride={_one(spec.stride)}"
+    if any(d != 1 for d in spec.dilation):
+        common += f", dilation={_one(spec.dilation)}"
+    # F.pad takes the last dimension first: (left, right, top, bottom, ...)
+    torch_pad = tuple(v for b, a in reversed(pads) for v in (b, a))
+    if spec.kind is OpKind.CONVTRANSPOSE:
+        if symmetric:
+            text = f"{name}({common}, padding={_one(tuple(b for b, _ in pads))}"
+            if any(spec.output_padding):
+                text += f", output_padding={_one(spec.output_padding)}"
+            return text + ")"
+        crops = ", ".join(f"{b}:" + (f"-{a}" if a else "") for b, a in pads)
+        text = f"{name}({common}, padding=0"
+        if any(spec.output_padding):
+            text += f", output_padding={_one(spec.output_padding)}"
+        return text + f") then y[..., {crops}] (crop {list(map(list, pads))} before:after)"
+    if symmetric and spec.kind is not OpKind.MAXPOOL and not (
+            spec.kind is OpKind.AVGPOOL and any(b for b, _ in pads) and spec.count_include_pad):
+        extra = ""
+        if spec.kind is OpKind.AVGPOOL and any(b for b, _ in pads):
+            extra = ", count_include_pad=False"
+        if spec.ceil_mode:
+            extra += ", ceil_mode=True"
+        return f"{name}({common}, padding={_one(tuple(b for b, _ in pads))}{extra})"
+    if spec.kind.is_pool and all(b == 0 for b, _ in pads) and resolved.input_size:
+        # Padding only after: torch's ceil_mode hangs the last window past the end the same way
+        # (max ignores the overhang, the average divides by the real elements), if the counts
+        # agree.
+        from convcalc.shapes import layer_shape, pool_dim
+
+        target = layer_shape(spec, resolved.input_size).output
+        ceil = tuple(pool_dim(n, k, s, 0, d, True).output for n, k, s, d in zip(
+            resolved.input_size, spec.kernel_size, spec.stride, spec.dilation))
+        if ceil == target and any(a for _, a in pads):
+            return f"{name}({common}, ceil_mode=True)"
+    if spec.kind is OpKind.MAXPOOL:
+        if symmetric:
+            ceil = ", ceil_mode=True" if spec.ceil_mode else ""
+            return f"{name}({common}, padding={_one(tuple(b for b, _ in pads))}{ceil})"
+        return f"F.pad(x, {torch_pad}, value=float('-inf')) then {name}({common})"
+    if spec.kind is OpKind.AVGPOOL:
+        if symmetric and not spec.count_include_pad:
+            return f"{name}({common}, padding={_one(tuple(b for b, _ in pads))}, " \
+                "count_include_pad=False)"
+        return ("no one-line equivalent: the average divides by the real elements of a window "
+                f"padded {list(map(list, pads))}; sum with F.pad + {name}(divisor_override=1) "
+                "and divide by the count of ones pooled the same way")
+    return f"F.pad(x, {torch_pad}) then {name}({common}, padding=0)"
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """One layer under one convention: its shape, or why that framework rejects it."""
+
+    convention: Convention
+    resolved: Resolved | None
+    output: tuple[int, ...] | None
+    error: str | None
+
+
+def compare(op: str, input_size: tuple[int, ...], **kwargs: Any) -> list[Comparison]:
+    """The same layer arguments under every convention (errors kept, not raised)."""
+    from convcalc.shapes import layer_shape
+
+    rows = []
+    for convention in Convention:
+        try:
+            resolved = resolve(convention, op, input_size, **kwargs)
+            output = layer_shape(resolved.spec, resolved.input_size).output
+            rows.append(Comparison(convention, resolved, output, None))
+        except ConvcalcError as error:
+            rows.append(Comparison(convention, None, None, str(error)))
+    return rows
