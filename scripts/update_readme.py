@@ -25,8 +25,13 @@ def run(command: str, cwd: Path) -> str:
     assert argv[0] == "convcalc", command
     env = {**os.environ, "COLUMNS": "80", "NO_COLOR": "1", "TERM": "dumb"}
     result = subprocess.run(
-        [sys.executable, "-m", "convcalc", *argv[1:]], cwd=cwd, env=env, text=True,
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=60,
+        [sys.executable, "-m", "convcalc", *argv[1:]],
+        cwd=cwd,
+        env=env,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        timeout=60,
     )
     lines = [line.rstrip() for line in result.stdout.splitlines()]
     if result.returncode:

@@ -123,7 +123,10 @@ def test_ceil_mode_explains_dropped_window(runner: CliRunner) -> None:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["conv2d", "--in", "2", "--k", "5"], "kernel_size: kernel_size 5 is larger than the padded input 2"),
+        (
+            ["conv2d", "--in", "2", "--k", "5"],
+            "kernel_size: kernel_size 5 is larger than the padded input 2",
+        ),
         (
             ["convtranspose2d", "--in", "5", "--k", "3", "--s", "2", "--op", "2"],
             "output_padding: 2 must be smaller than either stride (2) or dilation (1)",

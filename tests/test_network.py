@@ -49,8 +49,10 @@ def test_unet_check_depends_on_output_padding(tmp_path: Path, runner: CliRunner)
     bad.write_text(good.read_text().replace("output_padding = 1", "output_padding = 0"))
     result = runner.invoke(app, ["net", str(bad), "--check"])
     assert result.exit_code == 1
-    assert 'layer 6 "dec2" (convtranspose2d): output (1, 16, 31, 31), expected enc2.input' in \
-        " ".join(result.stdout.split())
+    assert (
+        'layer 6 "dec2" (convtranspose2d): output (1, 16, 31, 31), expected enc2.input'
+        in " ".join(result.stdout.split())
+    )
     as_json = runner.invoke(app, ["net", str(bad), "--check", "--json"])
     assert as_json.exit_code == 1
     assert len(json.loads(as_json.stdout)["mismatches"]) == 2
@@ -62,7 +64,9 @@ def test_inline_resnet_stem(runner: CliRunner) -> None:
     """The inline form with --in: ResNet's stem, parameters and MACs by hand."""
     result = run_network(
         parse_inline("conv2d k7 s2 p3 c64 nobias; batchnorm2d; relu; maxpool2d k3 s2 p1"),
-        (3, 224, 224), 2)
+        (3, 224, 224),
+        2,
+    )
     assert result.output_shape == (2, 64, 56, 56)
     assert result.layers[0].params == 64 * 3 * 49
     assert result.layers[0].macs == 2 * 64 * 112 * 112 * 3 * 49
@@ -72,12 +76,15 @@ def test_inline_resnet_stem(runner: CliRunner) -> None:
 
 def test_head_layers() -> None:
     """Adaptive pools, flatten, linear, upsample and dropout chain as in torch."""
-    result = run_network(parse_inline(
-        "conv2d k3 c8 -> upsample x2 -> adaptiveavgpool2d out3x2 -> dropout -> flatten -> "
-        "linear f10"), (1, 9, 9))
+    result = run_network(
+        parse_inline(
+            "conv2d k3 c8 -> upsample x2 -> adaptiveavgpool2d out3x2 -> dropout -> flatten -> "
+            "linear f10"
+        ),
+        (1, 9, 9),
+    )
     shapes = [layer.output_shape for layer in result.layers]
-    assert shapes == [(1, 8, 7, 7), (1, 8, 14, 14), (1, 8, 3, 2), (1, 8, 3, 2), (1, 48),
-                      (1, 10)]
+    assert shapes == [(1, 8, 7, 7), (1, 8, 14, 14), (1, 8, 3, 2), (1, 8, 3, 2), (1, 48), (1, 10)]
     assert result.layers[-1].params == 48 * 10 + 10
     assert result.layers[-1].macs == 480
     assert upsample_size(7, 1.5) == 10 and upsample_size(3, 0.5) == 1
@@ -86,10 +93,10 @@ def test_head_layers() -> None:
 @pytest.mark.parametrize(
     ("spec", "message"),
     [
-        ("conv2d k3 c8; conv2d k7 c8", 'layer 2 (conv2d): kernel_size: kernel_size 7 is larger'),
+        ("conv2d k3 c8; conv2d k7 c8", "layer 2 (conv2d): kernel_size: kernel_size 7 is larger"),
         ("conv2d k3 c8 g3", "layer 1 (conv2d): groups: out_channels=8 must be divisible"),
         ("conv2d k3 c8 cin4", "layer 1 (conv2d): in_channels: 4 given, but the input has 3"),
-        ("conv2d k3 c8 name=a; linear f3", 'layer 2 (linear): in_features'),
+        ("conv2d k3 c8 name=a; linear f3", "layer 2 (linear): in_features"),
         ("maxpool2d k3 p2", "layer 1 (maxpool2d): padding: 2 must be at most half"),
         ("conv1d k3 c4", "layer 1 (conv1d): input: conv1d expects"),
     ],
@@ -121,8 +128,9 @@ def test_malformed_specs(spec: str, message: str) -> None:
 def test_toml_errors(tmp_path: Path) -> None:
     """TOML typos (unknown keys, bad syntax) are reported with the layer."""
     path = tmp_path / "bad.toml"
-    path.write_text('input = [3, 8, 8]\n[[layer]]\nlayer = "conv2d"\nout_channels = 4\n'
-                    'kernal_size = 3\n')
+    path.write_text(
+        'input = [3, 8, 8]\n[[layer]]\nlayer = "conv2d"\nout_channels = 4\nkernal_size = 3\n'
+    )
     with pytest.raises(MalformedInputError, match=r"layer 1 \(conv2d\): unknown parameter"):
         run_network(load_network(str(path)))
     path.write_text("input = [3, 8\n")
@@ -144,8 +152,9 @@ def test_formats(runner: CliRunner) -> None:
     spec = str(EXAMPLES / "unet_small.toml")
     md = runner.invoke(app, ["net", spec, "--format", "markdown"]).stdout
     assert md.startswith("| # | name | layer |") and "**19,395**" in md
-    rows = list(csv.DictReader(io.StringIO(runner.invoke(app, ["net", spec, "--format",
-                                                               "csv"]).stdout)))
+    rows = list(
+        csv.DictReader(io.StringIO(runner.invoke(app, ["net", spec, "--format", "csv"]).stdout))
+    )
     assert rows[-1]["index"] == "total" and rows[-1]["params"] == "19395"
     data = json.loads(runner.invoke(app, ["net", spec, "--json"]).stdout)
     assert data["total_params"] == 19395 and data["layers"][5]["expect_ok"] is True

@@ -11,8 +11,12 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def test_readme_examples_are_current() -> None:
     """Every `$ convcalc ...` example in README.md prints exactly what is pasted under it."""
-    result = subprocess.run([sys.executable, str(ROOT / "scripts" / "update_readme.py"),
-                             "--check"], capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "update_readme.py"), "--check"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 

@@ -27,11 +27,11 @@ def test_conventional_choice_first() -> None:
 
 def test_fixed_parameters_are_respected() -> None:
     """Fixing k and s leaves only the paddings (and dilations) that work."""
-    labels = [c.label for c in solve(OpKind.CONV, 224, 112, kernel=7, stride=2,
-                                     dilation=1).candidates]
+    labels = [
+        c.label for c in solve(OpKind.CONV, 224, 112, kernel=7, stride=2, dilation=1).candidates
+    ]
     assert labels == ["k7 s2 p3"]
-    labels = [c.label for c in solve(OpKind.CONV, 9, 3, kernel=3, stride=3,
-                                     dilation=1).candidates]
+    labels = [c.label for c in solve(OpKind.CONV, 9, 3, kernel=3, stride=3, dilation=1).candidates]
     assert labels == ["k3 s3 p1", "k3 s3 p0"]  # the centred window first
 
 
@@ -54,11 +54,18 @@ def test_every_candidate_really_gives_the_target(size: int, target: int, kind: O
     for candidate in result.candidates:
         assert candidate.dim.output == target
     if kind is OpKind.CONV:
-        brute = {(k, s, p, d) for k in range(1, 6) for s in range(1, 4) for d in range(1, 3)
-                 for p in range(0, d * (k - 1) + 1)
-                 if d * (k - 1) + 1 <= size + 2 * p and conv_output_size(size, k, s, p, d) == target}
-        found = {(c.dim.kernel, c.dim.stride, c.dim.pad_before, c.dim.dilation)
-                 for c in result.candidates}
+        brute = {
+            (k, s, p, d)
+            for k in range(1, 6)
+            for s in range(1, 4)
+            for d in range(1, 3)
+            for p in range(0, d * (k - 1) + 1)
+            if d * (k - 1) + 1 <= size + 2 * p and conv_output_size(size, k, s, p, d) == target
+        }
+        found = {
+            (c.dim.kernel, c.dim.stride, c.dim.pad_before, c.dim.dilation)
+            for c in result.candidates
+        }
         assert found == brute
 
 
@@ -75,17 +82,27 @@ def test_invert_lists_colliding_sizes() -> None:
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.integers(1, 40), st.integers(1, 5), st.integers(1, 4), st.integers(0, 2),
-       st.integers(1, 2), st.sampled_from(["conv1d", "maxpool1d", "avgpool1d"]),
-       st.booleans())
-def test_invert_round_trips(size: int, k: int, s: int, p: int, d: int, op: str,
-                            ceil: bool) -> None:
+@given(
+    st.integers(1, 40),
+    st.integers(1, 5),
+    st.integers(1, 4),
+    st.integers(0, 2),
+    st.integers(1, 2),
+    st.sampled_from(["conv1d", "maxpool1d", "avgpool1d"]),
+    st.booleans(),
+)
+def test_invert_round_trips(size: int, k: int, s: int, p: int, d: int, op: str, ceil: bool) -> None:
     """Whenever invert gives an output_padding, the transposed conv restores the input size, and
     every listed input really maps to the same output."""
     try:
-        spec = build_spec(op, kernel_size=(k,), stride=(s,), padding=(min(p, k // 2),),
-                          dilation=(1 if op == "avgpool1d" else d,),
-                          ceil_mode=ceil and op != "conv1d")
+        spec = build_spec(
+            op,
+            kernel_size=(k,),
+            stride=(s,),
+            padding=(min(p, k // 2),),
+            dilation=(1 if op == "avgpool1d" else d,),
+            ceil_mode=ceil and op != "conv1d",
+        )
         inversion = invert(spec, (size,))
     except Exception:  # invalid layer for this size: nothing to invert
         return
@@ -95,16 +112,24 @@ def test_invert_round_trips(size: int, k: int, s: int, p: int, d: int, op: str,
         assert layer_shape(spec, (other,)).output == (item.forward.output,)
     if item.output_padding is not None:
         dim = item.forward
-        assert conv_transpose_output_size(dim.output, dim.kernel, dim.stride, dim.pad_before,
-                                          dim.dilation, item.output_padding) == size
+        assert (
+            conv_transpose_output_size(
+                dim.output,
+                dim.kernel,
+                dim.stride,
+                dim.pad_before,
+                dim.dilation,
+                item.output_padding,
+            )
+            == size
+        )
 
 
 def test_sweep_marks() -> None:
     """Sweeps mark ignored trailing input and sizes a decoder cannot restore without op."""
     rows = sweep(build_spec("conv1d", kernel_size=(2,), stride=(3,)), parse_range("6..8"))
     assert [(r.input, r.output, r.unread) for r in rows] == [(6, 2, 1), (7, 2, 2), (8, 3, 0)]
-    rows = sweep(build_spec("conv1d", kernel_size=(3,), stride=(2,), padding=(1,)),
-                 range(10, 12))
+    rows = sweep(build_spec("conv1d", kernel_size=(3,), stride=(2,), padding=(1,)), range(10, 12))
     assert [r.needs_output_padding for r in rows] == [1, None]
     assert list(parse_range("1..64:16") or []) == [1, 17, 33, 49]
 
@@ -113,22 +138,34 @@ def test_cli(runner: CliRunner) -> None:
     """solve/invert/sweep through the CLI: tables, JSON, exit 1 when nothing fits."""
     result = runner.invoke(app, ["solve", "conv2d", "--in", "224", "--out", "112"])
     assert result.exit_code == 0 and "k3 s2 p1" in result.stdout
-    data = json.loads(runner.invoke(app, ["solve", "conv2d", "--in", "224x100", "--out",
-                                          "112x50", "--json"]).stdout)
-    assert len(data["solutions"]) == 2 and data["solutions"][0]["candidates"][0]["label"] == \
-        "k3 s2 p1"
-    none = runner.invoke(app, ["solve", "conv1d", "--in", "5", "--out", "9", "--k", "3",
-                               "--d", "1"])
+    data = json.loads(
+        runner.invoke(
+            app, ["solve", "conv2d", "--in", "224x100", "--out", "112x50", "--json"]
+        ).stdout
+    )
+    assert (
+        len(data["solutions"]) == 2 and data["solutions"][0]["candidates"][0]["label"] == "k3 s2 p1"
+    )
+    none = runner.invoke(
+        app, ["solve", "conv1d", "--in", "5", "--out", "9", "--k", "3", "--d", "1"]
+    )
     assert none.exit_code == 1 and "nearest below: 7" in none.stdout
-    inv = json.loads(runner.invoke(app, ["invert", "conv2d", "--in", "7", "--k", "3", "--s",
-                                         "2", "--p", "1", "--json"]).stdout)
+    inv = json.loads(
+        runner.invoke(
+            app, ["invert", "conv2d", "--in", "7", "--k", "3", "--s", "2", "--p", "1", "--json"]
+        ).stdout
+    )
     assert inv["inverse"] == "ConvTranspose2d" and inv["output_size"] == [7, 7]
     assert inv["dims"][0]["inputs_with_same_output"] == [7, 8]
-    table = runner.invoke(app, ["invert", "conv2d", "--in", "7", "--k", "3", "--s", "2",
-                                "--p", "1"])
+    table = runner.invoke(
+        app, ["invert", "conv2d", "--in", "7", "--k", "3", "--s", "2", "--p", "1"]
+    )
     assert "output_size=[7, 7]" in table.stdout
-    sweep_json = json.loads(runner.invoke(app, ["shape", "conv1d", "--in", "10..12", "--k", "3",
-                                                "--s", "2", "--p", "1", "--json"]).stdout)
+    sweep_json = json.loads(
+        runner.invoke(
+            app, ["shape", "conv1d", "--in", "10..12", "--k", "3", "--s", "2", "--p", "1", "--json"]
+        ).stdout
+    )
     assert [r["output"] for r in sweep_json["rows"]] == [5, 6, 6]
     bad = runner.invoke(app, ["shape", "conv1d", "--in", "12..10", "--k", "3"])
     assert bad.exit_code == 2
@@ -136,8 +173,14 @@ def test_cli(runner: CliRunner) -> None:
     assert swept_errors.exit_code == 0 and "kernel_size" in swept_errors.stdout
 
 
-@pytest.mark.parametrize("bad", [["--in", "0", "--out", "3"], ["--in", "5", "--out", "x"],
-                                 ["--in", "5", "--out", "3", "--k-max", "0"]])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        ["--in", "0", "--out", "3"],
+        ["--in", "5", "--out", "x"],
+        ["--in", "5", "--out", "3", "--k-max", "0"],
+    ],
+)
 def test_solve_malformed(runner: CliRunner, bad: list[str]) -> None:
     """Malformed solve arguments exit 2."""
     assert runner.invoke(app, ["solve", "conv1d", *bad]).exit_code == 2

@@ -20,8 +20,12 @@ pytestmark = pytest.mark.torch
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 _CLASSES = {
-    "conv": "Conv", "convtranspose": "ConvTranspose", "maxpool": "MaxPool", "avgpool": "AvgPool",
-    "batchnorm": "BatchNorm", "adaptiveavgpool": "AdaptiveAvgPool",
+    "conv": "Conv",
+    "convtranspose": "ConvTranspose",
+    "maxpool": "MaxPool",
+    "avgpool": "AvgPool",
+    "batchnorm": "BatchNorm",
+    "adaptiveavgpool": "AdaptiveAvgPool",
     "adaptivemaxpool": "AdaptiveMaxPool",
 }
 
@@ -52,8 +56,14 @@ def build_torch(layers: list[dict[str, Any]], channels: int) -> list[Any]:
                 kwargs.setdefault("in_channels", channels)
             if match.group(1) == "batchnorm":
                 kwargs.setdefault("num_features", channels)
-            for key in ("kernel_size", "stride", "padding", "dilation", "output_padding",
-                        "output_size"):
+            for key in (
+                "kernel_size",
+                "stride",
+                "padding",
+                "dilation",
+                "output_padding",
+                "output_size",
+            ):
                 if isinstance(kwargs.get(key), tuple) and len(kwargs[key]) == 1:
                     kwargs[key] = kwargs[key][0]
             module = cls(**kwargs)
@@ -73,12 +83,13 @@ def torch_profile(layers: list[dict[str, Any]], input_shape: tuple[int, ...]) ->
             y = module(x)
             params = sum(p.numel() for p in module.parameters())
             if isinstance(module, (nn.Conv1d, nn.Conv2d, nn.Conv3d)):
-                macs = y.numel() * module.in_channels // module.groups * math.prod(
-                    module.kernel_size)
-            elif isinstance(module, (nn.ConvTranspose1d, nn.ConvTranspose2d,
-                                     nn.ConvTranspose3d)):
-                macs = x.numel() * module.out_channels // module.groups * math.prod(
-                    module.kernel_size)
+                macs = (
+                    y.numel() * module.in_channels // module.groups * math.prod(module.kernel_size)
+                )
+            elif isinstance(module, (nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d)):
+                macs = (
+                    x.numel() * module.out_channels // module.groups * math.prod(module.kernel_size)
+                )
             elif isinstance(module, nn.Linear):
                 macs = y.numel() * module.in_features
             else:
@@ -94,7 +105,7 @@ def test_examples_match_torch(example: str) -> None:
     spec = load_network(str(EXAMPLES / example))
     ours = run_network(spec)
     theirs = torch_profile(spec.layers, ours.input_shape)
-    assert [(l.output_shape, l.params, l.macs) for l in ours.layers] == theirs
+    assert [(layer.output_shape, layer.params, layer.macs) for layer in ours.layers] == theirs
 
 
 def test_vgg16_against_torchvision_layout() -> None:
@@ -108,8 +119,17 @@ def test_vgg16_against_torchvision_layout() -> None:
 def _random_inline(rng: random.Random) -> str:
     layers = []
     for _ in range(rng.randint(1, 6)):
-        kind = rng.choice(["conv2d", "convtranspose2d", "maxpool2d", "avgpool2d", "relu",
-                           "batchnorm2d", "upsample"])
+        kind = rng.choice(
+            [
+                "conv2d",
+                "convtranspose2d",
+                "maxpool2d",
+                "avgpool2d",
+                "relu",
+                "batchnorm2d",
+                "upsample",
+            ]
+        )
         if kind in ("conv2d", "convtranspose2d"):
             s = rng.randint(1, 3)
             text = f"{kind} k{rng.randint(1, 4)} s{s} p{rng.randint(0, 2)} c{rng.randint(1, 6)}"
@@ -140,7 +160,7 @@ def test_random_networks_match_torch() -> None:
         spec = parse_inline(text)
         try:
             ours = run_network(spec, size[1:])
-            mine = [(l.output_shape, l.params, l.macs) for l in ours.layers]
+            mine = [(layer.output_shape, layer.params, layer.macs) for layer in ours.layers]
         except ConvcalcError:
             mine = None
         try:

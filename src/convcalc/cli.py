@@ -172,15 +172,22 @@ CinOpt = Annotated[
 ]
 ConventionOpt = Annotated[
     str,
-    typer.Option("--convention", metavar="NAME",
-                 help="Whose rules: torch (default), tf, keras or onnx. tf/keras take --p "
-                 "same/valid; onnx takes same_upper/same_lower/valid or before:after pads."),
+    typer.Option(
+        "--convention",
+        metavar="NAME",
+        help="Whose rules: torch (default), tf, keras or onnx. tf/keras take --p "
+        "same/valid; onnx takes same_upper/same_lower/valid or before:after pads.",
+    ),
 ]
 OutputShapeOpt = Annotated[
     Optional[str],
-    typer.Option("--output-shape", "--output-size", metavar="SIZE",
-                 help="Transposed convs: the output size asked for (torch forward(output_size=),"
-                 " ONNX/TF output_shape); output_padding and cropping follow from it."),
+    typer.Option(
+        "--output-shape",
+        "--output-size",
+        metavar="SIZE",
+        help="Transposed convs: the output size asked for (torch forward(output_size=),"
+        " ONNX/TF output_shape); output_padding and cropping follow from it.",
+    ),
 ]
 CoutOpt = Annotated[
     Optional[int], typer.Option("--cout", "--out-channels", help="Output channels C_out.")
@@ -254,15 +261,25 @@ def shape(
     with reporting(ctx, as_json or fmt == Format.JSON):
         chosen = resolve_format(fmt, as_json, plain, (Format.TABLE, Format.JSON, Format.PLAIN))
         from convcalc.shapes import layer_shape
-        from convcalc.specs import parse_op, parse_size_list
-
         from convcalc.solve import parse_range
+        from convcalc.specs import parse_op, parse_size_list
 
         name = parse_op(op)
         sweep_range = parse_range(input_size)
         if sweep_range is not None:
-            spec = build_layer(op, name.ndim or 1, kernel, stride, padding, dilation,
-                               output_padding or "0", ceil, groups, cin, cout)
+            spec = build_layer(
+                op,
+                name.ndim or 1,
+                kernel,
+                stride,
+                padding,
+                dilation,
+                output_padding or "0",
+                ceil,
+                groups,
+                cin,
+                cout,
+            )
             if chosen is Format.PLAIN:
                 raise MalformedInputError("--plain prints one size; a sweep offers table or json")
         else:
@@ -278,16 +295,39 @@ def shape(
         from convcalc.specs import broadcast
 
         sizes = broadcast(sizes, ndim, "input size")
-        resolved = resolve_layer(op, sizes, kernel, stride, padding, dilation, output_padding,
-                                 ceil, groups, cin, cout, convention, output_shape)
+        resolved = resolve_layer(
+            op,
+            sizes,
+            kernel,
+            stride,
+            padding,
+            dilation,
+            output_padding,
+            ceil,
+            groups,
+            cin,
+            cout,
+            convention,
+            output_shape,
+        )
         result = layer_shape(resolved.spec, sizes, batch)
     emit_shape(result, chosen, resolved)
 
 
 def resolve_layer(
-    op: str, sizes: tuple[int, ...], kernel: str | None, stride: str | None, padding: str,
-    dilation: str, output_padding: str | None, ceil: bool, groups: int, cin: int | None,
-    cout: int | None, convention: str, output_shape: str | None,
+    op: str,
+    sizes: tuple[int, ...],
+    kernel: str | None,
+    stride: str | None,
+    padding: str,
+    dilation: str,
+    output_padding: str | None,
+    ceil: bool,
+    groups: int,
+    cin: int | None,
+    cout: int | None,
+    convention: str,
+    output_shape: str | None,
     count_include_pad: bool | None = None,
 ) -> Any:
     """Parse the layer options and resolve them under a framework convention."""
@@ -299,17 +339,24 @@ def resolve_layer(
 
         raise MalformedInputError(f"{parse_op(op)} needs a kernel size (--k)")
     return resolve(
-        convention, op, sizes,
+        convention,
+        op,
+        sizes,
         kernel_size=parse_size_list(kernel, "kernel_size"),
         stride=parse_size_list(stride, "stride") if stride is not None else None,
         padding=parse_padding(padding),
         dilation=parse_size_list(dilation, "dilation"),
         output_padding=parse_size_list(output_padding, "output_padding")
-        if output_padding is not None else None,
-        ceil_mode=ceil, count_include_pad=count_include_pad,
+        if output_padding is not None
+        else None,
+        ceil_mode=ceil,
+        count_include_pad=count_include_pad,
         output_shape=parse_size_list(output_shape, "--output-shape", minimum=1)
-        if output_shape else None,
-        groups=groups, in_channels=cin, out_channels=cout,
+        if output_shape
+        else None,
+        groups=groups,
+        in_channels=cin,
+        out_channels=cout,
     )
 
 
@@ -461,13 +508,15 @@ def trace(
             padding=parse_padding(padding),
             dilation=parse_size_list(dilation, "dilation"),
             output_padding=parse_size_list(output_padding, "output_padding")
-            if output_padding is not None else None,
+            if output_padding is not None
+            else None,
             ceil_mode=ceil,
             groups=groups,
             count_include_pad=count_include_pad,
             convention=convention,
             output_shape=parse_size_list(output_shape, "--output-shape", minimum=1)
-            if output_shape else None,
+            if output_shape
+            else None,
         )
         steps, hidden = select_steps(result, at, max_steps, chosen)
         view_name, view_data = resolve_view(result, view)
@@ -578,15 +627,21 @@ def net(
     ctx: typer.Context,
     spec: Annotated[
         str,
-        typer.Argument(show_default=False,
-                       help="A TOML file (input = [C, H, W] and [[layer]] tables with PyTorch's "
-                       "keyword names) or an inline stack: \"conv2d k7 s2 p3 c64; maxpool2d k3 s2 "
-                       "p1 -> relu\"."),
+        typer.Argument(
+            show_default=False,
+            help="A TOML file (input = [C, H, W] and [[layer]] tables with PyTorch's "
+            'keyword names) or an inline stack: "conv2d k7 s2 p3 c64; maxpool2d k3 s2 '
+            'p1 -> relu".',
+        ),
     ],
     input_size: Annotated[
         Optional[str],
-        typer.Option("--in", "--input", metavar="C,H,W",
-                     help="Input shape without the batch, (C, *spatial); overrides the spec's."),
+        typer.Option(
+            "--in",
+            "--input",
+            metavar="C,H,W",
+            help="Input shape without the batch, (C, *spatial); overrides the spec's.",
+        ),
     ] = None,
     batch: BatchOpt = None,
     check: Annotated[
@@ -600,8 +655,9 @@ def net(
     Example: convcalc net --in 3,224,224 "conv2d k7 s2 p3 c64; maxpool2d k3 s2 p1"
     """
     with reporting(ctx, as_json or fmt == Format.JSON):
-        chosen = resolve_format(fmt, as_json, False,
-                                (Format.TABLE, Format.JSON, Format.MARKDOWN, Format.CSV))
+        chosen = resolve_format(
+            fmt, as_json, False, (Format.TABLE, Format.JSON, Format.MARKDOWN, Format.CSV)
+        )
         from convcalc.network import load_network, run_network
         from convcalc.specs import parse_size_list
 
@@ -631,29 +687,48 @@ def net(
 @app.command()
 def solve(
     ctx: typer.Context,
-    op: Annotated[str, typer.Argument(show_default=False,
-                                      help="conv, convtranspose, maxpool or avgpool (1d/2d/3d "
-                                      "or not: the sizes say how many dimensions).")],
-    input_size: Annotated[str, typer.Option("--in", "--input-size", metavar="SIZE",
-                                            help="Input size, one or one per dimension.")],
-    output_size: Annotated[str, typer.Option("--out", "--output-size", metavar="SIZE",
-                                             help="The output size wanted.")],
-    kernel: Annotated[Optional[int], typer.Option("--k", "--kernel-size",
-                                                  help="Fix the kernel size.")] = None,
-    stride: Annotated[Optional[int], typer.Option("--s", "--stride",
-                                                  help="Fix the stride.")] = None,
-    padding: Annotated[Optional[int], typer.Option("--p", "--padding",
-                                                   help="Fix the padding.")] = None,
-    dilation: Annotated[Optional[int], typer.Option("--d", "--dilation",
-                                                    help="Fix the dilation.")] = None,
-    output_padding: Annotated[Optional[int], typer.Option(
-        "--op", "--output-padding", help="Fix output_padding (transposed convs).")] = None,
+    op: Annotated[
+        str,
+        typer.Argument(
+            show_default=False,
+            help="conv, convtranspose, maxpool or avgpool (1d/2d/3d "
+            "or not: the sizes say how many dimensions).",
+        ),
+    ],
+    input_size: Annotated[
+        str,
+        typer.Option(
+            "--in", "--input-size", metavar="SIZE", help="Input size, one or one per dimension."
+        ),
+    ],
+    output_size: Annotated[
+        str, typer.Option("--out", "--output-size", metavar="SIZE", help="The output size wanted.")
+    ],
+    kernel: Annotated[
+        Optional[int], typer.Option("--k", "--kernel-size", help="Fix the kernel size.")
+    ] = None,
+    stride: Annotated[
+        Optional[int], typer.Option("--s", "--stride", help="Fix the stride.")
+    ] = None,
+    padding: Annotated[
+        Optional[int], typer.Option("--p", "--padding", help="Fix the padding.")
+    ] = None,
+    dilation: Annotated[
+        Optional[int], typer.Option("--d", "--dilation", help="Fix the dilation.")
+    ] = None,
+    output_padding: Annotated[
+        Optional[int],
+        typer.Option("--op", "--output-padding", help="Fix output_padding (transposed convs)."),
+    ] = None,
     ceil: CeilOpt = False,
     k_max: Annotated[int, typer.Option("--k-max", help="Largest kernel tried.")] = 11,
     s_max: Annotated[int, typer.Option("--s-max", help="Largest stride tried.")] = 8,
     d_max: Annotated[int, typer.Option("--d-max", help="Largest dilation tried.")] = 4,
-    p_max: Annotated[Optional[int], typer.Option(
-        "--p-max", help="Largest padding tried (default d*(k-1) for convs, k//2 for pools).")
+    p_max: Annotated[
+        Optional[int],
+        typer.Option(
+            "--p-max", help="Largest padding tried (default d*(k-1) for convs, k//2 for pools)."
+        ),
     ] = None,
     limit: Annotated[int, typer.Option("--limit", help="Candidates shown per size.")] = 10,
     fmt: FormatOpt = None,
@@ -665,7 +740,8 @@ def solve(
     """
     with reporting(ctx, as_json or fmt == Format.JSON):
         chosen = resolve_format(fmt, as_json, False, (Format.TABLE, Format.JSON))
-        from convcalc.solve import Bounds, solve as solve_sizes
+        from convcalc.solve import Bounds
+        from convcalc.solve import solve as solve_sizes
         from convcalc.specs import broadcast, dimension_names, parse_op, parse_size_list
 
         name = parse_op(op)
@@ -673,8 +749,12 @@ def solve(
         targets = parse_size_list(output_size, "output size", minimum=1)
         ndim = name.ndim or max(len(sizes), len(targets))
         sizes, targets = broadcast(sizes, ndim, "--in"), broadcast(targets, ndim, "--out")
-        for label, value in (("--k-max", k_max), ("--s-max", s_max), ("--d-max", d_max),
-                             ("--limit", limit)):
+        for label, value in (
+            ("--k-max", k_max),
+            ("--s-max", s_max),
+            ("--d-max", d_max),
+            ("--limit", limit),
+        ):
             if value < 1:
                 raise MalformedInputError(f"{label} must be positive, got {value}")
         for label, value in (("--k", kernel), ("--s", stride), ("--d", dilation)):
@@ -687,16 +767,29 @@ def solve(
         for axis, pair in enumerate(zip(sizes, targets)):
             pairs.setdefault(pair, []).append(letters[axis])
         bounds = Bounds(k_max, s_max, d_max, p_max)
-        solutions = [solve_sizes(name.kind, size, target, kernel=kernel, stride=stride,
-                                 padding=padding, dilation=dilation,
-                                 output_padding=output_padding, ceil_mode=ceil, bounds=bounds)
-                     for size, target in pairs]
+        solutions = [
+            solve_sizes(
+                name.kind,
+                size,
+                target,
+                kernel=kernel,
+                stride=stride,
+                padding=padding,
+                dilation=dilation,
+                output_padding=output_padding,
+                ceil_mode=ceil,
+                bounds=bounds,
+            )
+            for size, target in pairs
+        ]
     labels = [", ".join(dims) if len(pairs) > 1 else "" for dims in pairs.values()]
     if chosen is Format.JSON:
         from convcalc.serialize import solution_dict
 
-        data = [dict(solution_dict(sol, limit), dims=dims.split(", ") if dims else list(letters))
-                for sol, dims in zip(solutions, labels)]
+        data = [
+            dict(solution_dict(sol, limit), dims=dims.split(", ") if dims else list(letters))
+            for sol, dims in zip(solutions, labels)
+        ]
         typer.echo(dumps({"op": str(name), "solutions": data}))
     else:
         from convcalc.render import print_solutions
@@ -709,9 +802,13 @@ def solve(
 @app.command()
 def invert(
     ctx: typer.Context,
-    op: Annotated[str, typer.Argument(show_default=False,
-                                      help="The layer to undo: conv, maxpool, avgpool or "
-                                      "convtranspose, as in `shape`.")],
+    op: Annotated[
+        str,
+        typer.Argument(
+            show_default=False,
+            help="The layer to undo: conv, maxpool, avgpool or convtranspose, as in `shape`.",
+        ),
+    ],
     input_size: InOpt,
     kernel: KOpt = None,
     stride: SOpt = None,
@@ -734,8 +831,9 @@ def invert(
         name = parse_op(op)
         sizes = parse_size_list(input_size, "input size", minimum=1)
         ndim = name.ndim or len(sizes)
-        spec = build_layer(op, ndim, kernel, stride, padding, dilation, output_padding, ceil,
-                           1, None, None)
+        spec = build_layer(
+            op, ndim, kernel, stride, padding, dilation, output_padding, ceil, 1, None, None
+        )
         inversion = invert_layer(spec, broadcast(sizes, ndim, "input size"))
     if chosen is Format.JSON:
         from convcalc.serialize import inversion_dict
@@ -750,8 +848,12 @@ def invert(
 @app.command()
 def compare(
     ctx: typer.Context,
-    op: Annotated[str, typer.Argument(show_default=False,
-                                      help="conv, convtranspose, maxpool, avgpool (1d/2d/3d).")],
+    op: Annotated[
+        str,
+        typer.Argument(
+            show_default=False, help="conv, convtranspose, maxpool, avgpool (1d/2d/3d)."
+        ),
+    ],
     input_size: InOpt,
     kernel: KOpt = None,
     stride: SOpt = None,
@@ -780,22 +882,26 @@ def compare(
         if kernel is None:
             raise MalformedInputError(f"{name} needs a kernel size (--k)")
         rows = compare_layers(
-            op, sizes,
+            op,
+            sizes,
             kernel_size=parse_size_list(kernel, "kernel_size"),
             stride=parse_size_list(stride, "stride") if stride is not None else None,
             padding=parse_padding(padding),
             dilation=parse_size_list(dilation, "dilation"),
             output_padding=parse_size_list(output_padding, "output_padding")
-            if output_padding is not None else None,
+            if output_padding is not None
+            else None,
             ceil_mode=ceil,
             output_shape=parse_size_list(output_shape, "--output-shape", minimum=1)
-            if output_shape else None,
+            if output_shape
+            else None,
         )
     if chosen is Format.JSON:
         from convcalc.serialize import comparison_dicts
 
-        typer.echo(dumps({"op": str(name), "input": list(sizes),
-                          "conventions": comparison_dicts(rows)}))
+        typer.echo(
+            dumps({"op": str(name), "input": list(sizes), "conventions": comparison_dicts(rows)})
+        )
         return
     from convcalc.render import print_comparison
 

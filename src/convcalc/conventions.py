@@ -31,7 +31,7 @@ from convcalc.errors import ConvcalcError, MalformedInputError
 from convcalc.specs import LayerSpec, OpKind, build_spec, dimension_names
 
 
-class Convention(str, enum.Enum):
+class Convention(enum.StrEnum):
     """Whose rules a layer follows."""
 
     TORCH = "torch"
@@ -44,8 +44,13 @@ class Convention(str, enum.Enum):
 
 
 _MODES = {
-    "same": "same", "valid": "valid", "same_upper": "same_upper", "same_lower": "same_lower",
-    "notset": "notset", "upper": "same_upper", "lower": "same_lower",
+    "same": "same",
+    "valid": "valid",
+    "same_upper": "same_upper",
+    "same_lower": "same_lower",
+    "notset": "notset",
+    "upper": "same_upper",
+    "lower": "same_lower",
 }
 
 
@@ -64,8 +69,9 @@ def _ceil_div(a: int, b: int) -> int:
     return -(-a // b)
 
 
-def same_pads(size: int, kernel: int, stride: int, dilation: int, extra_before: bool = False
-              ) -> tuple[int, int]:
+def same_pads(
+    size: int, kernel: int, stride: int, dilation: int, extra_before: bool = False
+) -> tuple[int, int]:
     """TF's SAME (ONNX SAME_UPPER; ``extra_before`` for SAME_LOWER).
 
     >>> same_pads(5, 2, 1, 1), same_pads(5, 2, 1, 1, extra_before=True)
@@ -104,13 +110,27 @@ def resolve(
     try:
         convention = Convention(str(convention).lower())
     except ValueError:
-        raise MalformedInputError(f"convention: expected torch, tf, keras or onnx, got "
-                                  f"{convention!r}") from None
-    resolved = _resolve(convention, op, input_size, kernel_size, stride, padding, dilation,
-                        output_padding, ceil_mode, count_include_pad, output_shape, groups)
+        raise MalformedInputError(
+            f"convention: expected torch, tf, keras or onnx, got {convention!r}"
+        ) from None
+    resolved = _resolve(
+        convention,
+        op,
+        input_size,
+        kernel_size,
+        stride,
+        padding,
+        dilation,
+        output_padding,
+        ceil_mode,
+        count_include_pad,
+        output_shape,
+        groups,
+    )
     ndim = resolved.spec.ndim
-    resolved = replace(resolved, input_size=tuple(
-        input_size * ndim if len(input_size) == 1 else input_size))
+    resolved = replace(
+        resolved, input_size=tuple(input_size * ndim if len(input_size) == 1 else input_size)
+    )
     if in_channels is None and out_channels is None:
         return resolved
     from convcalc.specs import _check_channels
@@ -121,11 +141,20 @@ def resolve(
     return replace(resolved, spec=replace(spec, in_channels=in_channels, out_channels=out))
 
 
-def _resolve(convention: Convention, op: str, input_size: tuple[int, ...],
-             kernel_size: tuple[int, ...], stride: tuple[int, ...] | None, padding: Any,
-             dilation: tuple[int, ...], output_padding: tuple[int, ...] | None,
-             ceil_mode: bool, count_include_pad: bool | None,
-             output_shape: tuple[int, ...] | None, groups: int) -> Resolved:
+def _resolve(
+    convention: Convention,
+    op: str,
+    input_size: tuple[int, ...],
+    kernel_size: tuple[int, ...],
+    stride: tuple[int, ...] | None,
+    padding: Any,
+    dilation: tuple[int, ...],
+    output_padding: tuple[int, ...] | None,
+    ceil_mode: bool,
+    count_include_pad: bool | None,
+    output_shape: tuple[int, ...] | None,
+    groups: int,
+) -> Resolved:
     from convcalc.specs import broadcast, parse_op
 
     name = parse_op(op)
@@ -133,64 +162,168 @@ def _resolve(convention: Convention, op: str, input_size: tuple[int, ...],
     sizes = broadcast(input_size, ndim, "input size")
     kind = name.kind
     kernel = broadcast(kernel_size, ndim, "kernel_size")
-    strides = broadcast(stride, ndim, "stride") if stride is not None else (
-        kernel if kind.is_pool else (1,) * ndim)
+    strides = (
+        broadcast(stride, ndim, "stride")
+        if stride is not None
+        else (kernel if kind.is_pool else (1,) * ndim)
+    )
     dilations = broadcast(dilation, ndim, "dilation")
     mode = _MODES.get(padding.lower()) if isinstance(padding, str) else None
     if isinstance(padding, str) and mode is None:
         raise MalformedInputError(f"padding: unknown mode {padding!r}")
     if convention is Convention.TORCH:
-        return _torch(name, ndim, sizes, kernel, strides, padding, dilations, output_padding,
-                      ceil_mode, count_include_pad, output_shape, groups)
+        return _torch(
+            name,
+            ndim,
+            sizes,
+            kernel,
+            strides,
+            padding,
+            dilations,
+            output_padding,
+            ceil_mode,
+            count_include_pad,
+            output_shape,
+            groups,
+        )
     if output_shape is not None and kind is not OpKind.CONVTRANSPOSE:
         raise MalformedInputError("--output-shape applies to transposed convolutions only")
     if convention in (Convention.TF, Convention.KERAS):
-        return _tf(convention, name.kind, ndim, sizes, kernel, strides, padding, mode, dilations,
-                   output_padding, ceil_mode, count_include_pad, output_shape, groups)
-    return _onnx(name.kind, ndim, sizes, kernel, strides, padding, mode, dilations,
-                 output_padding, ceil_mode, count_include_pad, output_shape, groups)
+        return _tf(
+            convention,
+            name.kind,
+            ndim,
+            sizes,
+            kernel,
+            strides,
+            padding,
+            mode,
+            dilations,
+            output_padding,
+            ceil_mode,
+            count_include_pad,
+            output_shape,
+            groups,
+        )
+    return _onnx(
+        name.kind,
+        ndim,
+        sizes,
+        kernel,
+        strides,
+        padding,
+        mode,
+        dilations,
+        output_padding,
+        ceil_mode,
+        count_include_pad,
+        output_shape,
+        groups,
+    )
 
 
-def _spec(kind: OpKind, ndim: int, kernel: tuple[int, ...], strides: tuple[int, ...],
-          pads: tuple[tuple[int, int], ...], dilations: tuple[int, ...], op: tuple[int, ...],
-          ceil_mode: bool, groups: int, count_include_pad: bool, convention: Convention
-          ) -> LayerSpec:
-    spec = build_spec(f"{kind.value}{ndim}d", kernel_size=kernel, stride=strides, padding=pads,
-                      dilation=dilations if kind is not OpKind.AVGPOOL else (1,),
-                      output_padding=op, ceil_mode=ceil_mode, groups=groups,
-                      count_include_pad=count_include_pad)
+def _spec(
+    kind: OpKind,
+    ndim: int,
+    kernel: tuple[int, ...],
+    strides: tuple[int, ...],
+    pads: tuple[tuple[int, int], ...],
+    dilations: tuple[int, ...],
+    op: tuple[int, ...],
+    ceil_mode: bool,
+    groups: int,
+    count_include_pad: bool,
+    convention: Convention,
+) -> LayerSpec:
+    if convention is Convention.ONNX and kind.is_pool and min(min(p) for p in pads) < 0:
+        # onnxruntime's negative SAME padding of pools (see _ort_pool_same): keep it as it is
+        spec = _spec(
+            kind,
+            ndim,
+            kernel,
+            strides,
+            ((0, 0),) * ndim,
+            dilations,
+            op,
+            ceil_mode,
+            groups,
+            count_include_pad,
+            convention,
+        )
+        return replace(spec, padding=pads)
+    spec = build_spec(
+        f"{kind.value}{ndim}d",
+        kernel_size=kernel,
+        stride=strides,
+        padding=pads,
+        dilation=dilations if kind is not OpKind.AVGPOOL else (1,),
+        output_padding=op,
+        ceil_mode=ceil_mode,
+        groups=groups,
+        count_include_pad=count_include_pad,
+    )
     return replace(spec, convention=convention.value)
 
 
-def _torch(name: Any, ndim: int, sizes: tuple[int, ...], kernel: tuple[int, ...],
-           strides: tuple[int, ...], padding: Any, dilations: tuple[int, ...],
-           output_padding: tuple[int, ...] | None, ceil_mode: bool,
-           count_include_pad: bool | None, output_shape: tuple[int, ...] | None, groups: int
-           ) -> Resolved:
-    if not isinstance(padding, str) and any(isinstance(p, tuple) and p[0] != p[1]
-                                            for p in padding):
-        raise ConvcalcError("padding: PyTorch layers pad both sides equally; pad asymmetrically "
-                            "with F.pad first, or use --convention tf/onnx")
+def _torch(
+    name: Any,
+    ndim: int,
+    sizes: tuple[int, ...],
+    kernel: tuple[int, ...],
+    strides: tuple[int, ...],
+    padding: Any,
+    dilations: tuple[int, ...],
+    output_padding: tuple[int, ...] | None,
+    ceil_mode: bool,
+    count_include_pad: bool | None,
+    output_shape: tuple[int, ...] | None,
+    groups: int,
+) -> Resolved:
+    if not isinstance(padding, str) and any(isinstance(p, tuple) and p[0] != p[1] for p in padding):
+        raise ConvcalcError(
+            "padding: PyTorch layers pad both sides equally; pad asymmetrically "
+            "with F.pad first, or use --convention tf/onnx"
+        )
     op = output_padding or (0,)
     notes = []
     if output_shape is not None:
         if name.kind is not OpKind.CONVTRANSPOSE:
             raise MalformedInputError("--output-shape applies to transposed convolutions only")
-        base = build_spec(name, ndim=ndim, kernel_size=kernel, stride=strides, padding=padding,
-                          dilation=dilations, groups=groups)
+        base = build_spec(
+            name,
+            ndim=ndim,
+            kernel_size=kernel,
+            stride=strides,
+            padding=padding,
+            dilation=dilations,
+            groups=groups,
+        )
         from convcalc.shapes import layer_shape
 
         without = layer_shape(base, sizes).output
         wanted = output_shape * ndim if len(output_shape) == 1 else output_shape
         op = tuple(w - o for w, o in zip(wanted, without))
-        notes.append(f"forward(output_size={list(wanted)}) picks output_padding "
-                     f"{list(op)} = output_size - {list(without)}")
+        notes.append(
+            f"forward(output_size={list(wanted)}) picks output_padding "
+            f"{list(op)} = output_size - {list(without)}"
+        )
         if min(op) < 0:
-            raise ConvcalcError(f"output_size: {list(wanted)} is smaller than the output "
-                                f"{list(without)} with output_padding 0")
-    spec = build_spec(name, ndim=ndim, kernel_size=kernel, stride=strides, padding=padding,
-                      dilation=dilations, output_padding=op, ceil_mode=ceil_mode, groups=groups,
-                      count_include_pad=True if count_include_pad is None else count_include_pad)
+            raise ConvcalcError(
+                f"output_size: {list(wanted)} is smaller than the output "
+                f"{list(without)} with output_padding 0"
+            )
+    spec = build_spec(
+        name,
+        ndim=ndim,
+        kernel_size=kernel,
+        stride=strides,
+        padding=padding,
+        dilation=dilations,
+        output_padding=op,
+        ceil_mode=ceil_mode,
+        groups=groups,
+        count_include_pad=True if count_include_pad is None else count_include_pad,
+    )
     return Resolved(Convention.TORCH, spec, tuple(notes), _torch_call(spec))
 
 
@@ -213,11 +346,22 @@ def _one(values: tuple[int, ...]) -> str:
     return str(values[0]) if len(set(values)) == 1 else str(tuple(values))
 
 
-def _tf(convention: Convention, kind: OpKind, ndim: int, sizes: tuple[int, ...],
-        kernel: tuple[int, ...], strides: tuple[int, ...], padding: Any, mode: str | None,
-        dilations: tuple[int, ...], output_padding: tuple[int, ...] | None, ceil_mode: bool,
-        count_include_pad: bool | None, output_shape: tuple[int, ...] | None, groups: int
-        ) -> Resolved:
+def _tf(
+    convention: Convention,
+    kind: OpKind,
+    ndim: int,
+    sizes: tuple[int, ...],
+    kernel: tuple[int, ...],
+    strides: tuple[int, ...],
+    padding: Any,
+    mode: str | None,
+    dilations: tuple[int, ...],
+    output_padding: tuple[int, ...] | None,
+    ceil_mode: bool,
+    count_include_pad: bool | None,
+    output_shape: tuple[int, ...] | None,
+    groups: int,
+) -> Resolved:
     who = "Keras" if convention is Convention.KERAS else "TensorFlow"
     if ceil_mode:
         raise MalformedInputError(f"ceil_mode: {who} pools have no ceil_mode (use padding='same')")
@@ -231,37 +375,56 @@ def _tf(convention: Convention, kind: OpKind, ndim: int, sizes: tuple[int, ...],
         raise MalformedInputError(
             f"padding: {who} {'layers' if convention is Convention.KERAS else 'pools'} take "
             "'same' or 'valid' (explicit padding: tf.nn.conv with --convention tf, or a "
-            "ZeroPadding layer first)")
+            "ZeroPadding layer first)"
+        )
     if any(d > 1 for d in dilations) and any(s > 1 for s in strides):
-        raise ConvcalcError(f"dilation: {who} does not support dilation > 1 together with "
-                            "stride > 1")
+        raise ConvcalcError(
+            f"dilation: {who} does not support dilation > 1 together with stride > 1"
+        )
     if kind is OpKind.CONVTRANSPOSE:
-        return _keras_transpose(convention, ndim, sizes, kernel, strides, mode or "valid",
-                                dilations, output_padding, output_shape, groups)
+        return _keras_transpose(
+            convention,
+            ndim,
+            sizes,
+            kernel,
+            strides,
+            mode or "valid",
+            dilations,
+            output_padding,
+            output_shape,
+            groups,
+        )
     if output_padding and any(output_padding):
         raise MalformedInputError("output_padding applies to transposed convolutions only")
     labels = dimension_names(ndim)
     notes = []
     if mode == "same":
-        pads = tuple(same_pads(n, k, s, d) for n, k, s, d in zip(sizes, kernel, strides,
-                                                                  dilations))
+        pads = tuple(same_pads(n, k, s, d) for n, k, s, d in zip(sizes, kernel, strides, dilations))
         for label, n, s, (b, a) in zip(labels, sizes, strides, pads):
-            notes.append(f"{label}: SAME: out = ceil({n}/{s}) = {_ceil_div(n, s)}, total padding "
-                         f"{b + a}: {b} before, {a} after")
+            notes.append(
+                f"{label}: SAME: out = ceil({n}/{s}) = {_ceil_div(n, s)}, total padding "
+                f"{b + a}: {b} before, {a} after"
+            )
     elif mode == "valid":
         pads = ((0, 0),) * ndim
     else:
         pairs = [p if isinstance(p, tuple) else (p, p) for p in padding]
         pads = tuple(pairs * ndim if len(pairs) == 1 else pairs)
-    spec = _spec(kind, ndim, kernel, strides, pads, dilations, (0,), False, groups,
-                 False, convention)
+    spec = _spec(
+        kind, ndim, kernel, strides, pads, dilations, (0,), False, groups, False, convention
+    )
     layer = {"conv": "Conv", "maxpool": "MaxPooling", "avgpool": "AveragePooling"}[kind.value]
-    call = (f"keras.layers.{layer}{ndim}D(..., {_one(kernel)}, strides={_one(strides)}, "
-            f"padding='{mode}')" if mode else
-            f"tf.nn.convolution(..., strides={_one(strides)}, padding={[list(p) for p in pads]})")
+    call = (
+        f"keras.layers.{layer}{ndim}D(..., {_one(kernel)}, strides={_one(strides)}, "
+        f"padding='{mode}')"
+        if mode
+        else f"tf.nn.convolution(..., strides={_one(strides)}, padding={[list(p) for p in pads]})"
+    )
     if kind.is_pool:
-        notes.append(f"{who} pools ignore the padding: max never picks it, average divides by "
-                     "the real elements")
+        notes.append(
+            f"{who} pools ignore the padding: max never picks it, average divides by "
+            "the real elements"
+        )
     return Resolved(convention, spec, tuple(notes), call)
 
 
@@ -274,85 +437,203 @@ def _crop_to(full: int, out: int, before: int) -> tuple[int, int, int]:
     return before, 0, -after
 
 
-def _keras_transpose(convention: Convention, ndim: int, sizes: tuple[int, ...],
-                     kernel: tuple[int, ...], strides: tuple[int, ...], mode: str,
-                     dilations: tuple[int, ...], output_padding: tuple[int, ...] | None,
-                     output_shape: tuple[int, ...] | None, groups: int) -> Resolved:
-    ops = None if output_padding is None else (output_padding * ndim if len(output_padding) == 1
-                                               else output_padding)
+def _keras_transpose(
+    convention: Convention,
+    ndim: int,
+    sizes: tuple[int, ...],
+    kernel: tuple[int, ...],
+    strides: tuple[int, ...],
+    mode: str,
+    dilations: tuple[int, ...],
+    output_padding: tuple[int, ...] | None,
+    output_shape: tuple[int, ...] | None,
+    groups: int,
+) -> Resolved:
+    ops = (
+        None
+        if output_padding is None
+        else (output_padding * ndim if len(output_padding) == 1 else output_padding)
+    )
     labels = dimension_names(ndim)
+    if any(d > 1 for d in dilations):
+        # Conv2DBackpropInput: "Current CPU implementations do not yet support dilation rates
+        # larger than 1"
+        raise ConvcalcError(
+            "dilation: TensorFlow's CPU kernel for transposed convolutions does "
+            "not support dilation > 1"
+        )
     pads, extra, notes = [], [], []
     for axis, (n, k, s, d) in enumerate(zip(sizes, kernel, strides, dilations)):
         extent = d * (k - 1) + 1
         if ops is not None and ops[axis] >= s:
-            raise ConvcalcError(f"output_padding: {ops[axis]} must be smaller than stride ({s}) "
-                                f"in dimension {labels[axis]} (Keras)")
+            raise ConvcalcError(
+                f"output_padding: {ops[axis]} must be smaller than stride ({s}) "
+                f"in dimension {labels[axis]} (Keras)"
+            )
         if output_shape is not None:
             out = (output_shape * ndim if len(output_shape) == 1 else output_shape)[axis]
             rule = f"output_shape {out}"
         elif ops is None:
             out = n * s if mode == "same" else n * s + max(extent - s, 0)
-            rule = (f"'{mode}': in*s" + ("" if mode == "same" else " + max(k_eff - s, 0)") +
-                    f" = {out}")
+            rule = (
+                f"'{mode}': in*s" + ("" if mode == "same" else " + max(k_eff - s, 0)") + f" = {out}"
+            )
         else:
             pad = extent // 2 if mode == "same" else 0
             out = (n - 1) * s + extent - 2 * pad + ops[axis]
-            rule = (f"(in-1)*s + k_eff - 2*{pad} + output_padding = ({n}-1)*{s} + {extent} - "
-                    f"{2 * pad} + {ops[axis]} = {out}")
+            rule = (
+                f"(in-1)*s + k_eff - 2*{pad} + output_padding = ({n}-1)*{s} + {extent} - "
+                f"{2 * pad} + {ops[axis]} = {out}"
+            )
         full = (n - 1) * s + extent
         total = max(full - out, 0)
+        if mode == "same" and _ceil_div(out, s) != n:
+            # conv2d_backprop_input: "Size of out_backprop doesn't match computed"
+            raise ConvcalcError(
+                f"output_padding: the output {out} does not come back to {n} under TF's SAME "
+                f"conv (ceil({out}/{s}) = {_ceil_div(out, s)}) in dimension {labels[axis]}; "
+                "TensorFlow rejects it"
+            )
         if mode == "valid" and out < full:
             raise ConvcalcError(f"output size: {out} is smaller than the valid output {full}")
         before, after, op = _crop_to(full, out, total // 2 if mode == "same" else 0)
         pads.append((before, after))
         extra.append(op)
-        notes.append(f"{labels[axis]}: {rule}; full scatter {full}, crop {before} before, "
-                     f"{after} after" + (f", {op} zero(s) appended" if op else ""))
-    spec = _spec(OpKind.CONVTRANSPOSE, ndim, kernel, strides, tuple(pads), dilations,
-                 tuple(extra), False, groups, True, convention)
+        notes.append(
+            f"{labels[axis]}: {rule}; full scatter {full}, crop {before} before, "
+            f"{after} after" + (f", {op} zero(s) appended" if op else "")
+        )
+    spec = _spec(
+        OpKind.CONVTRANSPOSE,
+        ndim,
+        kernel,
+        strides,
+        tuple(pads),
+        dilations,
+        tuple(extra),
+        False,
+        groups,
+        True,
+        convention,
+    )
     args = f"strides={_one(strides)}, padding='{mode}'"
     if ops is not None:
         args += f", output_padding={_one(tuple(ops))}"
-    return Resolved(convention, spec, tuple(notes),
-                    f"keras.layers.Conv{ndim}DTranspose(..., {_one(kernel)}, {args})")
+    return Resolved(
+        convention,
+        spec,
+        tuple(notes),
+        f"keras.layers.Conv{ndim}DTranspose(..., {_one(kernel)}, {args})",
+    )
 
 
-def _onnx(kind: OpKind, ndim: int, sizes: tuple[int, ...], kernel: tuple[int, ...],
-          strides: tuple[int, ...], padding: Any, mode: str | None,
-          dilations: tuple[int, ...], output_padding: tuple[int, ...] | None, ceil_mode: bool,
-          count_include_pad: bool | None, output_shape: tuple[int, ...] | None, groups: int
-          ) -> Resolved:
+def _onnx(
+    kind: OpKind,
+    ndim: int,
+    sizes: tuple[int, ...],
+    kernel: tuple[int, ...],
+    strides: tuple[int, ...],
+    padding: Any,
+    mode: str | None,
+    dilations: tuple[int, ...],
+    output_padding: tuple[int, ...] | None,
+    ceil_mode: bool,
+    count_include_pad: bool | None,
+    output_shape: tuple[int, ...] | None,
+    groups: int,
+) -> Resolved:
     if mode == "same":
         mode = "same_upper"
     labels = dimension_names(ndim)
     notes = []
     if kind is OpKind.CONVTRANSPOSE:
-        return _onnx_transpose(ndim, sizes, kernel, strides, padding, mode, dilations,
-                               output_padding, output_shape, groups)
+        return _onnx_transpose(
+            ndim,
+            sizes,
+            kernel,
+            strides,
+            padding,
+            mode,
+            dilations,
+            output_padding,
+            output_shape,
+            groups,
+        )
     if output_padding and any(output_padding):
         raise MalformedInputError("output_padding applies to transposed convolutions only")
     if ceil_mode and not kind.is_pool:
         raise MalformedInputError("ceil_mode applies to pooling layers only")
     if mode in ("same_upper", "same_lower"):
-        pads = tuple(same_pads(n, k, s, d, extra_before=mode == "same_lower")
-                     for n, k, s, d in zip(sizes, kernel, strides, dilations))
+        if kind is OpKind.CONV and any(d > 1 for d in dilations):
+            raise ConvcalcError(
+                "dilation: onnxruntime does not support dilation > 1 with "
+                "auto_pad SAME_UPPER/SAME_LOWER for Conv"
+            )
+        if kind.is_pool:
+            dilated = any(d > 1 for d in dilations)
+            pads = tuple(
+                _ort_pool_same(kind, n, k, s, mode, label, dilated)
+                for n, k, s, label in zip(sizes, kernel, strides, labels)
+            )
+        else:
+            pads = tuple(
+                same_pads(n, k, s, d, extra_before=mode == "same_lower")
+                for n, k, s, d in zip(sizes, kernel, strides, dilations)
+            )
         for label, (b, a) in zip(labels, pads):
             notes.append(f"{label}: {mode.upper()}: {b} before, {a} after")
     elif mode == "valid":
         pads = ((0, 0),) * ndim
     else:
         pads = _explicit(padding, ndim)
-    spec = _spec(kind, ndim, kernel, strides, pads, dilations, (0,), ceil_mode, groups,
-                 bool(count_include_pad), Convention.ONNX)
+    spec = _spec(
+        kind,
+        ndim,
+        kernel,
+        strides,
+        pads,
+        dilations,
+        (0,),
+        ceil_mode,
+        groups,
+        bool(count_include_pad),
+        Convention.ONNX,
+    )
     op_type = {"conv": "Conv", "maxpool": "MaxPool", "avgpool": "AveragePool"}[kind.value]
     attrs = f"kernel_shape={list(kernel)}, strides={list(strides)}"
-    attrs += f", auto_pad='{mode.upper()}'" if mode and mode != "notset" else \
-        f", pads={[b for b, _ in pads] + [a for _, a in pads]}"
+    attrs += (
+        f", auto_pad='{mode.upper()}'"
+        if mode and mode != "notset"
+        else f", pads={[b for b, _ in pads] + [a for _, a in pads]}"
+    )
     if ceil_mode:
         attrs += ", ceil_mode=1"
     if kind is OpKind.AVGPOOL:
         attrs += f", count_include_pad={int(bool(count_include_pad))}"
     return Resolved(Convention.ONNX, spec, tuple(notes), f"onnx {op_type}({attrs})")
+
+
+def _ort_pool_same(
+    kind: OpKind, size: int, kernel: int, stride: int, mode: str, label: str, dilated: bool
+) -> tuple[int, int]:
+    """onnxruntime's pools size SAME padding by the undilated kernel and do not clamp it at 0;
+    its plain MaxPool kernel rejects a negative one, the dilated one (MaxPool with a dilation
+    above 1) does not."""
+    needed = (_ceil_div(size, stride) - 1) * stride + kernel - size
+
+    def c_div(a: int, b: int) -> int:  # C++ division truncates toward zero
+        return a // b if a >= 0 else -(-a // b)
+
+    head = c_div(needed, 2) if mode == "same_upper" else c_div(needed + 1, 2)
+    if needed >= 0:
+        return head, needed - head
+    if kind is OpKind.MAXPOOL and not dilated:
+        raise ConvcalcError(
+            f"padding: onnxruntime's MaxPool computes a negative SAME padding here "
+            f"((ceil(in/s) - 1)*s + k - in = {needed} in dimension {label}) and rejects it "
+            '("padding values must be non-negative")'
+        )
+    return head, needed - head  # negative: onnxruntime trims the input (and shifts windows)
 
 
 def _explicit(padding: Any, ndim: int) -> tuple[tuple[int, int], ...]:
@@ -364,41 +645,73 @@ def _explicit(padding: Any, ndim: int) -> tuple[tuple[int, int], ...]:
     return tuple(pairs)
 
 
-def _onnx_transpose(ndim: int, sizes: tuple[int, ...], kernel: tuple[int, ...],
-                    strides: tuple[int, ...], padding: Any, mode: str | None,
-                    dilations: tuple[int, ...], output_padding: tuple[int, ...] | None,
-                    output_shape: tuple[int, ...] | None, groups: int) -> Resolved:
+def _onnx_transpose(
+    ndim: int,
+    sizes: tuple[int, ...],
+    kernel: tuple[int, ...],
+    strides: tuple[int, ...],
+    padding: Any,
+    mode: str | None,
+    dilations: tuple[int, ...],
+    output_padding: tuple[int, ...] | None,
+    output_shape: tuple[int, ...] | None,
+    groups: int,
+) -> Resolved:
     labels = dimension_names(ndim)
-    ops = (0,) * ndim if output_padding is None else (
-        output_padding * ndim if len(output_padding) == 1 else output_padding)
+    ops = (
+        (0,) * ndim
+        if output_padding is None
+        else (output_padding * ndim if len(output_padding) == 1 else output_padding)
+    )
     pads, extra, notes = [], [], []
-    explicit = _explicit(padding, ndim) if mode in (None, "notset") and not isinstance(
-        padding, str) else None
+    explicit = (
+        _explicit(padding, ndim)
+        if mode in (None, "notset") and not isinstance(padding, str)
+        else None
+    )
     for axis, (n, k, s, d) in enumerate(zip(sizes, kernel, strides, dilations)):
         extent = d * (k - 1) + 1
         if ops[axis] >= s:
-            raise ConvcalcError(f"output_padding: {ops[axis]} must be smaller than stride ({s}) "
-                                f"in dimension {labels[axis]} (onnxruntime)")
+            raise ConvcalcError(
+                f"output_padding: {ops[axis]} must be smaller than stride ({s}) "
+                f"in dimension {labels[axis]} (onnxruntime)"
+            )
         full = (n - 1) * s + ops[axis] + extent
         if output_shape is not None or mode in ("same_upper", "same_lower"):
-            out = (output_shape * ndim if output_shape and len(output_shape) == 1 else
-                   output_shape)[axis] if output_shape is not None else n * s
+            if output_shape is not None:
+                out = (output_shape * ndim if len(output_shape) == 1 else output_shape)[axis]
+            else:
+                out = max(n * s, 0)
             total = full - out
             head = total // 2 if mode == "same_upper" else total - total // 2
             if total < 0:
                 head = 0
+                if output_shape is None:
+                    out = full  # SAME never pads: onnxruntime returns the full result
             before, after, op = _crop_to(full - ops[axis], out, head)
-            op = max(op, 0)
-            notes.append(f"{labels[axis]}: output {out}: total padding {full} - {out} = {total}, "
-                         f"{before} before, {after} after"
-                         + (f", {op} zero(s) appended" if op else ""))
+            notes.append(
+                f"{labels[axis]}: output {out}: total padding {full} - {out} = "
+                f"{max(total, 0) if output_shape is None else total}, {before} before, "
+                f"{after} after" + (f", {op} zero(s) appended" if op else "")
+            )
             pads.append((before, after))
             extra.append(op)
         else:
             pads.append(explicit[axis] if explicit else (0, 0))
             extra.append(ops[axis])
-    spec = _spec(OpKind.CONVTRANSPOSE, ndim, kernel, strides, tuple(pads), dilations,
-                 tuple(extra), False, groups, True, Convention.ONNX)
+    spec = _spec(
+        OpKind.CONVTRANSPOSE,
+        ndim,
+        kernel,
+        strides,
+        tuple(pads),
+        dilations,
+        tuple(extra),
+        False,
+        groups,
+        True,
+        Convention.ONNX,
+    )
     attrs = f"kernel_shape={list(kernel)}, strides={list(strides)}"
     if output_shape is not None:
         attrs += f", output_shape={list(output_shape)}"
@@ -438,8 +751,11 @@ def torch_equivalent(resolved: Resolved) -> str:
         if any(spec.output_padding):
             text += f", output_padding={_one(spec.output_padding)}"
         return text + f") then y[..., {crops}] (crop {list(map(list, pads))} before:after)"
-    if symmetric and spec.kind is not OpKind.MAXPOOL and not (
-            spec.kind is OpKind.AVGPOOL and any(b for b, _ in pads) and spec.count_include_pad):
+    if (
+        symmetric
+        and spec.kind is not OpKind.MAXPOOL
+        and not (spec.kind is OpKind.AVGPOOL and any(b for b, _ in pads) and spec.count_include_pad)
+    ):
         extra = ""
         if spec.kind is OpKind.AVGPOOL and any(b for b, _ in pads):
             extra = ", count_include_pad=False"
@@ -453,8 +769,10 @@ def torch_equivalent(resolved: Resolved) -> str:
         from convcalc.shapes import layer_shape, pool_dim
 
         target = layer_shape(spec, resolved.input_size).output
-        ceil = tuple(pool_dim(n, k, s, 0, d, True).output for n, k, s, d in zip(
-            resolved.input_size, spec.kernel_size, spec.stride, spec.dilation))
+        ceil = tuple(
+            pool_dim(n, k, s, 0, d, True).output
+            for n, k, s, d in zip(resolved.input_size, spec.kernel_size, spec.stride, spec.dilation)
+        )
         if ceil == target and any(a for _, a in pads):
             return f"{name}({common}, ceil_mode=True)"
     if spec.kind is OpKind.MAXPOOL:
@@ -464,11 +782,15 @@ def torch_equivalent(resolved: Resolved) -> str:
         return f"F.pad(x, {torch_pad}, value=float('-inf')) then {name}({common})"
     if spec.kind is OpKind.AVGPOOL:
         if symmetric and not spec.count_include_pad:
-            return f"{name}({common}, padding={_one(tuple(b for b, _ in pads))}, " \
+            return (
+                f"{name}({common}, padding={_one(tuple(b for b, _ in pads))}, "
                 "count_include_pad=False)"
-        return ("no one-line equivalent: the average divides by the real elements of a window "
-                f"padded {list(map(list, pads))}; sum with F.pad + {name}(divisor_override=1) "
-                "and divide by the count of ones pooled the same way")
+            )
+        return (
+            "no one-line equivalent: the average divides by the real elements of a window "
+            f"padded {list(map(list, pads))}; sum with F.pad + {name}(divisor_override=1) "
+            "and divide by the count of ones pooled the same way"
+        )
     return f"F.pad(x, {torch_pad}) then {name}({common}, padding=0)"
 
 

@@ -33,32 +33,81 @@ Shape = tuple[int, ...]
 
 # Layer types besides conv/convtranspose/maxpool/avgpool, by folded name.
 _SHAPE_PRESERVING = {
-    "relu", "relu6", "leakyrelu", "gelu", "silu", "swish", "elu", "selu", "sigmoid", "tanh",
-    "hardswish", "hardsigmoid", "mish", "prelu", "identity", "softmax", "logsoftmax",
-    "dropout", "dropout1d", "dropout2d", "dropout3d", "alphadropout",
+    "relu",
+    "relu6",
+    "leakyrelu",
+    "gelu",
+    "silu",
+    "swish",
+    "elu",
+    "selu",
+    "sigmoid",
+    "tanh",
+    "hardswish",
+    "hardsigmoid",
+    "mish",
+    "prelu",
+    "identity",
+    "softmax",
+    "logsoftmax",
+    "dropout",
+    "dropout1d",
+    "dropout2d",
+    "dropout3d",
+    "alphadropout",
 }
 _BATCHNORM = re.compile(r"^batchnorm([123])d$")
 _ADAPTIVE = re.compile(r"^adaptive(avg|max)pool([123])d$")
-_UPSAMPLE = {"upsample", "interpolate", "upsamplingnearest", "upsamplingnearest1d",
-             "upsamplingnearest2d", "upsamplingnearest3d", "upsamplingbilinear2d"}
+_UPSAMPLE = {
+    "upsample",
+    "interpolate",
+    "upsamplingnearest",
+    "upsamplingnearest1d",
+    "upsamplingnearest2d",
+    "upsamplingnearest3d",
+    "upsamplingbilinear2d",
+}
 
 # PyTorch keyword names accepted per family (besides name, layer, expect).
-_CONV_KEYS = {"in_channels", "out_channels", "kernel_size", "stride", "padding", "dilation",
-              "groups", "bias", "padding_mode"}
+_CONV_KEYS = {
+    "in_channels",
+    "out_channels",
+    "kernel_size",
+    "stride",
+    "padding",
+    "dilation",
+    "groups",
+    "bias",
+    "padding_mode",
+}
 _KEYS = {
     OpKind.CONV: _CONV_KEYS,
     OpKind.CONVTRANSPOSE: _CONV_KEYS | {"output_padding"},
-    OpKind.MAXPOOL: {"kernel_size", "stride", "padding", "dilation", "ceil_mode",
-                     "return_indices"},
-    OpKind.AVGPOOL: {"kernel_size", "stride", "padding", "ceil_mode", "count_include_pad",
-                     "divisor_override"},
+    OpKind.MAXPOOL: {"kernel_size", "stride", "padding", "dilation", "ceil_mode", "return_indices"},
+    OpKind.AVGPOOL: {
+        "kernel_size",
+        "stride",
+        "padding",
+        "ceil_mode",
+        "count_include_pad",
+        "divisor_override",
+    },
     "adaptive": {"output_size", "return_indices"},
     "upsample": {"scale_factor", "size", "mode", "align_corners", "recompute_scale_factor"},
     "flatten": {"start_dim", "end_dim"},
     "linear": {"in_features", "out_features", "bias"},
     "batchnorm": {"num_features", "eps", "momentum", "affine", "track_running_stats"},
-    "same": {"inplace", "p", "negative_slope", "dim", "approximate", "num_parameters", "alpha",
-             "min_val", "max_val"},
+    "same": {
+        "inplace",
+        "p",
+        "negative_slope",
+        "dim",
+        "approximate",
+        "num_parameters",
+        "alpha",
+        "min_val",
+        "max_val",
+    },
 }
 
 
@@ -76,8 +125,9 @@ class ReceptiveField:
         one, zero = Fraction(1), Fraction(0)
         return cls((one,) * ndim, (one,) * ndim, (zero,) * ndim)
 
-    def window(self, extents: list[int], strides: list[Fraction], offsets: list[Fraction]
-               ) -> ReceptiveField:
+    def window(
+        self, extents: list[int], strides: list[Fraction], offsets: list[Fraction]
+    ) -> ReceptiveField:
         """After a sliding window of ``extents`` (in this layer's input elements), moving by
         ``strides`` elements, whose first window is centred ``offsets`` elements from element 0."""
         return ReceptiveField(
@@ -196,17 +246,27 @@ def parse_toml(content: str, source: str) -> NetworkSpec:
 
 def _int_tuple(value: Any, what: str) -> Shape:
     values = value if isinstance(value, list) else [value]
-    if not values or not all(isinstance(v, int) and not isinstance(v, bool) and v >= 1
-                             for v in values):
+    if not values or not all(
+        isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in values
+    ):
         raise MalformedInputError(f"{what}: expected positive integers, got {value!r}")
     return tuple(values)
 
 
 # Inline tokens: short option -> PyTorch keyword.
 _INLINE = {
-    "k": "kernel_size", "s": "stride", "p": "padding", "d": "dilation", "op": "output_padding",
-    "g": "groups", "c": "out_channels", "out": "output_size", "x": "scale_factor",
-    "size": "size", "f": "out_features", "cin": "in_channels",
+    "k": "kernel_size",
+    "s": "stride",
+    "p": "padding",
+    "d": "dilation",
+    "op": "output_padding",
+    "g": "groups",
+    "c": "out_channels",
+    "out": "output_size",
+    "x": "scale_factor",
+    "size": "size",
+    "f": "out_features",
+    "cin": "in_channels",
 }
 _INLINE_TOKEN = re.compile(r"^(op|out|size|cin|k|s|p|d|g|c|x|f)([0-9][0-9x.,:]*|same|valid)$")
 
@@ -231,7 +291,7 @@ def parse_inline(text: str) -> NetworkSpec:
             layer.update(_inline_token(token, number))
         layers.append(layer)
     if not layers:
-        raise MalformedInputError("spec: no layers (e.g. \"conv2d k3 c16; maxpool2d k2\")")
+        raise MalformedInputError('spec: no layers (e.g. "conv2d k3 c16; maxpool2d k2")')
     return NetworkSpec(None, layers, None, "<inline>")
 
 
@@ -272,13 +332,15 @@ def _inline_token(token: str, number: int) -> dict[str, Any]:
 # --- evaluation -------------------------------------------------------------------------------
 
 
-def run_network(spec: NetworkSpec, input_shape: Shape | None = None, batch: int | None = None
-                ) -> NetworkResult:
+def run_network(
+    spec: NetworkSpec, input_shape: Shape | None = None, batch: int | None = None
+) -> NetworkResult:
     """Apply every layer in turn; stop at the first invalid one with its index and name."""
     shape_in = input_shape or spec.input
     if shape_in is None:
-        raise MalformedInputError("input: give the input shape (C, *spatial) with --in or "
-                                  "`input = [...]` in the spec")
+        raise MalformedInputError(
+            "input: give the input shape (C, *spatial) with --in or `input = [...]` in the spec"
+        )
     n = batch or spec.batch or 1
     current: Shape = (n, *shape_in)
     rf: ReceptiveField | None = ReceptiveField.identity(len(shape_in) - 1)
@@ -289,8 +351,9 @@ def run_network(spec: NetworkSpec, input_shape: Shape | None = None, batch: int 
         kind = str(raw.pop("layer", raw.pop("type", "")))
         name = str(raw.pop("name", f"{number}"))
         expect = raw.pop("expect", None)
-        where = f"layer {number}" + (f" \"{name}\"" if name != str(number) else "") + \
-            f" ({kind or '?'})"
+        where = (
+            f"layer {number}" + (f' "{name}"' if name != str(number) else "") + f" ({kind or '?'})"
+        )
         try:
             result = apply_layer(number, name, kind, raw, current, rf)
             if expect is not None:
@@ -305,8 +368,9 @@ def run_network(spec: NetworkSpec, input_shape: Shape | None = None, batch: int 
     return NetworkResult((n, *shape_in), results, spec.source)
 
 
-def _resolve_expect(expect: Any, names: dict[str, LayerResult], net_input: Shape, n: int
-                    ) -> tuple[Shape, str]:
+def _resolve_expect(
+    expect: Any, names: dict[str, LayerResult], net_input: Shape, n: int
+) -> tuple[Shape, str]:
     if isinstance(expect, list):
         return _int_tuple(expect, "expect"), "x".join(map(str, expect))
     text = str(expect)
@@ -343,12 +407,22 @@ def _family(kind: str) -> tuple[str, int | None]:
     return name.kind.value, name.ndim
 
 
-def apply_layer(number: int, name: str, kind: str, raw: dict[str, Any], current: Shape,
-                rf: ReceptiveField | None) -> LayerResult:
+def apply_layer(
+    number: int,
+    name: str,
+    kind: str,
+    raw: dict[str, Any],
+    current: Shape,
+    rf: ReceptiveField | None,
+) -> LayerResult:
     """One layer on an input shape (N, C, *spatial) or (N, features)."""
     family, ndim = _family(kind)
-    keys = _KEYS.get(OpKind(family) if family in {k.value for k in OpKind} else
-                     ("adaptive" if family.startswith("adaptive") else family), set())
+    keys = _KEYS.get(
+        OpKind(family)
+        if family in {k.value for k in OpKind}
+        else ("adaptive" if family.startswith("adaptive") else family),
+        set(),
+    )
     unknown = set(raw) - keys
     if unknown:
         raise MalformedInputError(
@@ -358,15 +432,20 @@ def apply_layer(number: int, name: str, kind: str, raw: dict[str, Any], current:
         return _conv_like(number, name, OpKind(family), ndim, raw, current, rf)
     if family.startswith("adaptive"):
         return _adaptive(number, name, family, ndim or 0, raw, current, rf)
-    handler = {"same": _same, "upsample": _upsample, "flatten": _flatten, "linear": _linear,
-               "batchnorm": _batchnorm}[family]
+    handler = {
+        "same": _same,
+        "upsample": _upsample,
+        "flatten": _flatten,
+        "linear": _linear,
+        "batchnorm": _batchnorm,
+    }[family]
     return handler(number, name, kind, ndim, raw, current, rf)
 
 
 def _spatial(current: Shape, ndim: int | None, what: str) -> Shape:
     if ndim is not None and len(current) != ndim + 2:
         raise ConvcalcError(
-            f"input: {what} expects (N, C, {', '.join('DHW'[3 - ndim:] if ndim > 1 else 'L')}) "
+            f"input: {what} expects (N, C, {', '.join('DHW'[3 - ndim :] if ndim > 1 else 'L')}) "
             f"but gets {_shape_text(current)}"
         )
     return current[2:]
@@ -379,13 +458,21 @@ def _shape_text(shape: Shape) -> str:
 def _as_list(value: Any, key: str) -> list[int]:
     values = value if isinstance(value, list) else [value]
     if not all(isinstance(v, int) and not isinstance(v, bool) for v in values):
-        raise MalformedInputError(f"{key}: expected an integer or a list of integers, got "
-                                  f"{value!r}")
+        raise MalformedInputError(
+            f"{key}: expected an integer or a list of integers, got {value!r}"
+        )
     return values
 
 
-def _conv_like(number: int, name: str, kind: OpKind, ndim: int | None, raw: dict[str, Any],
-               current: Shape, rf: ReceptiveField | None) -> LayerResult:
+def _conv_like(
+    number: int,
+    name: str,
+    kind: OpKind,
+    ndim: int | None,
+    raw: dict[str, Any],
+    current: Shape,
+    rf: ReceptiveField | None,
+) -> LayerResult:
     ndim = ndim or len(current) - 2
     spatial = _spatial(current, ndim, f"{kind.value}{ndim}d")
     c_in = current[1]
@@ -421,8 +508,18 @@ def _conv_like(number: int, name: str, kind: OpKind, ndim: int | None, raw: dict
     out = result.tensor_shape("output")
     assert out is not None
     params, macs = _conv_counts(spec, current, out)
-    return LayerResult(number, name, spec.name, _summary(spec), current, out, params, macs,
-                       _conv_rf(spec, rf, result), shape=result)
+    return LayerResult(
+        number,
+        name,
+        spec.name,
+        _summary(spec),
+        current,
+        out,
+        params,
+        macs,
+        _conv_rf(spec, rf, result),
+        shape=result,
+    )
 
 
 def _conv_counts(spec: LayerSpec, current: Shape, out: Shape) -> tuple[int, int]:
@@ -438,16 +535,19 @@ def _conv_counts(spec: LayerSpec, current: Shape, out: Shape) -> tuple[int, int]
     return params, macs
 
 
-def _conv_rf(spec: LayerSpec, rf: ReceptiveField | None, result: LayerShape
-             ) -> ReceptiveField | None:
+def _conv_rf(
+    spec: LayerSpec, rf: ReceptiveField | None, result: LayerShape
+) -> ReceptiveField | None:
     if rf is None or rf.whole_input:
         return rf
     extents = [dim.kernel_extent for dim in result.dims]
     if spec.kind is OpKind.CONVTRANSPOSE:
         # A stride-1 conv over the zero-inserted input, whose elements are 1/s apart.
         strides = [Fraction(1, s) for s in spec.stride]
-        offsets = [(Fraction(e - 1, 2) - (e - 1 - p)) / s
-                   for e, (p, _), s in zip(extents, spec.padding, spec.stride)]
+        offsets = [
+            (Fraction(e - 1, 2) - (e - 1 - p)) / s
+            for e, (p, _), s in zip(extents, spec.padding, spec.stride)
+        ]
         sizes = [Fraction(e - 1, s) + 1 for e, s in zip(extents, spec.stride)]
         return ReceptiveField(
             tuple(r + (z - 1) * j for r, z, j in zip(rf.size, sizes, rf.jump)),
@@ -460,6 +560,7 @@ def _conv_rf(spec: LayerSpec, rf: ReceptiveField | None, result: LayerShape
 
 def _summary(spec: LayerSpec) -> str:
     """``conv2d k3 s2 p1 c64``-style short description."""
+
     def one(values: tuple[int, ...]) -> str:
         return str(values[0]) if len(set(values)) == 1 else "x".join(map(str, values))
 
@@ -485,8 +586,15 @@ def _summary(spec: LayerSpec) -> str:
     return " ".join(parts)
 
 
-def _adaptive(number: int, name: str, family: str, ndim: int, raw: dict[str, Any],
-              current: Shape, rf: ReceptiveField | None) -> LayerResult:
+def _adaptive(
+    number: int,
+    name: str,
+    family: str,
+    ndim: int,
+    raw: dict[str, Any],
+    current: Shape,
+    rf: ReceptiveField | None,
+) -> LayerResult:
     spatial = _spatial(current, ndim, f"adaptive pool {ndim}d")
     if "output_size" not in raw:
         raise MalformedInputError("output_size: adaptive pools need output_size (out7 inline)")
@@ -505,8 +613,10 @@ def _adaptive(number: int, name: str, family: str, ndim: int, raw: dict[str, Any
     new_rf = rf
     if rf is not None and not rf.whole_input:
         # Element i reads [floor(i*in/out), ceil((i+1)*in/out)): the widest window sets the size.
-        widest = [max(-(-(i + 1) * n // o) - (i * n // o) for i in range(min(o, 4096)))
-                  for n, o in zip(spatial, out)]
+        widest = [
+            max(-(-(i + 1) * n // o) - (i * n // o) for i in range(min(o, 4096)))
+            for n, o in zip(spatial, out)
+        ]
         first = [-(-n // o) for n, o in zip(spatial, out)]
         new_rf = ReceptiveField(
             tuple(r + (w - 1) * j for r, w, j in zip(rf.size, widest, rf.jump)),
@@ -514,12 +624,28 @@ def _adaptive(number: int, name: str, family: str, ndim: int, raw: dict[str, Any
             tuple(s + Fraction(f - 1, 2) * j for s, f, j in zip(rf.start, first, rf.jump)),
         )
     kind = f"{family.replace('adaptive', 'adaptive_')}_pool{ndim}d"
-    return LayerResult(number, name, kind, f"{kind} out{'x'.join(map(str, out))}", current,
-                       (*current[:2], *out), 0, 0, new_rf)
+    return LayerResult(
+        number,
+        name,
+        kind,
+        f"{kind} out{'x'.join(map(str, out))}",
+        current,
+        (*current[:2], *out),
+        0,
+        0,
+        new_rf,
+    )
 
 
-def _same(number: int, name: str, kind: str, ndim: int | None, raw: dict[str, Any],
-          current: Shape, rf: ReceptiveField | None) -> LayerResult:
+def _same(
+    number: int,
+    name: str,
+    kind: str,
+    ndim: int | None,
+    raw: dict[str, Any],
+    current: Shape,
+    rf: ReceptiveField | None,
+) -> LayerResult:
     params = 0
     folded = kind.lower().replace("_", "")
     if folded == "prelu":
@@ -527,19 +653,36 @@ def _same(number: int, name: str, kind: str, ndim: int | None, raw: dict[str, An
     return LayerResult(number, name, kind.lower(), kind.lower(), current, current, params, 0, rf)
 
 
-def _batchnorm(number: int, name: str, kind: str, ndim: int | None, raw: dict[str, Any],
-               current: Shape, rf: ReceptiveField | None) -> LayerResult:
+def _batchnorm(
+    number: int,
+    name: str,
+    kind: str,
+    ndim: int | None,
+    raw: dict[str, Any],
+    current: Shape,
+    rf: ReceptiveField | None,
+) -> LayerResult:
     channels = current[1] if len(current) > 1 else current[0]
     given = raw.get("num_features")
     if given is not None and given != channels:
         raise ConvcalcError(f"num_features: {given} given, but the input has {channels} channels")
     expected_rank = {1: (2, 3), 2: (4,), 3: (5,)}[ndim or 2]
     if len(current) not in expected_rank:
-        raise ConvcalcError(f"input: batchnorm{ndim}d does not take a {len(current)}-d input "
-                            f"{_shape_text(current)}")
+        raise ConvcalcError(
+            f"input: batchnorm{ndim}d does not take a {len(current)}-d input {_shape_text(current)}"
+        )
     params = 2 * channels if raw.get("affine", True) else 0
-    return LayerResult(number, name, f"batchnorm{ndim}d", f"batchnorm{ndim}d {channels}",
-                       current, current, params, 0, rf)
+    return LayerResult(
+        number,
+        name,
+        f"batchnorm{ndim}d",
+        f"batchnorm{ndim}d {channels}",
+        current,
+        current,
+        params,
+        0,
+        rf,
+    )
 
 
 def upsample_size(size: int, scale: Any) -> int:
@@ -553,11 +696,20 @@ def upsample_size(size: int, scale: Any) -> int:
     return math.floor(float(size) * float(scale))
 
 
-def _upsample(number: int, name: str, kind: str, ndim: int | None, raw: dict[str, Any],
-              current: Shape, rf: ReceptiveField | None) -> LayerResult:
+def _upsample(
+    number: int,
+    name: str,
+    kind: str,
+    ndim: int | None,
+    raw: dict[str, Any],
+    current: Shape,
+    rf: ReceptiveField | None,
+) -> LayerResult:
     spatial = current[2:]
     if not spatial:
-        raise ConvcalcError(f"input: upsampling needs spatial dimensions, got {_shape_text(current)}")
+        raise ConvcalcError(
+            f"input: upsampling needs spatial dimensions, got {_shape_text(current)}"
+        )
     if ("scale_factor" in raw) == ("size" in raw):
         raise MalformedInputError("give exactly one of scale_factor and size")
     if "size" in raw:
@@ -568,12 +720,13 @@ def _upsample(number: int, name: str, kind: str, ndim: int | None, raw: dict[str
         scales = [Fraction(o, n) for o, n in zip(out, spatial)]
         label = f"upsample size{'x'.join(map(str, out))}"
     else:
-        factors = raw["scale_factor"] if isinstance(raw["scale_factor"], list) else \
-            [raw["scale_factor"]]
+        factors = (
+            raw["scale_factor"] if isinstance(raw["scale_factor"], list) else [raw["scale_factor"]]
+        )
         factors = factors * len(spatial) if len(factors) == 1 else factors
         if len(factors) != len(spatial) or not all(
-                isinstance(f, (int, float)) and not isinstance(f, bool) and f > 0
-                for f in factors):
+            isinstance(f, (int, float)) and not isinstance(f, bool) and f > 0 for f in factors
+        ):
             raise MalformedInputError(f"scale_factor: give 1 or {len(spatial)} positive numbers")
         out = [upsample_size(n, f) for n, f in zip(spatial, factors)]
         if min(out) < 1:
@@ -584,20 +737,27 @@ def _upsample(number: int, name: str, kind: str, ndim: int | None, raw: dict[str
     if rf is not None and not rf.whole_input:
         # nearest: output j copies input floor(j * in / out); element 0 copies input 0.
         new_rf = ReceptiveField(rf.size, tuple(j / s for j, s in zip(rf.jump, scales)), rf.start)
-    return LayerResult(number, name, "upsample", label, current, (*current[:2], *out), 0, 0,
-                       new_rf)
+    return LayerResult(number, name, "upsample", label, current, (*current[:2], *out), 0, 0, new_rf)
 
 
-def _flatten(number: int, name: str, kind: str, ndim: int | None, raw: dict[str, Any],
-             current: Shape, rf: ReceptiveField | None) -> LayerResult:
+def _flatten(
+    number: int,
+    name: str,
+    kind: str,
+    ndim: int | None,
+    raw: dict[str, Any],
+    current: Shape,
+    rf: ReceptiveField | None,
+) -> LayerResult:
     start, end = int(raw.get("start_dim", 1)), int(raw.get("end_dim", -1))
     rank = len(current)
     lo, hi = start % rank, end % rank
     if not (0 <= lo <= hi < rank):
         raise MalformedInputError(f"start_dim/end_dim: {start}..{end} do not fit a {rank}-d input")
-    out = (*current[:lo], math.prod(current[lo:hi + 1]), *current[hi + 1:])
-    return LayerResult(number, name, "flatten", "flatten", current, out, 0, 0,
-                       _whole(rf) if len(out) <= 2 else rf)
+    out = (*current[:lo], math.prod(current[lo : hi + 1]), *current[hi + 1 :])
+    return LayerResult(
+        number, name, "flatten", "flatten", current, out, 0, 0, _whole(rf) if len(out) <= 2 else rf
+    )
 
 
 def _whole(rf: ReceptiveField | None) -> ReceptiveField | None:
@@ -606,8 +766,15 @@ def _whole(rf: ReceptiveField | None) -> ReceptiveField | None:
     return ReceptiveField(rf.size, rf.jump, rf.start, whole_input=True)
 
 
-def _linear(number: int, name: str, kind: str, ndim: int | None, raw: dict[str, Any],
-            current: Shape, rf: ReceptiveField | None) -> LayerResult:
+def _linear(
+    number: int,
+    name: str,
+    kind: str,
+    ndim: int | None,
+    raw: dict[str, Any],
+    current: Shape,
+    rf: ReceptiveField | None,
+) -> LayerResult:
     features = current[-1]
     given = raw.get("in_features")
     if given is not None and given != features:
@@ -622,8 +789,17 @@ def _linear(number: int, name: str, kind: str, ndim: int | None, raw: dict[str, 
     out = (*current[:-1], out_features)
     params = features * out_features + (out_features if bias else 0)
     macs = math.prod(out) * features
-    return LayerResult(number, name, "linear", f"linear {features}->{out_features}", current,
-                       out, params, macs, _whole(rf))
+    return LayerResult(
+        number,
+        name,
+        "linear",
+        f"linear {features}->{out_features}",
+        current,
+        out,
+        params,
+        macs,
+        _whole(rf),
+    )
 
 
 def rf_text(rf: ReceptiveField | None) -> str:

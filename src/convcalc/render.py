@@ -444,6 +444,7 @@ def _print_matrix(console: Console, trace: Any, view: Any, steps: Any, hidden: i
 
 # --- net --------------------------------------------------------------------------------------
 
+
 def human(count: int) -> str:
     """``134217728`` -> ``134.2M`` (the table; JSON, CSV and markdown keep exact counts)."""
     for unit, size in (("G", 10**9), ("M", 10**6), ("K", 10**3)):
@@ -464,8 +465,10 @@ def print_network(console: Console, result: Any) -> None:
     def dims(shape: tuple[int, ...]) -> str:
         return "×".join(map(str, shape[1:]))
 
-    title = (f"{result.source or 'network'}: batch {result.input_shape[0]}, "
-             f"{dims(result.input_shape)} -> {dims(result.output_shape)}")
+    title = (
+        f"{result.source or 'network'}: batch {result.input_shape[0]}, "
+        f"{dims(result.input_shape)} -> {dims(result.output_shape)}"
+    )
     table = Table(title=title, title_justify="left", title_style="bold", show_footer=True)
     table.add_column("#", justify="right", no_wrap=True)
     table.add_column("layer", footer="total", overflow="fold", min_width=20)
@@ -474,46 +477,64 @@ def print_network(console: Console, result: Any) -> None:
     table.add_column("MACs", justify="right", no_wrap=True, footer=human(result.total_macs))
     table.add_column("RF", overflow="fold", max_width=13)
     for layer in result.layers:
-        label = layer.summary if layer.name == str(layer.index) else \
-            f"{layer.name}: {layer.summary}"
+        label = (
+            layer.summary if layer.name == str(layer.index) else f"{layer.name}: {layer.summary}"
+        )
         output = Text(dims(layer.output_shape))
         if layer.expect_ok is True:
             output.append(" ok", style="green")
         elif layer.expect_ok is False:
-            want = layer.expect[1:] if len(layer.expect) == len(layer.output_shape) else \
-                layer.expect
-            output = Text(f"{dims(layer.output_shape)} want {'×'.join(map(str, want))}",
-                          style="bold red")
-        table.add_row(str(layer.index), label, output, f"{layer.params:,}", human(layer.macs),
-                      rf_text(layer.rf))
+            want = (
+                layer.expect[1:] if len(layer.expect) == len(layer.output_shape) else layer.expect
+            )
+            output = Text(
+                f"{dims(layer.output_shape)} want {'×'.join(map(str, want))}", style="bold red"
+            )
+        table.add_row(
+            str(layer.index),
+            label,
+            output,
+            f"{layer.params:,}",
+            human(layer.macs),
+            rf_text(layer.rf),
+        )
     console.print(table)
-    console.print("output: C×spatial (batch in the title); RF: receptive field in input pixels, "
-                  "j jump, s start (centre of output 0); MACs: multiply-accumulates with weights, "
-                  "whole batch", style="dim")
+    console.print(
+        "output: C×spatial (batch in the title); RF: receptive field in input pixels, "
+        "j jump, s start (centre of output 0); MACs: multiply-accumulates with weights, "
+        "whole batch",
+        style="dim",
+    )
     for layer in result.mismatches:
         console.print(Text("expect failed: " + mismatch_text(layer), style="bold red"))
 
 
 # --- solve / invert / sweep -------------------------------------------------------------------
 
-def print_solutions(console: Console, solutions: list[Any], labels: list[str], limit: int
-                    ) -> None:
+
+def print_solutions(console: Console, solutions: list[Any], labels: list[str], limit: int) -> None:
     """Ranked candidates per distinct (input, output) pair, or the nearest sizes."""
     for solution, label in zip(solutions, labels):
-        title = (f"{solution.kind.value}: {solution.size} -> {solution.target}"
-                 + (f" ({label})" if label else "")
-                 + f": {len(solution.candidates)} of {solution.searched} combinations fit")
+        title = (
+            f"{solution.kind.value}: {solution.size} -> {solution.target}"
+            + (f" ({label})" if label else "")
+            + f": {len(solution.candidates)} of {solution.searched} combinations fit"
+        )
         if not solution.candidates:
             console.print(Text(title, style="bold red"))
-            for name, near in (("nearest below", solution.below),
-                               ("nearest above", solution.above)):
+            for name, near in (
+                ("nearest below", solution.below),
+                ("nearest above", solution.above),
+            ):
                 if near is not None:
-                    console.print(f"  {name}: {near.dim.output} with {near.label}: "
-                                  f"{near.dim.substituted}")
+                    console.print(
+                        f"  {name}: {near.dim.output} with {near.label}: {near.dim.substituted}"
+                    )
                 else:
                     console.print(f"  {name}: none within the bounds")
-            console.print("  (fix fewer parameters or widen --k-max/--s-max/--d-max/--p-max)",
-                          style="dim")
+            console.print(
+                "  (fix fewer parameters or widen --k-max/--s-max/--d-max/--p-max)", style="dim"
+            )
             continue
         table = Table(title=title, title_justify="left", title_style="bold")
         table.add_column("#", justify="right")
@@ -521,8 +542,11 @@ def print_solutions(console: Console, solutions: list[Any], labels: list[str], l
         table.add_column("working", overflow="fold")
         for rank, candidate in enumerate(solution.candidates[:limit], start=1):
             notes = "; ".join(candidate.dim.notes)
-            table.add_row(str(rank), candidate.label,
-                          candidate.dim.substituted + (f"\n{notes}" if notes else ""))
+            table.add_row(
+                str(rank),
+                candidate.label,
+                candidate.dim.substituted + (f"\n{notes}" if notes else ""),
+            )
         console.print(table)
         if len(solution.candidates) > limit:
             console.print(f"... {len(solution.candidates) - limit} more (--limit N)", style="dim")
@@ -533,17 +557,25 @@ def print_inversion(console: Console, inversion: Any) -> None:
     from convcalc.serialize import inverse_name
 
     spec = inversion.spec
-    console.print(Text(f"{spec.name}: undo with {inverse_name(spec)}, same k, s, p, d",
-                       style="bold"))
+    console.print(
+        Text(f"{spec.name}: undo with {inverse_name(spec)}, same k, s, p, d", style="bold")
+    )
     table = Table(title_justify="left")
     for name in ("dim", "in", "out", "same out for inputs", "inverse gives", "output_padding"):
-        table.add_column(name, justify="left" if name in ("dim", "same out for inputs")
-                         else "right", overflow="fold")
+        table.add_column(
+            name,
+            justify="left" if name in ("dim", "same out for inputs") else "right",
+            overflow="fold",
+        )
     for item in inversion.dims:
-        table.add_row(item.forward.label or "L", str(item.forward.input),
-                      str(item.forward.output), ", ".join(map(str, item.preimage)),
-                      str(item.inverse_output),
-                      "-" if item.output_padding is None else str(item.output_padding))
+        table.add_row(
+            item.forward.label or "L",
+            str(item.forward.input),
+            str(item.forward.output),
+            ", ".join(map(str, item.preimage)),
+            str(item.inverse_output),
+            "-" if item.output_padding is None else str(item.output_padding),
+        )
     console.print(table)
     for item in inversion.dims:
         if item.note:
@@ -551,17 +583,22 @@ def print_inversion(console: Console, inversion: Any) -> None:
     sizes = list(inversion.output_size)
     console.print(f"forward(x, output_size={sizes}) picks that output_padding for you.")
     if any(len(item.preimage) > 1 for item in inversion.dims):
-        console.print("Several input sizes give the same output, so the inverse alone cannot "
-                      "know which one to return: output_padding (or output_size) says which.",
-                      style="dim")
+        console.print(
+            "Several input sizes give the same output, so the inverse alone cannot "
+            "know which one to return: output_padding (or output_size) says which.",
+            style="dim",
+        )
 
 
 def print_sweep(console: Console, spec: Any, rows: list[Any]) -> None:
     """One row per input size with the marks a reviewer looks for."""
     from convcalc.specs import OpKind
 
-    table = Table(title=f"{spec.name} over input sizes (same size in every dimension)",
-                  title_justify="left", title_style="bold")
+    table = Table(
+        title=f"{spec.name} over input sizes (same size in every dimension)",
+        title_justify="left",
+        title_style="bold",
+    )
     for name in ("in", "out", "note"):
         table.add_column(name, justify="right" if name != "note" else "left", overflow="fold")
     for row in rows:
@@ -575,10 +612,12 @@ def print_sweep(console: Console, spec: Any, rows: list[Any]) -> None:
             if row.roundtrip != row.input:
                 notes.append(f"conv back gives {row.roundtrip}")
         elif row.needs_output_padding:
-            notes.append(f"inverse gives {row.roundtrip}: needs output_padding "
-                         f"{row.needs_output_padding}")
-        table.add_row(str(row.input), str(row.output), Text("; ".join(notes),
-                                                            style="yellow" if notes else ""))
+            notes.append(
+                f"inverse gives {row.roundtrip}: needs output_padding {row.needs_output_padding}"
+            )
+        table.add_row(
+            str(row.input), str(row.output), Text("; ".join(notes), style="yellow" if notes else "")
+        )
     console.print(table)
 
 
@@ -591,8 +630,11 @@ def print_comparison(console: Console, op: str, sizes: Any, rows: list[Any]) -> 
 
     base = next((r for r in rows if r.convention.value == "torch" and r.output), None)
     shown = next((r.resolved.input_size for r in rows if r.resolved is not None), sizes)
-    table = Table(title=f"{op}, input {'x'.join(map(str, shown))}: the same arguments under "
-                  "each framework", title_justify="left", title_style="bold")
+    table = Table(
+        title=f"{op}, input {'x'.join(map(str, shown))}: the same arguments under each framework",
+        title_justify="left",
+        title_style="bold",
+    )
     table.add_column("framework", no_wrap=True)
     table.add_column("output", no_wrap=True)
     table.add_column("pad b:a", no_wrap=True)
@@ -607,15 +649,19 @@ def print_comparison(console: Console, op: str, sizes: Any, rows: list[Any]) -> 
         pads = pads_text(spec)
         differs_out = base is not None and row.output != base.output
         differs_pad = base is not None and spec.padding != base.resolved.spec.padding
-        table.add_row(row.convention.value,
-                      Text(out, style="bold yellow" if differs_out else ""),
-                      Text(pads, style="bold yellow" if differs_pad else ""),
-                      ",".join(map(str, spec.output_padding)) if spec.kind.value ==
-                      "convtranspose" else "",
-                      row.resolved.call)
+        table.add_row(
+            row.convention.value,
+            Text(out, style="bold yellow" if differs_out else ""),
+            Text(pads, style="bold yellow" if differs_pad else ""),
+            ",".join(map(str, spec.output_padding)) if spec.kind.value == "convtranspose" else "",
+            row.resolved.call,
+        )
     console.print(table)
-    console.print("yellow: differs from torch. pad b:a = padding before:after per dimension "
-                  "(for a transposed conv: cropped from the full result)", style="dim")
+    console.print(
+        "yellow: differs from torch. pad b:a = padding before:after per dimension "
+        "(for a transposed conv: cropped from the full result)",
+        style="dim",
+    )
     for row in rows:
         if row.resolved is not None and row.convention.value != "torch":
             console.print(f"{row.convention.value} in torch: {torch_equivalent(row.resolved)}")

@@ -188,23 +188,26 @@ def network_dict(result: Any) -> dict[str, Any]:
                 "size": [_fraction_number(v) for v in rf.size],
                 "jump": [_fraction_number(v) for v in rf.jump],
                 "start": [_fraction_number(v) for v in rf.start],
-                "exact": {key: [str(v) for v in getattr(rf, key)]
-                          for key in ("size", "jump", "start")},
+                "exact": {
+                    key: [str(v) for v in getattr(rf, key)] for key in ("size", "jump", "start")
+                },
             }
-        layers.append({
-            "index": layer.index,
-            "name": layer.name,
-            "type": layer.type,
-            "summary": layer.summary,
-            "input_shape": list(layer.input_shape),
-            "output_shape": list(layer.output_shape),
-            "params": layer.params,
-            "macs": layer.macs,
-            "receptive_field": receptive,
-            "expect": None if layer.expect is None else list(layer.expect),
-            "expect_from": layer.expect_text,
-            "expect_ok": layer.expect_ok,
-        })
+        layers.append(
+            {
+                "index": layer.index,
+                "name": layer.name,
+                "type": layer.type,
+                "summary": layer.summary,
+                "input_shape": list(layer.input_shape),
+                "output_shape": list(layer.output_shape),
+                "params": layer.params,
+                "macs": layer.macs,
+                "receptive_field": receptive,
+                "expect": None if layer.expect is None else list(layer.expect),
+                "expect_from": layer.expect_text,
+                "expect_ok": layer.expect_ok,
+            }
+        )
     return {
         "input_shape": list(result.input_shape),
         "output_shape": list(result.output_shape),
@@ -222,9 +225,11 @@ def shape_text(shape: Any) -> str:
 
 def mismatch_text(layer: Any) -> str:
     """One line naming the layer, what it gives and what was expected."""
-    return (f"layer {layer.index} \"{layer.name}\" ({layer.type}): output "
-            f"{shape_text(layer.output_shape)}, expected {layer.expect_text} = "
-            f"{shape_text(layer.expect)}")
+    return (
+        f'layer {layer.index} "{layer.name}" ({layer.type}): output '
+        f"{shape_text(layer.output_shape)}, expected {layer.expect_text} = "
+        f"{shape_text(layer.expect)}"
+    )
 
 
 def network_rows(result: Any) -> list[list[str]]:
@@ -233,11 +238,24 @@ def network_rows(result: Any) -> list[list[str]]:
 
     rows = []
     for layer in result.layers:
-        check = "" if layer.expect_ok is None else ("ok" if layer.expect_ok else
-                                                    f"MISMATCH: want {shape_text(layer.expect)}")
+        check = (
+            ""
+            if layer.expect_ok is None
+            else ("ok" if layer.expect_ok else f"MISMATCH: want {shape_text(layer.expect)}")
+        )
         name = "" if layer.name == str(layer.index) else layer.name
-        rows.append([str(layer.index), name, layer.summary, shape_text(layer.output_shape),
-                     f"{layer.params:,}", f"{layer.macs:,}", rf_text(layer.rf), check])
+        rows.append(
+            [
+                str(layer.index),
+                name,
+                layer.summary,
+                shape_text(layer.output_shape),
+                f"{layer.params:,}",
+                f"{layer.macs:,}",
+                rf_text(layer.rf),
+                check,
+            ]
+        )
     return rows
 
 
@@ -247,14 +265,19 @@ NETWORK_HEADER = ["#", "name", "layer", "output", "params", "MACs", "RF", "check
 def network_markdown(result: Any) -> str:
     """A GitHub-flavoured markdown table with a totals row, to paste into a design document."""
     rows = network_rows(result)
-    lines = ["| " + " | ".join(NETWORK_HEADER) + " |",
-             "|" + "|".join("---:" if h in ("#", "params", "MACs") else "---"
-                            for h in NETWORK_HEADER) + "|"]
+    lines = [
+        "| " + " | ".join(NETWORK_HEADER) + " |",
+        "|"
+        + "|".join("---:" if h in ("#", "params", "MACs") else "---" for h in NETWORK_HEADER)
+        + "|",
+    ]
     first = ["", "input", "", shape_text(result.input_shape), "", "", "", ""]
     for row in [first, *rows]:
         lines.append("| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |")
-    lines.append(f"| | **total** | | {shape_text(result.output_shape)} | "
-                 f"**{result.total_params:,}** | **{result.total_macs:,}** | | |")
+    lines.append(
+        f"| | **total** | | {shape_text(result.output_shape)} | "
+        f"**{result.total_params:,}** | **{result.total_macs:,}** | | |"
+    )
     return "\n".join(lines)
 
 
@@ -267,26 +290,62 @@ def network_csv(result: Any) -> str:
 
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["index", "name", "layer", "output_shape", "params", "macs",
-                     "receptive_field", "expect", "expect_ok"])
+    writer.writerow(
+        [
+            "index",
+            "name",
+            "layer",
+            "output_shape",
+            "params",
+            "macs",
+            "receptive_field",
+            "expect",
+            "expect_ok",
+        ]
+    )
     for layer in result.layers:
-        writer.writerow([layer.index, layer.name, layer.summary,
-                         "x".join(map(str, layer.output_shape)), layer.params, layer.macs,
-                         rf_text(layer.rf),
-                         "" if layer.expect is None else "x".join(map(str, layer.expect)),
-                         "" if layer.expect_ok is None else str(layer.expect_ok).lower()])
-    writer.writerow(["total", "", "", "x".join(map(str, result.output_shape)),
-                     result.total_params, result.total_macs, "", "", ""])
+        writer.writerow(
+            [
+                layer.index,
+                layer.name,
+                layer.summary,
+                "x".join(map(str, layer.output_shape)),
+                layer.params,
+                layer.macs,
+                rf_text(layer.rf),
+                "" if layer.expect is None else "x".join(map(str, layer.expect)),
+                "" if layer.expect_ok is None else str(layer.expect_ok).lower(),
+            ]
+        )
+    writer.writerow(
+        [
+            "total",
+            "",
+            "",
+            "x".join(map(str, result.output_shape)),
+            result.total_params,
+            result.total_macs,
+            "",
+            "",
+            "",
+        ]
+    )
     return buffer.getvalue()
 
 
 def candidate_dict(candidate: Any) -> dict[str, Any]:
     """One solve candidate."""
     dim = candidate.dim
-    data: dict[str, Any] = {"label": candidate.label, "kernel_size": dim.kernel,
-                            "stride": dim.stride, "padding": dim.pad_before,
-                            "dilation": dim.dilation, "output": dim.output,
-                            "substituted": dim.substituted, "notes": list(dim.notes)}
+    data: dict[str, Any] = {
+        "label": candidate.label,
+        "kernel_size": dim.kernel,
+        "stride": dim.stride,
+        "padding": dim.pad_before,
+        "dilation": dim.dilation,
+        "output": dim.output,
+        "substituted": dim.substituted,
+        "notes": list(dim.notes),
+    }
     if dim.kind.value == "convtranspose":
         data["output_padding"] = dim.output_padding
     return data
@@ -312,17 +371,24 @@ def inversion_dict(inversion: Any) -> dict[str, Any]:
     spec = inversion.spec
     dims = []
     for item in inversion.dims:
-        dims.append({
-            "dim": item.forward.label or "L",
-            "input": item.forward.input,
-            "output": item.forward.output,
-            "inputs_with_same_output": item.preimage,
-            "inverse_output_without_output_padding": item.inverse_output,
-            "output_padding": item.output_padding,
-            "note": item.note,
-        })
-    return {"op": spec.name, "inverse": inverse_name(spec), "params": spec_params(spec),
-            "output_size": list(inversion.output_size), "dims": dims}
+        dims.append(
+            {
+                "dim": item.forward.label or "L",
+                "input": item.forward.input,
+                "output": item.forward.output,
+                "inputs_with_same_output": item.preimage,
+                "inverse_output_without_output_padding": item.inverse_output,
+                "output_padding": item.output_padding,
+                "note": item.note,
+            }
+        )
+    return {
+        "op": spec.name,
+        "inverse": inverse_name(spec),
+        "params": spec_params(spec),
+        "output_size": list(inversion.output_size),
+        "dims": dims,
+    }
 
 
 def inverse_name(spec: LayerSpec) -> str:
@@ -336,9 +402,17 @@ def inverse_name(spec: LayerSpec) -> str:
 
 def sweep_dicts(rows: list[Any]) -> list[dict[str, Any]]:
     """The ``shape --in a..b --json`` list."""
-    return [{"input": r.input, "output": r.output, "error": r.error, "unread_input": r.unread,
-             "roundtrip": r.roundtrip, "needs_output_padding": r.needs_output_padding}
-            for r in rows]
+    return [
+        {
+            "input": r.input,
+            "output": r.output,
+            "error": r.error,
+            "unread_input": r.unread,
+            "roundtrip": r.roundtrip,
+            "needs_output_padding": r.needs_output_padding,
+        }
+        for r in rows
+    ]
 
 
 def comparison_dicts(rows: list[Any]) -> list[dict[str, Any]]:
@@ -347,8 +421,11 @@ def comparison_dicts(rows: list[Any]) -> list[dict[str, Any]]:
 
     data = []
     for row in rows:
-        item: dict[str, Any] = {"convention": row.convention.value, "output": None,
-                                "error": row.error}
+        item: dict[str, Any] = {
+            "convention": row.convention.value,
+            "output": None,
+            "error": row.error,
+        }
         if row.resolved is not None:
             spec = row.resolved.spec
             item.update(

@@ -240,7 +240,7 @@ def conv_dim(
         raise ConvcalcError(
             f"kernel_size: {what} is larger than the padded input {padded} (input {size} + "
             f"padding {pads[0]}+{pads[1]}){_where(label)}; torch: \"Kernel size can't be greater "
-            "than actual input size\""
+            'than actual input size"'
         )
     out = (padded - extent) // stride + 1
     return DimShape(
@@ -327,6 +327,7 @@ def pool_dim(
     label: str = "",
     unpadded_must_fit: bool = False,
     pad_limit: str = "half",
+    truncate: bool = False,
 ) -> DimShape:
     """Max/avg pool output size in one dimension (torch's ``pooling_output_shape_pad_lr``).
 
@@ -335,13 +336,16 @@ def pool_dim(
     extra rule (torch's ``pool3d_shape_check(..., check_input_size=true)``): the unpadded input
     must hold the kernel. ``pad_limit``: "half" is torch's ``p <= k // 2``, "below_kernel"
     onnxruntime's ``p < k``, "none" for paddings a framework computes itself (TF's SAME).
+    ``truncate``: onnxruntime divides in C++, rounding a negative span toward zero, so a window
+    that overhangs the padded input by less than a stride still gives one output.
 
     >>> pool_dim(5, 3, 2, 1, ceil_mode=True, kind=OpKind.AVGPOOL).output
     3
     """
     stride = kernel if stride is None else stride
     pads = padding if isinstance(padding, tuple) else (padding, padding)
-    _check_ranges(size, kernel, stride, pads, dilation, 0)
+    # onnxruntime's SAME pools can compute a negative padding: it trims the input instead
+    _check_ranges(size, kernel, stride, (0, 0) if truncate else pads, dilation, 0)
     # torch pool{1,2,3}d_shape_check: "pad should be smaller than or equal to half of kernel size"
     if pad_limit == "half" and max(pads) > kernel // 2:
         raise ConvcalcError(
@@ -352,7 +356,7 @@ def pool_dim(
     if pad_limit == "below_kernel" and max(pads) >= kernel:
         raise ConvcalcError(
             f"padding: {max(pads)} must be smaller than kernel_size {kernel}{_where(label)} "
-            "(onnxruntime: \"Pad should be smaller than kernel\")"
+            '(onnxruntime: "Pad should be smaller than kernel")'
         )
     if unpadded_must_fit and size < kernel:
         raise ConvcalcError(
@@ -362,7 +366,7 @@ def pool_dim(
         )
     extent = dilated_kernel_extent(kernel, dilation)
     span = size + pads[0] + pads[1] - extent
-    floor_out = span // stride + 1
+    floor_out = (span // stride if span >= 0 or not truncate else -(-span // stride)) + 1
     out, dropped = floor_out, False
     if ceil_mode:
         out = _ceil_div(span, stride) + 1
@@ -431,7 +435,13 @@ def dim_shape(spec: LayerSpec, axis: int, size: int, label: str = "") -> DimShap
         return conv_dim(size, kernel, stride, pads, dilation, label=label)
     if spec.kind is OpKind.CONVTRANSPOSE:
         return conv_transpose_dim(
-            size, kernel, stride, pads, dilation, spec.output_padding[axis], label=label,
+            size,
+            kernel,
+            stride,
+            pads,
+            dilation,
+            spec.output_padding[axis],
+            label=label,
             op_limit="stride_or_dilation" if spec.convention == "torch" else "stride",
         )
     torch = spec.convention == "torch"
@@ -448,6 +458,7 @@ def dim_shape(spec: LayerSpec, axis: int, size: int, label: str = "") -> DimShap
         label=label,
         unpadded_must_fit=torch and spec.kind is OpKind.AVGPOOL and spec.ndim == 3,
         pad_limit={"torch": "half", "onnx": "below_kernel"}.get(spec.convention, "none"),
+        truncate=spec.convention == "onnx",
     )
 
 

@@ -65,8 +65,7 @@ def _score(dim: DimShape) -> tuple[int, ...]:
     if dim.kind.is_pool:
         return (d != 1, d, k < s, dim.unread_input > 0, k != s, p, k, s)
     centred = p == d * (k - 1) // 2
-    return (d != 1, d, not centred, k < s, dim.unread_input > 0, k % 2 == 0, abs(k - 3), s, p,
-            k)
+    return (d != 1, d, not centred, k < s, dim.unread_input > 0, k % 2 == 0, abs(k - 3), s, p, k)
 
 
 def solve(
@@ -101,8 +100,9 @@ def solve(
     for k in _choices(kernel, bounds.kernel):
         for s in _choices(stride, bounds.stride):
             for d in dilations:
-                for dim in _dims(kind, size, target, k, s, d, padding, output_padding, ceil_mode,
-                                 bounds):
+                for dim in _dims(
+                    kind, size, target, k, s, d, padding, output_padding, ceil_mode, bounds
+                ):
                     searched += 1
                     candidate = Candidate(dim, _score(dim))
                     if dim.output == target:
@@ -119,8 +119,18 @@ def solve(
     return solution
 
 
-def _dims(kind: OpKind, size: int, target: int, k: int, s: int, d: int, padding: int | None,
-          output_padding: int | None, ceil_mode: bool, bounds: Bounds) -> list[DimShape]:
+def _dims(
+    kind: OpKind,
+    size: int,
+    target: int,
+    k: int,
+    s: int,
+    d: int,
+    padding: int | None,
+    output_padding: int | None,
+    ceil_mode: bool,
+    bounds: Bounds,
+) -> list[DimShape]:
     if kind.is_pool:
         top = k // 2 if bounds.padding is None else min(bounds.padding, k // 2)
     else:
@@ -133,8 +143,11 @@ def _dims(kind: OpKind, size: int, target: int, k: int, s: int, d: int, padding:
             elif kind is OpKind.CONVTRANSPOSE:
                 # output_padding is whatever closes the gap, if torch allows it
                 base = (size - 1) * s - 2 * p + d * (k - 1) + 1
-                ops = [output_padding] if output_padding is not None else \
-                    [min(max(target - base, 0), max(s, d) - 1)]
+                ops = (
+                    [output_padding]
+                    if output_padding is not None
+                    else [min(max(target - base, 0), max(s, d) - 1)]
+                )
                 dims.extend(conv_transpose_dim(size, k, s, p, d, op) for op in ops)
             else:
                 dims.append(pool_dim(size, k, s, p, d, ceil_mode, kind=kind))
@@ -185,20 +198,33 @@ def invert(spec: LayerSpec, size: tuple[int, ...]) -> Inversion:
     for axis, dim in enumerate(forward.dims):
         preimage = _preimage(spec, axis, dim)
         if spec.kind is OpKind.CONVTRANSPOSE:
-            back = conv_dim(dim.output, dim.kernel, dim.stride, (dim.pad_before, dim.pad_after),
-                            dim.dilation)
-            note = "" if back.output == dim.input else (
-                f"the conv of {dim.output} gives {back.output}, not {dim.input}: output_padding "
-                f"{dim.output_padding} >= stride {dim.stride} cannot be undone")
+            back = conv_dim(
+                dim.output, dim.kernel, dim.stride, (dim.pad_before, dim.pad_after), dim.dilation
+            )
+            note = (
+                ""
+                if back.output == dim.input
+                else (
+                    f"the conv of {dim.output} gives {back.output}, not {dim.input}: "
+                    f"output_padding {dim.output_padding} >= stride {dim.stride} cannot be undone"
+                )
+            )
             inversion.dims.append(DimInversion(dim, preimage, None, back.output, note))
             continue
-        base = (dim.output - 1) * dim.stride - dim.pad_before - dim.pad_after + \
-            dim.dilation * (dim.kernel - 1) + 1
+        base = (
+            (dim.output - 1) * dim.stride
+            - dim.pad_before
+            - dim.pad_after
+            + dim.dilation * (dim.kernel - 1)
+            + 1
+        )
         op = dim.input - base
         note = ""
         if op < 0 or op >= max(dim.stride, dim.dilation):
-            note = (f"no output_padding reaches {dim.input}: the transposed conv gives {base} "
-                    f"and output_padding must be in [0, {max(dim.stride, dim.dilation)})")
+            note = (
+                f"no output_padding reaches {dim.input}: the transposed conv gives {base} "
+                f"and output_padding must be in [0, {max(dim.stride, dim.dilation)})"
+            )
             op = None  # type: ignore[assignment]
         inversion.dims.append(DimInversion(dim, preimage, op, base, note))
     return inversion
@@ -265,14 +291,24 @@ def sweep(spec: LayerSpec, sizes: range) -> list[SweepRow]:
         row = SweepRow(size, dim.output)
         if spec.kind is OpKind.CONVTRANSPOSE:
             try:
-                row.roundtrip = conv_dim(dim.output, dim.kernel, dim.stride,
-                                         (dim.pad_before, dim.pad_after), dim.dilation).output
+                row.roundtrip = conv_dim(
+                    dim.output,
+                    dim.kernel,
+                    dim.stride,
+                    (dim.pad_before, dim.pad_after),
+                    dim.dilation,
+                ).output
             except ConvcalcError:
                 row.roundtrip = None
         else:
             row.unread = dim.unread_input
-            row.roundtrip = (dim.output - 1) * dim.stride - dim.pad_before - dim.pad_after + \
-                dim.dilation * (dim.kernel - 1) + 1
+            row.roundtrip = (
+                (dim.output - 1) * dim.stride
+                - dim.pad_before
+                - dim.pad_after
+                + dim.dilation * (dim.kernel - 1)
+                + 1
+            )
             if row.roundtrip != size:
                 row.needs_output_padding = size - row.roundtrip
         rows.append(row)

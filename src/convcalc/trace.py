@@ -283,6 +283,7 @@ def _conv_transpose_steps(
 
 def _pool_steps(spec: LayerSpec, shape: LayerShape, x: np.ndarray) -> Iterator[Step]:
     in_size = x.shape[1:]
+    max_pool = spec.kind is OpKind.MAXPOOL
     offsets = list(_positions(spec.kernel_size))
     for c in range(x.shape[0]):
         for pos in _positions(shape.output):
@@ -290,8 +291,14 @@ def _pool_steps(spec: LayerSpec, shape: LayerShape, x: np.ndarray) -> Iterator[S
             terms = []
             for m in offsets:
                 at = tuple(st + mi * d for st, mi, d in zip(starts, m, spec.dilation))
-                if any(a >= n + p for a, n, (_, p) in zip(at, in_size, spec.padding)):
-                    continue  # a ceil_mode window hanging past the right padding: not counted
+                # A ceil_mode window hanging past the right padding: those positions are not
+                # counted. (onnxruntime's negative SAME padding trims an average's input; a max
+                # only ever reads the real input, so padding there changes nothing.)
+                if any(
+                    a >= n + (max(p, 0) if max_pool else p)
+                    for a, n, (_, p) in zip(at, in_size, spec.padding)
+                ):
+                    continue
                 inside = all(0 <= a < n for a, n in zip(at, in_size))
                 value = x[(c, *at)] if inside else (NEG_INF if spec.kind is OpKind.MAXPOOL else 0)
                 terms.append(Term((c, *at), value, None, None, value, not inside))
@@ -540,10 +547,18 @@ def trace_layer(
         raise MalformedInputError(f"{name} needs a kernel size (--k)")
     spatial = tuple(x.shape[-ndim:])
     spec = resolve(
-        convention, str(name) if name.ndim else f"{name}{ndim}d", spatial,
-        kernel_size=tuple(kernel_size), stride=stride, padding=padding, dilation=dilation,
-        output_padding=output_padding, ceil_mode=ceil_mode, groups=groups,
-        count_include_pad=count_include_pad, output_shape=output_shape,
+        convention,
+        str(name) if name.ndim else f"{name}{ndim}d",
+        spatial,
+        kernel_size=tuple(kernel_size),
+        stride=stride,
+        padding=padding,
+        dilation=dilation,
+        output_padding=output_padding,
+        ceil_mode=ceil_mode,
+        groups=groups,
+        count_include_pad=count_include_pad,
+        output_shape=output_shape,
     ).spec
     arranged_x, arranged_w, arranged_b, plain = arrange(ndim, spec.kind, x, w, b, groups)
     c_out = arranged_x.shape[0]
