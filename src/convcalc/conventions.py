@@ -65,6 +65,30 @@ class Resolved:
     input_size: tuple[int, ...] = ()
 
 
+@dataclass(frozen=True)
+class _Request:
+    """A layer's arguments, broadcast to every dimension, before a convention resolves them."""
+
+    convention: Convention
+    name: Any  # specs.OpName
+    ndim: int
+    sizes: tuple[int, ...]
+    kernel: tuple[int, ...]
+    strides: tuple[int, ...]
+    padding: Any
+    mode: str | None
+    dilations: tuple[int, ...]
+    output_padding: tuple[int, ...] | None
+    ceil_mode: bool
+    count_include_pad: bool | None
+    output_shape: tuple[int, ...] | None
+    groups: int
+
+    @property
+    def kind(self) -> OpKind:
+        return self.name.kind  # type: ignore[no-any-return]
+
+
 def _ceil_div(a: int, b: int) -> int:
     return -(-a // b)
 
@@ -171,42 +195,9 @@ def _resolve(
     mode = _MODES.get(padding.lower()) if isinstance(padding, str) else None
     if isinstance(padding, str) and mode is None:
         raise MalformedInputError(f"padding: unknown mode {padding!r}")
-    if convention is Convention.TORCH:
-        return _torch(
-            name,
-            ndim,
-            sizes,
-            kernel,
-            strides,
-            padding,
-            dilations,
-            output_padding,
-            ceil_mode,
-            count_include_pad,
-            output_shape,
-            groups,
-        )
-    if output_shape is not None and kind is not OpKind.CONVTRANSPOSE:
-        raise MalformedInputError("--output-shape applies to transposed convolutions only")
-    if convention in (Convention.TF, Convention.KERAS):
-        return _tf(
-            convention,
-            name.kind,
-            ndim,
-            sizes,
-            kernel,
-            strides,
-            padding,
-            mode,
-            dilations,
-            output_padding,
-            ceil_mode,
-            count_include_pad,
-            output_shape,
-            groups,
-        )
-    return _onnx(
-        name.kind,
+    request = _Request(
+        convention,
+        name,
         ndim,
         sizes,
         kernel,
@@ -220,6 +211,13 @@ def _resolve(
         output_shape,
         groups,
     )
+    if convention is Convention.TORCH:
+        return _torch(request)
+    if output_shape is not None and kind is not OpKind.CONVTRANSPOSE:
+        raise MalformedInputError("--output-shape applies to transposed convolutions only")
+    if convention in (Convention.TF, Convention.KERAS):
+        return _tf(request)
+    return _onnx(request)
 
 
 def _spec(
@@ -265,20 +263,17 @@ def _spec(
     return replace(spec, convention=convention.value)
 
 
-def _torch(
-    name: Any,
-    ndim: int,
-    sizes: tuple[int, ...],
-    kernel: tuple[int, ...],
-    strides: tuple[int, ...],
-    padding: Any,
-    dilations: tuple[int, ...],
-    output_padding: tuple[int, ...] | None,
-    ceil_mode: bool,
-    count_include_pad: bool | None,
-    output_shape: tuple[int, ...] | None,
-    groups: int,
-) -> Resolved:
+def _torch(r: _Request) -> Resolved:
+    name, ndim, sizes, kernel, strides, padding = (
+        r.name,
+        r.ndim,
+        r.sizes,
+        r.kernel,
+        r.strides,
+        r.padding,
+    )
+    dilations, output_padding, ceil_mode = r.dilations, r.output_padding, r.ceil_mode
+    count_include_pad, output_shape, groups = r.count_include_pad, r.output_shape, r.groups
     if not isinstance(padding, str) and any(isinstance(p, tuple) and p[0] != p[1] for p in padding):
         raise ConvcalcError(
             "padding: PyTorch layers pad both sides equally; pad asymmetrically "
@@ -346,22 +341,17 @@ def _one(values: tuple[int, ...]) -> str:
     return str(values[0]) if len(set(values)) == 1 else str(tuple(values))
 
 
-def _tf(
-    convention: Convention,
-    kind: OpKind,
-    ndim: int,
-    sizes: tuple[int, ...],
-    kernel: tuple[int, ...],
-    strides: tuple[int, ...],
-    padding: Any,
-    mode: str | None,
-    dilations: tuple[int, ...],
-    output_padding: tuple[int, ...] | None,
-    ceil_mode: bool,
-    count_include_pad: bool | None,
-    output_shape: tuple[int, ...] | None,
-    groups: int,
-) -> Resolved:
+def _tf(r: _Request) -> Resolved:
+    convention, kind, ndim, sizes, kernel, strides = (
+        r.convention,
+        r.kind,
+        r.ndim,
+        r.sizes,
+        r.kernel,
+        r.strides,
+    )
+    padding, mode, dilations, output_padding = r.padding, r.mode, r.dilations, r.output_padding
+    ceil_mode, count_include_pad, groups = r.ceil_mode, r.count_include_pad, r.groups
     who = "Keras" if convention is Convention.KERAS else "TensorFlow"
     if ceil_mode:
         raise MalformedInputError(f"ceil_mode: {who} pools have no ceil_mode (use padding='same')")
@@ -382,18 +372,7 @@ def _tf(
             f"dilation: {who} does not support dilation > 1 together with stride > 1"
         )
     if kind is OpKind.CONVTRANSPOSE:
-        return _keras_transpose(
-            convention,
-            ndim,
-            sizes,
-            kernel,
-            strides,
-            mode or "valid",
-            dilations,
-            output_padding,
-            output_shape,
-            groups,
-        )
+        return _keras_transpose(r)
     if output_padding and any(output_padding):
         raise MalformedInputError("output_padding applies to transposed convolutions only")
     labels = dimension_names(ndim)
@@ -437,18 +416,10 @@ def _crop_to(full: int, out: int, before: int) -> tuple[int, int, int]:
     return before, 0, -after
 
 
-def _keras_transpose(
-    convention: Convention,
-    ndim: int,
-    sizes: tuple[int, ...],
-    kernel: tuple[int, ...],
-    strides: tuple[int, ...],
-    mode: str,
-    dilations: tuple[int, ...],
-    output_padding: tuple[int, ...] | None,
-    output_shape: tuple[int, ...] | None,
-    groups: int,
-) -> Resolved:
+def _keras_transpose(r: _Request) -> Resolved:
+    convention, ndim, sizes, kernel, strides = r.convention, r.ndim, r.sizes, r.kernel, r.strides
+    mode, dilations, output_padding = r.mode or "valid", r.dilations, r.output_padding
+    output_shape, groups = r.output_shape, r.groups
     ops = (
         None
         if output_padding is None
@@ -527,38 +498,24 @@ def _keras_transpose(
     )
 
 
-def _onnx(
-    kind: OpKind,
-    ndim: int,
-    sizes: tuple[int, ...],
-    kernel: tuple[int, ...],
-    strides: tuple[int, ...],
-    padding: Any,
-    mode: str | None,
-    dilations: tuple[int, ...],
-    output_padding: tuple[int, ...] | None,
-    ceil_mode: bool,
-    count_include_pad: bool | None,
-    output_shape: tuple[int, ...] | None,
-    groups: int,
-) -> Resolved:
+def _onnx(r: _Request) -> Resolved:
+    kind, ndim, sizes, kernel, strides, padding = (
+        r.kind,
+        r.ndim,
+        r.sizes,
+        r.kernel,
+        r.strides,
+        r.padding,
+    )
+    mode, dilations, output_padding, ceil_mode = r.mode, r.dilations, r.output_padding, r.ceil_mode
+    count_include_pad, groups = r.count_include_pad, r.groups
     if mode == "same":
         mode = "same_upper"
+        r = replace(r, mode=mode)
     labels = dimension_names(ndim)
     notes = []
     if kind is OpKind.CONVTRANSPOSE:
-        return _onnx_transpose(
-            ndim,
-            sizes,
-            kernel,
-            strides,
-            padding,
-            mode,
-            dilations,
-            output_padding,
-            output_shape,
-            groups,
-        )
+        return _onnx_transpose(r)
     if output_padding and any(output_padding):
         raise MalformedInputError("output_padding applies to transposed convolutions only")
     if ceil_mode and not kind.is_pool:
@@ -645,18 +602,10 @@ def _explicit(padding: Any, ndim: int) -> tuple[tuple[int, int], ...]:
     return tuple(pairs)
 
 
-def _onnx_transpose(
-    ndim: int,
-    sizes: tuple[int, ...],
-    kernel: tuple[int, ...],
-    strides: tuple[int, ...],
-    padding: Any,
-    mode: str | None,
-    dilations: tuple[int, ...],
-    output_padding: tuple[int, ...] | None,
-    output_shape: tuple[int, ...] | None,
-    groups: int,
-) -> Resolved:
+def _onnx_transpose(r: _Request) -> Resolved:
+    ndim, sizes, kernel, strides, padding = r.ndim, r.sizes, r.kernel, r.strides, r.padding
+    mode, dilations, output_padding = r.mode, r.dilations, r.output_padding
+    output_shape, groups = r.output_shape, r.groups
     labels = dimension_names(ndim)
     ops = (
         (0,) * ndim
