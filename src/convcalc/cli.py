@@ -537,7 +537,7 @@ def trace(
     print_trace(
         stdout_console(),
         result,
-        inner_steps if view_name == "conv" else steps,
+        (inner_steps or []) if view_name == "conv" else steps,
         view_name,
         view_data,
         hidden,
@@ -589,7 +589,7 @@ def resolve_view(result: Any, view: View) -> tuple[str | None, Any]:
     if name == "steps":
         return None, None
     builder = {"scatter": scatter_view, "conv": conv_view, "matrix": matrix_view}[name]
-    data = builder(result)
+    data: Any = builder(result)
     produced = (
         data.trace.output
         if name == "conv"
@@ -757,9 +757,9 @@ def solve(
         ):
             if value < 1:
                 raise MalformedInputError(f"{label} must be positive, got {value}")
-        for label, value in (("--k", kernel), ("--s", stride), ("--d", dilation)):
-            if value is not None and value < 1:
-                raise MalformedInputError(f"{label} must be positive, got {value}")
+        for label, fixed in (("--k", kernel), ("--s", stride), ("--d", dilation)):
+            if fixed is not None and fixed < 1:
+                raise MalformedInputError(f"{label} must be positive, got {fixed}")
         if output_padding is not None and name.kind.value != "convtranspose":
             raise MalformedInputError("output_padding applies to transposed convolutions only")
         pairs: dict[tuple[int, int], list[str]] = {}
@@ -832,7 +832,17 @@ def invert(
         sizes = parse_size_list(input_size, "input size", minimum=1)
         ndim = name.ndim or len(sizes)
         spec = build_layer(
-            op, ndim, kernel, stride, padding, dilation, output_padding, ceil, 1, None, None
+            op,
+            ndim,
+            kernel,
+            stride,
+            padding,
+            dilation,
+            output_padding or "0",
+            ceil,
+            1,
+            None,
+            None,
         )
         inversion = invert_layer(spec, broadcast(sizes, ndim, "input size"))
     if chosen is Format.JSON:
@@ -913,16 +923,20 @@ def main() -> None:
     traceback."""
     argv = sys.argv[1:]
     command = typer.main.get_command(app)
-    click_exception = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
+    # typer >= 0.26 vendors click; find its ClickException without importing a private module
+    click_exception: type[Exception] = next(
+        c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException"
+    )
     try:
         code = command.main(args=argv, prog_name="convcalc", standalone_mode=False)
-    except click_exception as error:
-        message = error.format_message()
+    except click_exception as error:  # a click UsageError and friends
+        usage: Any = error
+        message = usage.format_message()
         if _wants_json(argv):
-            typer.echo(dumps(error_dict(message, error.exit_code)))
+            typer.echo(dumps(error_dict(message, usage.exit_code)))
         else:
-            error.show()
-        code = error.exit_code
+            usage.show()
+        code = usage.exit_code
     except (typer.Abort, KeyboardInterrupt):
         typer.echo("Aborted.", err=True)
         code = 130

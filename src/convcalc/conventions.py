@@ -726,8 +726,8 @@ def torch_equivalent(resolved: Resolved) -> str:
             return f"{name}({common}, ceil_mode=True)"
     if spec.kind is OpKind.MAXPOOL:
         if symmetric:
-            ceil = ", ceil_mode=True" if spec.ceil_mode else ""
-            return f"{name}({common}, padding={_one(tuple(b for b, _ in pads))}{ceil})"
+            ceil_arg = ", ceil_mode=True" if spec.ceil_mode else ""
+            return f"{name}({common}, padding={_one(tuple(b for b, _ in pads))}{ceil_arg})"
         return f"F.pad(x, {torch_pad}, value=float('-inf')) then {name}({common})"
     if spec.kind is OpKind.AVGPOOL:
         if symmetric and not spec.count_include_pad:

@@ -53,7 +53,7 @@ def conv(spec: LayerSpec, x: np.ndarray, w: np.ndarray, b: np.ndarray | None) ->
         )
         patch = padded[(slice(None), *window)]
         for g in range(groups):
-            taps = w[(slice(g * cout_g, (g + 1) * cout_g), slice(None), *m)]
+            taps = w[(slice(g * cout_g, (g + 1) * cout_g), slice(None), *m)]  # type: ignore[arg-type]
             out[g * cout_g : (g + 1) * cout_g] += np.tensordot(
                 taps, patch[g * cin_g : (g + 1) * cin_g], axes=([1], [0])
             )
@@ -79,7 +79,7 @@ def conv_transpose(
             for mi, d, s, n in zip(m, spec.dilation, spec.stride, in_size)
         )
         for g in range(groups):
-            taps = w[(slice(g * cin_g, (g + 1) * cin_g), slice(None), *m)]
+            taps = w[(slice(g * cin_g, (g + 1) * cin_g), slice(None), *m)]  # type: ignore[arg-type]
             canvas[(slice(g * cout_g, (g + 1) * cout_g), *target)] += np.tensordot(
                 taps, x[g * cin_g : (g + 1) * cin_g], axes=([0], [0])
             )
@@ -141,8 +141,8 @@ def avg_pool(spec: LayerSpec, x: np.ndarray) -> np.ndarray:
     if spec.count_include_pad:
         inside = tuple(slice(0, n + 2 * p) for n, (p, _) in zip(in_size, spec.padding))
         counted[(slice(None), *inside)] = 1
-    total = sum(_pool_windows(spec, padded, out_size))
-    count = sum(_pool_windows(spec, counted, out_size))
+    total: np.ndarray = sum(_pool_windows(spec, padded, out_size))  # type: ignore[assignment]
+    count: np.ndarray = sum(_pool_windows(spec, counted, out_size))  # type: ignore[assignment]
     result = np.empty(total.shape, dtype=object)
     result.reshape(-1)[:] = [
         normalise(Fraction(t) / c)

@@ -43,8 +43,11 @@ def shape_table(result: LayerShape) -> tuple[Table, str]:
     columns += ["out"]
     table = Table(title=title, title_justify="left", title_style="bold")
     for name in columns:
-        justify = "left" if name in ("dim", "ceil") else "right"
-        table.add_column(name, justify=justify, style="bold green" if name == "out" else None)
+        table.add_column(
+            name,
+            justify="left" if name in ("dim", "ceil") else "right",
+            style="bold green" if name == "out" else None,
+        )
     for dim in result.dims:
         pad = str(dim.pad_before) if dim.symmetric else f"{dim.pad_before}:{dim.pad_after}"
         row = [

@@ -71,6 +71,7 @@ def generate(text: str, name: str) -> np.ndarray | None:
         raise MalformedInputError(f"{name}: {text!r} needs positive sizes, e.g. arange:5x5")
     if math.prod(dims) > 10**6:
         raise MalformedInputError(f"{name}: {text!r} has more than 10**6 elements")
+    flat: list[Number]
     if kind == "arange":
         flat = list(range(1, math.prod(dims) + 1))
     elif kind == "eye":

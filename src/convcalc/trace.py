@@ -48,7 +48,7 @@ class Step:
     terms: tuple[Term, ...]
     value: Number | float
     bias: Number | None = None
-    total: Number | None = None  # sum of products (conv) or of the window (avg pool)
+    total: Number | float | None = None  # sum of products (conv) or of the window (avg pool)
     divisor: int | None = None
     divisor_reason: str | None = None
     winner: int | None = None  # position in terms of the max-pool winner
@@ -245,7 +245,7 @@ def _sum_step(
     total = sum((t.product for t in terms), 0)
     bias = b[o] if b is not None else None
     value = total + bias if bias is not None else total
-    return Step(index, tuple(terms), value, bias, total, window=window)  # type: ignore[arg-type]
+    return Step(index, tuple(terms), value, bias, total, window=window)
 
 
 def _conv_transpose_steps(
@@ -272,11 +272,11 @@ def _conv_transpose_steps(
             for c in range(cin_g):
                 channel = group * cin_g + c
                 for combo in itertools.product(*per_dim):
-                    i = tuple(pair[0] for pair in combo)
-                    m = tuple(pair[1] for pair in combo)
-                    value, weight = x[(channel, *i)], w[(channel, oc, *m)]
+                    at = tuple(pair[0] for pair in combo)
+                    taps = tuple(pair[1] for pair in combo)
+                    value, weight = x[(channel, *at)], w[(channel, oc, *taps)]
                     terms.append(
-                        Term((channel, *i), value, (channel, oc, *m), weight, value * weight)
+                        Term((channel, *at), value, (channel, oc, *taps), weight, value * weight)
                     )
             yield _sum_step((o, *pos), terms, b, o)
 
@@ -314,7 +314,7 @@ def _max_step(index: tuple[int, ...], terms: list[Term], window: Any) -> Step:
     for n, term in enumerate(terms):
         if term.padding:
             continue
-        if winner is None or term.input_value > terms[winner].input_value:  # type: ignore[operator]
+        if winner is None or term.input_value > terms[winner].input_value:
             winner = n
     value = terms[winner].input_value if winner is not None else NEG_INF
     return Step(index, tuple(terms), value, winner=winner, window=window)
@@ -348,7 +348,7 @@ def _avg_step(
         tuple(terms),
         value,
         total=total,
-        divisor=divisor,  # type: ignore[arg-type]
+        divisor=divisor,
         divisor_reason=reason,
         window=_window(starts, spec),
     )
