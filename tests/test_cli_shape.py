@@ -276,3 +276,9 @@ def test_table_golden(render: Callable[..., str], golden: Callable[[str, str], N
     )
     assert result.output == (224, 224)
     golden("shape_convtranspose2d", render(print_shape, result))
+
+
+def test_no_four_dimensional_layers(runner: CliRunner) -> None:
+    """An unsuffixed op with four sizes is a usage error: torch has 1d, 2d and 3d layers."""
+    result = runner.invoke(app, ["shape", "conv", "--in", "5x5x5x5", "--k", "3"])
+    assert result.exit_code == 2 and "1d, 2d and 3d" in result.stderr

@@ -171,3 +171,9 @@ def test_cli_errors(runner: CliRunner) -> None:
     assert runner.invoke(app, ["net", "conv2d k3 c8"]).exit_code == 2  # no input shape
     as_json = runner.invoke(app, ["net", "--in", "3,8,8", "conv2d k9 c8", "--json"])
     assert as_json.exit_code == 1 and "layer 1" in json.loads(as_json.stdout)["error"]
+
+
+def test_directory_is_not_a_spec(runner: CliRunner, tmp_path: Path) -> None:
+    """A directory given as the spec is a usage error naming it."""
+    result = runner.invoke(app, ["net", str(tmp_path), "--in", "3,8,8"])
+    assert result.exit_code == 2 and "is a directory" in result.stderr

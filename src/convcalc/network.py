@@ -204,6 +204,8 @@ def load_network(text: str) -> NetworkSpec:
     """A TOML file (path, or text with ``[[layer]]``) or the inline form
     ``"conv2d k7 s2 p3 c64; maxpool2d k3 s2 p1"``."""
     path = Path(text)
+    if "\n" not in text and path.is_dir():
+        raise MalformedInputError(f"spec: {text} is a directory; give a .toml file or layers")
     if text.endswith(".toml") or ("\n" not in text and _is_file(path)):
         try:
             content = path.read_text(encoding="utf-8")

@@ -247,6 +247,10 @@ def build_spec(
             f"{name} is {name.ndim}-d but the input has {ndim} spatial dimension(s)"
         )
     ndim = name.ndim or ndim
+    if ndim is not None and ndim not in (1, 2, 3):
+        raise MalformedInputError(
+            f"{name}: PyTorch has 1d, 2d and 3d layers; the sizes give {ndim} dimensions"
+        )
     if ndim is None:
         raise MalformedInputError(f"{name}: say 1d, 2d or 3d, or give one input size per dimension")
     if kernel_size is None:
