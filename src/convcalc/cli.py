@@ -30,6 +30,9 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
+    epilog="Exit status: 0 ok, 1 an invalid layer (one PyTorch or the chosen framework rejects) "
+    "or a failed --check, 2 malformed arguments. Start with: convcalc shape conv2d --in 5 --k 3 "
+    "--s 2",
 )
 
 
@@ -225,7 +228,7 @@ def build_layer(
     )
 
 
-@app.command()
+@app.command(short_help="Output size of one layer, with its working.")
 def shape(
     ctx: typer.Context,
     op: Annotated[
@@ -408,7 +411,7 @@ class View(enum.StrEnum):
     STEPS = "steps"
 
 
-@app.command()
+@app.command(short_help="Every multiply-accumulate of a layer on small data.")
 def trace(
     ctx: typer.Context,
     op: Annotated[
@@ -622,7 +625,7 @@ def view_json(name: str | None, data: Any) -> Any:
     return None
 
 
-@app.command()
+@app.command(short_help="A whole network: shapes, params, MACs, receptive fields.")
 def net(
     ctx: typer.Context,
     spec: Annotated[
@@ -684,7 +687,7 @@ def net(
         raise typer.Exit(1)
 
 
-@app.command()
+@app.command(short_help="Parameters that give a wanted output size.")
 def solve(
     ctx: typer.Context,
     op: Annotated[
@@ -799,7 +802,7 @@ def solve(
         raise typer.Exit(1)
 
 
-@app.command()
+@app.command(short_help="The op and output_padding that undo a layer's size.")
 def invert(
     ctx: typer.Context,
     op: Annotated[
@@ -855,7 +858,7 @@ def invert(
     print_inversion(stdout_console(), inversion)
 
 
-@app.command()
+@app.command(short_help="One layer under torch, tf, keras and onnx.")
 def compare(
     ctx: typer.Context,
     op: Annotated[
