@@ -282,3 +282,13 @@ def test_no_four_dimensional_layers(runner: CliRunner) -> None:
     """An unsuffixed op with four sizes is a usage error: torch has 1d, 2d and 3d layers."""
     result = runner.invoke(app, ["shape", "conv", "--in", "5x5x5x5", "--k", "3"])
     assert result.exit_code == 2 and "1d, 2d and 3d" in result.stderr
+
+
+def test_subcommand_entry_point() -> None:
+    """The entry point builds only the command being run; its help and errors still work."""
+    result = run_cli("shape", "--help")
+    assert result.returncode == 0 and "--kernel-size" in result.stdout
+    result = run_cli("shap", "conv2d")
+    assert result.returncode == 2 and "No such command 'shap'" in result.stderr
+    result = run_cli("shape", "conv2d", "--in", "5", "--k", "3", "--s", "2", "--plain")
+    assert (result.returncode, result.stdout) == (0, "2x2\n")

@@ -921,11 +921,29 @@ def compare(
     print_comparison(stdout_console(), str(name), sizes, rows)
 
 
+def _only_command(name: str) -> typer.Typer:
+    """The app with just the command being run: typer inspects every command's signature when
+    it builds the CLI, which is most of a shell one-liner's start-up. ``convcalc --help`` and
+    unknown names get the whole app."""
+    chosen = [c for c in app.registered_commands if c.callback and c.callback.__name__ == name]
+    if not chosen:
+        return app
+    single = typer.Typer(
+        name="convcalc",
+        add_completion=False,
+        pretty_exceptions_enable=False,
+        rich_markup_mode=None,
+    )
+    single.registered_commands = chosen
+    single.registered_callback = app.registered_callback
+    return single
+
+
 def main() -> None:
     """Console-script entry point: usage errors as plain text (or JSON with --json), never a
     traceback."""
     argv = sys.argv[1:]
-    command = typer.main.get_command(app)
+    command = typer.main.get_command(_only_command(argv[0]) if argv else app)
     # typer >= 0.26 vendors click; find its ClickException without importing a private module
     click_exception: type[Exception] = next(
         c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException"
