@@ -17,7 +17,6 @@ import sys
 import time
 from pathlib import Path
 
-
 # Measure what a user's machine does: bytecode caches written and reused. (Some sandboxes set
 # PYTHONDONTWRITEBYTECODE, which recompiles every module on every start.)
 ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
@@ -27,8 +26,9 @@ def median_ms(command: list[str], runs: int) -> tuple[float, float, float]:
     times = []
     for _ in range(runs):
         start = time.perf_counter()
-        subprocess.run(command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                       env=ENV)
+        subprocess.run(
+            command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=ENV
+        )
         times.append((time.perf_counter() - start) * 1000)
     return statistics.median(times), min(times), max(times)
 
