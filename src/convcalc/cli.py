@@ -204,28 +204,18 @@ def build_layer(
     stride: str | None,
     padding: str,
     dilation: str,
-    output_padding: str,
+    output_padding: str | None,
     ceil: bool,
     groups: int,
     cin: int | None,
     cout: int | None,
 ) -> Any:
-    """Parse the shared layer options into a LayerSpec (core does every check)."""
-    from convcalc.specs import build_spec, parse_padding, parse_size_list
+    """Parse the shared layer options into a torch LayerSpec (core does every check)."""
+    from convcalc.specs import build_spec
 
-    return build_spec(
-        op,
-        ndim=ndim,
-        kernel_size=parse_size_list(kernel, "kernel_size") if kernel is not None else None,
-        stride=parse_size_list(stride, "stride") if stride is not None else None,
-        padding=parse_padding(padding),
-        dilation=parse_size_list(dilation, "dilation"),
-        output_padding=parse_size_list(output_padding, "output_padding"),
-        ceil_mode=ceil,
-        groups=groups,
-        in_channels=cin,
-        out_channels=cout,
-    )
+    options = layer_options(kernel, stride, padding, dilation, output_padding or "0", ceil)
+    del options["output_shape"]
+    return build_spec(op, ndim=ndim, groups=groups, in_channels=cin, out_channels=cout, **options)
 
 
 @app.command(short_help="Output size of one layer, with its working.")
@@ -277,7 +267,7 @@ def shape(
                 stride,
                 padding,
                 dilation,
-                output_padding or "0",
+                output_padding,
                 ceil,
                 groups,
                 cin,
@@ -317,6 +307,33 @@ def shape(
     emit_shape(result, chosen, resolved)
 
 
+def layer_options(
+    kernel: str | None,
+    stride: str | None,
+    padding: str,
+    dilation: str,
+    output_padding: str | None,
+    ceil: bool,
+    output_shape: str | None = None,
+) -> dict[str, Any]:
+    """The shared layer options parsed into the keyword arguments of the core's resolvers."""
+    from convcalc.specs import parse_padding, parse_size_list
+
+    return {
+        "kernel_size": parse_size_list(kernel, "kernel_size") if kernel is not None else None,
+        "stride": parse_size_list(stride, "stride") if stride is not None else None,
+        "padding": parse_padding(padding),
+        "dilation": parse_size_list(dilation, "dilation"),
+        "output_padding": parse_size_list(output_padding, "output_padding")
+        if output_padding is not None
+        else None,
+        "ceil_mode": ceil,
+        "output_shape": parse_size_list(output_shape, "--output-shape", minimum=1)
+        if output_shape
+        else None,
+    }
+
+
 def resolve_layer(
     op: str,
     sizes: tuple[int, ...],
@@ -335,28 +352,18 @@ def resolve_layer(
 ) -> Any:
     """Parse the layer options and resolve them under a framework convention."""
     from convcalc.conventions import resolve
-    from convcalc.specs import parse_padding, parse_size_list
 
     if kernel is None:
         from convcalc.specs import parse_op
 
         raise MalformedInputError(f"{parse_op(op)} needs a kernel size (--k)")
+    options = layer_options(kernel, stride, padding, dilation, output_padding, ceil, output_shape)
     return resolve(
         convention,
         op,
         sizes,
-        kernel_size=parse_size_list(kernel, "kernel_size"),
-        stride=parse_size_list(stride, "stride") if stride is not None else None,
-        padding=parse_padding(padding),
-        dilation=parse_size_list(dilation, "dilation"),
-        output_padding=parse_size_list(output_padding, "output_padding")
-        if output_padding is not None
-        else None,
-        ceil_mode=ceil,
+        **options,
         count_include_pad=count_include_pad,
-        output_shape=parse_size_list(output_shape, "--output-shape", minimum=1)
-        if output_shape
-        else None,
         groups=groups,
         in_channels=cin,
         out_channels=cout,
@@ -497,7 +504,6 @@ def trace(
     """
     with reporting(ctx, as_json or fmt == Format.JSON):
         chosen = resolve_format(fmt, as_json, False, (Format.TABLE, Format.JSON))
-        from convcalc.specs import parse_padding, parse_size_list
         from convcalc.tensors import load_tensor
         from convcalc.trace import trace_layer
 
@@ -506,20 +512,10 @@ def trace(
             load_tensor(x, "input"),
             load_tensor(w, "weight") if w is not None else None,
             load_tensor(b, "bias") if b is not None else None,
-            kernel_size=parse_size_list(kernel, "kernel_size", minimum=1) if kernel else None,
-            stride=parse_size_list(stride, "stride") if stride is not None else None,
-            padding=parse_padding(padding),
-            dilation=parse_size_list(dilation, "dilation"),
-            output_padding=parse_size_list(output_padding, "output_padding")
-            if output_padding is not None
-            else None,
-            ceil_mode=ceil,
+            **layer_options(kernel, stride, padding, dilation, output_padding, ceil, output_shape),
             groups=groups,
             count_include_pad=count_include_pad,
             convention=convention,
-            output_shape=parse_size_list(output_shape, "--output-shape", minimum=1)
-            if output_shape
-            else None,
         )
         steps, hidden = select_steps(result, at, max_steps, chosen)
         view_name, view_data = resolve_view(result, view)
@@ -841,7 +837,7 @@ def invert(
             stride,
             padding,
             dilation,
-            output_padding or "0",
+            output_padding,
             ceil,
             1,
             None,
@@ -888,7 +884,7 @@ def compare(
     with reporting(ctx, as_json or fmt == Format.JSON):
         chosen = resolve_format(fmt, as_json, False, (Format.TABLE, Format.JSON))
         from convcalc.conventions import compare as compare_layers
-        from convcalc.specs import parse_op, parse_padding, parse_size_list
+        from convcalc.specs import parse_op, parse_size_list
 
         name = parse_op(op)
         sizes = parse_size_list(input_size, "input size", minimum=1)
@@ -897,17 +893,7 @@ def compare(
         rows = compare_layers(
             op,
             sizes,
-            kernel_size=parse_size_list(kernel, "kernel_size"),
-            stride=parse_size_list(stride, "stride") if stride is not None else None,
-            padding=parse_padding(padding),
-            dilation=parse_size_list(dilation, "dilation"),
-            output_padding=parse_size_list(output_padding, "output_padding")
-            if output_padding is not None
-            else None,
-            ceil_mode=ceil,
-            output_shape=parse_size_list(output_shape, "--output-shape", minimum=1)
-            if output_shape
-            else None,
+            **layer_options(kernel, stride, padding, dilation, output_padding, ceil, output_shape),
         )
     if chosen is Format.JSON:
         from convcalc.serialize import comparison_dicts
