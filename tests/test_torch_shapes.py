@@ -124,3 +124,23 @@ def test_edge_cases_match_torch(op: str, size: tuple[int, ...], kwargs: dict[str
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         assert layer_shape(spec, size).output == torch_output_shape(spec, size)
+
+
+@pytest.mark.parametrize("wanted", [5, 6, 7, 8, 9])
+def test_output_size_argument_matches_torch(wanted: int) -> None:
+    """--output-shape under torch is ConvTranspose.forward(output_size=...): same size, or an
+    error exactly where torch refuses the request."""
+    from convcalc.conventions import resolve
+
+    try:
+        resolved = resolve("torch", "convtranspose1d", (3,), kernel_size=(3,), stride=(3,),
+                           padding=(1,), output_shape=(wanted,))
+        ours: Any = layer_shape(resolved.spec, (3,)).output
+    except ConvcalcError:
+        ours = None
+    module = torch.nn.ConvTranspose1d(1, 1, 3, stride=3, padding=1)
+    try:
+        theirs: Any = tuple(module(torch.zeros(1, 1, 3), output_size=[wanted]).shape[2:])
+    except (RuntimeError, ValueError):
+        theirs = None
+    assert ours == theirs
