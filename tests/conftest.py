@@ -7,7 +7,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 from typer.testing import CliRunner
+
+# No per-example deadline (a loaded CI machine is slow, not wrong) and no example database in the
+# work tree; derandomized so a CI run is repeatable.
+settings.register_profile("convcalc", deadline=None, database=None, derandomize=True)
+settings.load_profile("convcalc")
 
 GOLDEN = Path(__file__).parent / "golden"
 
