@@ -46,10 +46,19 @@ class Format(enum.StrEnum):
     CSV = "csv"
 
 
-FormatOpt = Annotated[
-    Optional[Format],
-    typer.Option("--format", help="Output format (default: table).", show_default=False),
-]
+def _format_option(*offered: str) -> Any:
+    return typer.Option(
+        "--format",
+        metavar="|".join(offered),
+        help=f"Output format: {', '.join(offered)} (default: table).",
+        show_default=False,
+    )
+
+
+# One Format enum for every command; each command's help names the formats it offers.
+FormatOpt = Annotated[Optional[Format], _format_option("table", "json")]
+ShapeFormatOpt = Annotated[Optional[Format], _format_option("table", "json", "plain")]
+NetFormatOpt = Annotated[Optional[Format], _format_option("table", "json", "markdown", "csv")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Shortcut for --format json.")]
 PlainOpt = Annotated[bool, typer.Option("--plain", help="Shortcut for --format plain.")]
 
@@ -243,7 +252,7 @@ def shape(
     cout: CoutOpt = None,
     convention: ConventionOpt = "torch",
     output_shape: OutputShapeOpt = None,
-    fmt: FormatOpt = None,
+    fmt: ShapeFormatOpt = None,
     as_json: JsonOpt = False,
     plain: PlainOpt = False,
 ) -> None:
@@ -646,7 +655,7 @@ def net(
     check: Annotated[
         bool, typer.Option("--check", help="Exit 1 if any layer's `expect` does not hold.")
     ] = False,
-    fmt: FormatOpt = None,
+    fmt: NetFormatOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Shapes, parameters, MACs and receptive fields of a whole network, layer by layer.
