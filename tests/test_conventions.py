@@ -278,3 +278,23 @@ def test_cli_conventions(runner: CliRunner) -> None:
         ],
     )
     assert out.stdout == "224x224\n"
+
+
+@pytest.mark.parametrize(
+    ("stride", "dilation", "expected"),
+    [(1, 1, [3, 8, 14, 20, 26]), (1, 2, [3, 6, 11, 16, 22]), (2, 1, [3, 14, 26])],
+)
+def test_keras_causal_conv1d(stride: int, dilation: int, expected: list[int]) -> None:
+    """Keras Conv1D(padding='causal'): d*(k-1) zeros before, none after (values read off Keras)."""
+    t = trace_layer(
+        "conv1d",
+        load_tensor("1,2,3,4,5", "x"),
+        load_tensor("1,2,3", "w"),
+        stride=(stride,),
+        dilation=(dilation,),
+        padding="causal",
+        convention="keras",
+    )
+    assert t.display_output.tolist() == expected
+    with pytest.raises(MalformedInputError, match="causal"):
+        resolve("keras", "conv2d", (5, 5), kernel_size=(3,), padding="causal")

@@ -84,11 +84,8 @@ def test_keras(keras: Any, kind: str, ndim: int) -> None:
         size = tuple(rng.randint(1, 9) for _ in range(ndim))
         k = tuple(rng.randint(1, 4) for _ in range(ndim))
         s = tuple(rng.randint(1, 3) for _ in range(ndim))
-        kw: dict[str, Any] = {
-            "kernel_size": k,
-            "stride": s,
-            "padding": rng.choice(["same", "valid"]),
-        }
+        modes = ["same", "valid"] + (["causal"] if kind == "conv" and ndim == 1 else [])
+        kw: dict[str, Any] = {"kernel_size": k, "stride": s, "padding": rng.choice(modes)}
         d = (1,) * ndim
         if kind in ("conv", "convtranspose") and rng.random() < 0.3:
             d = tuple(rng.randint(1, 2) for _ in range(ndim))

@@ -133,8 +133,15 @@ def test_output_size_argument_matches_torch(wanted: int) -> None:
     from convcalc.conventions import resolve
 
     try:
-        resolved = resolve("torch", "convtranspose1d", (3,), kernel_size=(3,), stride=(3,),
-                           padding=(1,), output_shape=(wanted,))
+        resolved = resolve(
+            "torch",
+            "convtranspose1d",
+            (3,),
+            kernel_size=(3,),
+            stride=(3,),
+            padding=(1,),
+            output_shape=(wanted,),
+        )
         ours: Any = layer_shape(resolved.spec, (3,)).output
     except ConvcalcError:
         ours = None

@@ -44,6 +44,7 @@ class Convention(enum.StrEnum):
 
 
 _MODES = {
+    "causal": "causal",
     "same": "same",
     "valid": "valid",
     "same_upper": "same_upper",
@@ -357,7 +358,9 @@ def _tf(r: _Request) -> Resolved:
         raise MalformedInputError(f"ceil_mode: {who} pools have no ceil_mode (use padding='same')")
     if count_include_pad:
         raise MalformedInputError(f"count_include_pad: {who} average pools never count padding")
-    if mode not in (None, "same", "valid"):
+    if mode == "causal" and not (kind is OpKind.CONV and ndim == 1):
+        raise MalformedInputError(f"padding: {who} takes 'causal' for Conv1D only")
+    if mode not in (None, "same", "valid", "causal"):
         raise MalformedInputError(f"padding: {who} takes 'same' or 'valid', got {padding!r}")
     if mode is None and all((p if isinstance(p, tuple) else (p, p)) == (0, 0) for p in padding):
         mode = "valid"  # no padding is exactly 'valid'
@@ -386,6 +389,10 @@ def _tf(r: _Request) -> Resolved:
             )
     elif mode == "valid":
         pads = ((0, 0),) * ndim
+    elif mode == "causal":
+        # Keras Conv1D(padding='causal'): all d*(k-1) padding before, none after
+        pads = ((dilations[0] * (kernel[0] - 1), 0),)
+        notes.append(f"causal: {pads[0][0]} before (d*(k-1)), 0 after")
     else:
         pairs = [p if isinstance(p, tuple) else (p, p) for p in padding]
         pads = tuple(pairs * ndim if len(pairs) == 1 else pairs)

@@ -322,6 +322,10 @@ def _resolve_padding(
                 raise MalformedInputError(
                     f"padding: {padding!r} is ONNX's auto_pad; add --convention onnx"
                 ) from None
+            if padding.lower() == "causal":
+                raise MalformedInputError(
+                    "padding: 'causal' is Keras's Conv1D padding; add --convention keras"
+                ) from None
             raise MalformedInputError(
                 "padding: expected an integer, one per dimension, 'same' or 'valid', "
                 f"got {padding!r}"
@@ -372,7 +376,7 @@ def parse_padding(text: str) -> tuple[int, ...] | tuple[tuple[int, int], ...] | 
     ((1, 2), (0, 0))
     """
     cleaned = text.strip().lower().replace("-", "_")
-    if cleaned in ("same", "valid", "same_upper", "same_lower", "notset"):
+    if cleaned in ("same", "valid", "same_upper", "same_lower", "notset", "causal"):
         return cleaned
     if ":" not in cleaned:
         return parse_size_list(text, "padding")
