@@ -298,3 +298,36 @@ def test_keras_causal_conv1d(stride: int, dilation: int, expected: list[int]) ->
     assert t.display_output.tolist() == expected
     with pytest.raises(MalformedInputError, match="causal"):
         resolve("keras", "conv2d", (5, 5), kernel_size=(3,), padding="causal")
+
+
+@pytest.mark.parametrize(
+    ("padding", "shape", "expected"),
+    [  # tf.nn.conv1d_transpose(x=1,2,3, ones(3), output_shape, strides=2) on TF 2.21
+        ("valid", 7, [1, 1, 3, 2, 5, 3, 3]),
+        ("valid", 8, [1, 1, 3, 2, 5, 3, 3, 0]),
+        ("valid", 9, None),
+        ("valid", 6, None),
+        ("same", 6, [1, 1, 3, 2, 5, 3]),
+        ("same", 5, [1, 3, 2, 5, 3]),
+        ("same", 4, None),
+        ("same", 7, None),
+    ],
+)
+def test_tf_conv_transpose_output_shape(
+    padding: str, shape: int, expected: list[int] | None
+) -> None:
+    """tf.nn.conv_transpose with an explicit output_shape: crops, zeros and rejections."""
+    try:
+        t = trace_layer(
+            "convtranspose1d",
+            load_tensor("1,2,3", "x"),
+            load_tensor("1,1,1", "w"),
+            stride=(2,),
+            padding=padding,
+            convention="tf",
+            output_shape=(shape,),
+        )
+        got = t.display_output.tolist()
+    except ConvcalcError:
+        got = None
+    assert got == expected

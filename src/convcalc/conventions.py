@@ -472,6 +472,12 @@ def _keras_transpose(r: _Request) -> Resolved:
                 f"conv (ceil({out}/{s}) = {_ceil_div(out, s)}) in dimension {labels[axis]}; "
                 "TensorFlow rejects it"
             )
+        if mode == "valid" and output_shape is not None and out >= full + s:
+            # conv2d_backprop_input: the VALID conv of the output must give the input back
+            raise ConvcalcError(
+                f"output_shape: {out} is {out - full} past the full result {full} in dimension "
+                f"{labels[axis]}; TensorFlow's VALID needs {full} <= output < {full + s}"
+            )
         if mode == "valid" and out < full:
             raise ConvcalcError(f"output size: {out} is smaller than the valid output {full}")
         before, after, op = _crop_to(full, out, total // 2 if mode == "same" else 0)
