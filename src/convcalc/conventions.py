@@ -503,11 +503,17 @@ def _keras_transpose(r: _Request) -> Resolved:
     args = f"strides={_one(strides)}, padding='{mode}'"
     if ops is not None:
         args += f", output_padding={_one(tuple(ops))}"
+    call = f"keras.layers.Conv{ndim}DTranspose(..., {_one(kernel)}, {args})"
+    if output_shape is not None:
+        call = (
+            f"tf.nn.conv_transpose(x, w, output_shape=[N, {', '.join(map(str, output_shape))}"
+            f", C], strides={_one(strides)}, padding='{mode.upper()}')"
+        )
     return Resolved(
         convention,
         spec,
         tuple(notes),
-        f"keras.layers.Conv{ndim}DTranspose(..., {_one(kernel)}, {args})",
+        call,
     )
 
 
