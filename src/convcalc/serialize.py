@@ -140,25 +140,27 @@ def trace_dict(
 
 
 def step_dict(step: Any, plain: bool) -> dict[str, Any]:
-    """One output element's working."""
+    """One output element's working. (The hot loop of a large trace's JSON: ints, the usual
+    case, skip the conversion call.)"""
     from convcalc.tensors import to_plain
 
-    def idx(index: tuple[int, ...]) -> list[int]:
-        return list(index[1:]) if plain else list(index)
-
-    data: dict[str, Any] = {"index": idx(step.index), "terms": []}
+    cut = 1 if plain else 0
+    terms = []
     for term in step.terms:
+        value = term.input_value
         item: dict[str, Any] = {
-            "input_index": idx(term.input_index),
-            "input_value": to_plain(term.input_value),
+            "input_index": list(term.input_index[cut:]),
+            "input_value": value if type(value) is int else to_plain(value),
         }
         if term.weight_index is not None:
+            weight, product = term.weight_value, term.product
             item["weight_index"] = list(term.weight_index)
-            item["weight_value"] = to_plain(term.weight_value)
-            item["product"] = to_plain(term.product)
+            item["weight_value"] = weight if type(weight) is int else to_plain(weight)
+            item["product"] = product if type(product) is int else to_plain(product)
         if term.padding:
             item["padding"] = True
-        data["terms"].append(item)
+        terms.append(item)
+    data: dict[str, Any] = {"index": list(step.index[cut:]), "terms": terms}
     if step.total is not None:
         data["sum"] = to_plain(step.total)
     if step.bias is not None:
@@ -167,7 +169,7 @@ def step_dict(step: Any, plain: bool) -> dict[str, Any]:
         data["divisor"] = step.divisor
         data["divisor_reason"] = step.divisor_reason
     if step.winner is not None:
-        data["winner"] = data["terms"][step.winner]["input_index"]
+        data["winner"] = terms[step.winner]["input_index"]
     data["value"] = to_plain(step.value)
     return data
 
