@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -13,7 +14,8 @@ from typer.testing import CliRunner
 # No per-example deadline (a loaded CI machine is slow, not wrong) and no example database in the
 # work tree; derandomized so a CI run is repeatable.
 settings.register_profile("convcalc", deadline=None, database=None, derandomize=True)
-settings.load_profile("convcalc")
+settings.register_profile("explore", deadline=None, database=None, max_examples=1000)
+settings.load_profile(os.environ.get("CONVCALC_HYPOTHESIS_PROFILE", "convcalc"))
 
 GOLDEN = Path(__file__).parent / "golden"
 
