@@ -220,25 +220,16 @@ CoutOpt = Annotated[
 ]
 
 
-def build_layer(
-    op: str,
-    ndim: int | None,
-    kernel: str | None,
-    stride: str | None,
-    padding: str,
-    dilation: str,
-    output_padding: str | None,
-    ceil: bool,
-    groups: int,
-    cin: int | None,
-    cout: int | None,
-) -> Any:
-    """Parse the shared layer options into a torch LayerSpec (core does every check)."""
+def torch_spec(op: str, ndim: int | None, options: dict[str, Any], **extra: Any) -> Any:
+    """A PyTorch LayerSpec from parsed layer options, for the commands that take no convention
+    (sweeps, invert); build_spec does every check."""
     from convcalc.specs import build_spec
 
-    options = layer_options(kernel, stride, padding, dilation, output_padding or "0", ceil)
-    del options["output_shape"]
-    return build_spec(op, ndim=ndim, groups=groups, in_channels=cin, out_channels=cout, **options)
+    if options.get("output_shape") is not None:
+        raise MalformedInputError("--output-shape needs one input size, not a sweep")
+    rest = {k: v for k, v in options.items() if k != "output_shape"}
+    rest["output_padding"] = rest["output_padding"] or (0,)
+    return build_spec(op, ndim=ndim, **rest, **extra)
 
 
 @app.command(short_help="Output size of one layer, with its working.")
@@ -281,21 +272,13 @@ def shape(
         from convcalc.specs import parse_op, parse_size_list
 
         name = parse_op(op)
+        options = layer_options(
+            kernel, stride, padding, dilation, output_padding, ceil, output_shape
+        )
+        channels: dict[str, Any] = {"groups": groups, "in_channels": cin, "out_channels": cout}
         sweep_range = parse_range(input_size)
         if sweep_range is not None:
-            spec = build_layer(
-                op,
-                name.ndim or 1,
-                kernel,
-                stride,
-                padding,
-                dilation,
-                output_padding,
-                ceil,
-                groups,
-                cin,
-                cout,
-            )
+            spec = torch_spec(op, name.ndim or 1, options, **channels)
             if chosen is Format.PLAIN:
                 raise MalformedInputError("--plain prints one size; a sweep offers table or json")
         else:
@@ -304,28 +287,15 @@ def shape(
         emit_sweep(ctx, spec, sweep_range, chosen)
         return
     with reporting(ctx, as_json or fmt == Format.JSON):
+        from convcalc.conventions import resolve
+        from convcalc.specs import broadcast
+
         sizes = parse_size_list(input_size, "input size", minimum=1)
         ndim = name.ndim or len(sizes)
         if batch is not None and batch < 1:
             raise MalformedInputError(f"batch must be positive, got {batch}")
-        from convcalc.specs import broadcast
-
         sizes = broadcast(sizes, ndim, "input size")
-        resolved = resolve_layer(
-            op,
-            sizes,
-            kernel,
-            stride,
-            padding,
-            dilation,
-            output_padding,
-            ceil,
-            groups,
-            cin,
-            cout,
-            convention,
-            output_shape,
-        )
+        resolved = resolve(convention, op, sizes, **options, **channels)
         result = layer_shape(resolved.spec, sizes, batch)
     emit_shape(result, chosen, resolved)
 
@@ -355,42 +325,6 @@ def layer_options(
         if output_shape
         else None,
     }
-
-
-def resolve_layer(
-    op: str,
-    sizes: tuple[int, ...],
-    kernel: str | None,
-    stride: str | None,
-    padding: str,
-    dilation: str,
-    output_padding: str | None,
-    ceil: bool,
-    groups: int,
-    cin: int | None,
-    cout: int | None,
-    convention: str,
-    output_shape: str | None,
-    count_include_pad: bool | None = None,
-) -> Any:
-    """Parse the layer options and resolve them under a framework convention."""
-    from convcalc.conventions import resolve
-
-    if kernel is None:
-        from convcalc.specs import parse_op
-
-        raise MalformedInputError(f"{parse_op(op)} needs a kernel size (--k)")
-    options = layer_options(kernel, stride, padding, dilation, output_padding, ceil, output_shape)
-    return resolve(
-        convention,
-        op,
-        sizes,
-        **options,
-        count_include_pad=count_include_pad,
-        groups=groups,
-        in_channels=cin,
-        out_channels=cout,
-    )
 
 
 def emit_sweep(ctx: typer.Context, spec: Any, sizes: Any, chosen: Format) -> None:
@@ -576,7 +510,7 @@ def _trace_command(
     with reporting(ctx, as_json or fmt == Format.JSON):
         chosen = resolve_format(fmt, as_json, False, (Format.TABLE, Format.JSON))
         from convcalc.tensors import load_tensor
-        from convcalc.trace import trace_layer
+        from convcalc.trace import choose_view, trace_layer
 
         result = trace_layer(
             op,
@@ -589,7 +523,7 @@ def _trace_command(
             convention=convention,
         )
         steps, hidden = select_steps(result, at, max_steps, chosen)
-        view_name, view_data = resolve_view(result, view)
+        view_name, view_data = choose_view(result, view.value)
         if view_name == "conv" and at is None:
             inner_steps, hidden = select_steps(view_data.trace, None, max_steps, chosen)
         elif view_name == "conv":
@@ -597,9 +531,9 @@ def _trace_command(
         else:
             inner_steps = None
     if chosen is Format.JSON:
-        from convcalc.serialize import trace_dict
+        from convcalc.serialize import trace_dict, view_dict
 
-        data = trace_dict(result, steps, view_name, view_json(view_name, view_data))
+        data = trace_dict(result, steps, view_name, view_dict(view_name, view_data))
         typer.echo(dumps(data, compact=len(steps) > COMPACT_JSON_STEPS))
         return
     from convcalc.render import print_trace
@@ -644,52 +578,6 @@ def select_steps(
     if limit is None or len(steps) <= limit:
         return list(steps), 0
     return list(steps[:limit]), len(steps) - limit
-
-
-def resolve_view(result: Any, view: View) -> tuple[str | None, Any]:
-    """Compute the chosen view of a transposed conv (others have only the steps)."""
-    from convcalc.specs import OpKind
-    from convcalc.trace import conv_view, default_view, matrix_view, scatter_view
-
-    if result.spec.kind is not OpKind.CONVTRANSPOSE:
-        if view not in (View.AUTO, View.STEPS):
-            raise MalformedInputError("--view applies to transposed convolutions only")
-        return None, None
-    name = default_view(result.spec) if view is View.AUTO else view.value
-    if name == "steps":
-        return None, None
-    builder = {"scatter": scatter_view, "conv": conv_view, "matrix": matrix_view}[name]
-    data: Any = builder(result)
-    produced = (
-        data.trace.output
-        if name == "conv"
-        else (data.y_flat.reshape(result.output.shape) if name == "matrix" else data.output)
-    )
-    if not (produced == result.output).all():  # the views must agree; never print a wrong one
-        raise ConvcalcError(f"internal check failed: the {name} view disagrees with the steps")
-    return name, data
-
-
-def view_json(name: str | None, data: Any) -> Any:
-    """The JSON form of a view's intermediate data."""
-    from convcalc.tensors import to_plain
-
-    if name == "scatter":
-        return {"full": to_plain(data.full), "crop": [list(c) for c in data.crop]}
-    if name == "conv":
-        return {
-            "zero_inserted": to_plain(data.zero_inserted),
-            "padding": [list(p) for p in data.pads],
-            "padded": to_plain(data.padded),
-            "kernel_rotated": to_plain(data.kernel),
-        }
-    if name == "matrix":
-        return {
-            "matrix": to_plain(data.matrix),
-            "input_flat": to_plain(data.x_flat),
-            "output_flat": to_plain(data.y_flat),
-        }
-    return None
 
 
 @app.command(short_help="A whole network: shapes, params, MACs, receptive fields.")
@@ -901,19 +789,8 @@ def invert(
         name = parse_op(op)
         sizes = parse_size_list(input_size, "input size", minimum=1)
         ndim = name.ndim or len(sizes)
-        spec = build_layer(
-            op,
-            ndim,
-            kernel,
-            stride,
-            padding,
-            dilation,
-            output_padding,
-            ceil,
-            1,
-            None,
-            None,
-        )
+        options = layer_options(kernel, stride, padding, dilation, output_padding, ceil)
+        spec = torch_spec(op, ndim, options)
         inversion = invert_layer(spec, broadcast(sizes, ndim, "input size"))
     if chosen is Format.JSON:
         from convcalc.serialize import inversion_dict
@@ -959,8 +836,6 @@ def compare(
 
         name = parse_op(op)
         sizes = parse_size_list(input_size, "input size", minimum=1)
-        if kernel is None:
-            raise MalformedInputError(f"{name} needs a kernel size (--k)")
         rows = compare_layers(
             op,
             sizes,

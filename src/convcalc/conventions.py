@@ -114,7 +114,7 @@ def resolve(
     op: str,
     input_size: tuple[int, ...],
     *,
-    kernel_size: tuple[int, ...],
+    kernel_size: tuple[int, ...] | None,
     stride: tuple[int, ...] | None = None,
     padding: Any = (0,),
     dilation: tuple[int, ...] = (1,),
@@ -170,7 +170,7 @@ def _resolve(
     convention: Convention,
     op: str,
     input_size: tuple[int, ...],
-    kernel_size: tuple[int, ...],
+    kernel_size: tuple[int, ...] | None,
     stride: tuple[int, ...] | None,
     padding: Any,
     dilation: tuple[int, ...],
@@ -183,6 +183,8 @@ def _resolve(
     from convcalc.specs import broadcast, parse_op
 
     name = parse_op(op)
+    if kernel_size is None:
+        raise MalformedInputError(f"{name} needs a kernel size (--k)")
     ndim = name.ndim or len(input_size)
     sizes = broadcast(input_size, ndim, "input size")
     kind = name.kind
@@ -222,46 +224,33 @@ def _resolve(
 
 
 def _spec(
-    kind: OpKind,
-    ndim: int,
-    kernel: tuple[int, ...],
-    strides: tuple[int, ...],
+    r: _Request,
     pads: tuple[tuple[int, int], ...],
-    dilations: tuple[int, ...],
-    op: tuple[int, ...],
-    ceil_mode: bool,
-    groups: int,
+    op: tuple[int, ...] = (0,),
+    *,
+    ceil_mode: bool = False,
     count_include_pad: bool,
-    convention: Convention,
 ) -> LayerSpec:
-    if convention is Convention.ONNX and kind.is_pool and min(min(p) for p in pads) < 0:
+    """The LayerSpec of a request once its framework's padding is resolved."""
+    kind, ndim = r.kind, r.ndim
+    if r.convention is Convention.ONNX and kind.is_pool and min(min(p) for p in pads) < 0:
         # onnxruntime's negative SAME padding of pools (see _ort_pool_same): keep it as it is
         spec = _spec(
-            kind,
-            ndim,
-            kernel,
-            strides,
-            ((0, 0),) * ndim,
-            dilations,
-            op,
-            ceil_mode,
-            groups,
-            count_include_pad,
-            convention,
+            r, ((0, 0),) * ndim, op, ceil_mode=ceil_mode, count_include_pad=count_include_pad
         )
         return replace(spec, padding=pads)
     spec = build_spec(
         f"{kind.value}{ndim}d",
-        kernel_size=kernel,
-        stride=strides,
+        kernel_size=r.kernel,
+        stride=r.strides,
         padding=pads,
-        dilation=dilations if kind is not OpKind.AVGPOOL else (1,),
+        dilation=r.dilations if kind is not OpKind.AVGPOOL else (1,),
         output_padding=op,
         ceil_mode=ceil_mode,
-        groups=groups,
+        groups=r.groups,
         count_include_pad=count_include_pad,
     )
-    return replace(spec, convention=convention.value)
+    return replace(spec, convention=r.convention.value)
 
 
 def _torch(r: _Request) -> Resolved:
@@ -352,7 +341,7 @@ def _tf(r: _Request) -> Resolved:
         r.strides,
     )
     padding, mode, dilations, output_padding = r.padding, r.mode, r.dilations, r.output_padding
-    ceil_mode, count_include_pad, groups = r.ceil_mode, r.count_include_pad, r.groups
+    ceil_mode, count_include_pad = r.ceil_mode, r.count_include_pad
     who = "Keras" if convention is Convention.KERAS else "TensorFlow"
     if ceil_mode:
         raise MalformedInputError(f"ceil_mode: {who} pools have no ceil_mode (use padding='same')")
@@ -396,9 +385,7 @@ def _tf(r: _Request) -> Resolved:
     else:
         pairs = [p if isinstance(p, tuple) else (p, p) for p in padding]
         pads = tuple(pairs * ndim if len(pairs) == 1 else pairs)
-    spec = _spec(
-        kind, ndim, kernel, strides, pads, dilations, (0,), False, groups, False, convention
-    )
+    spec = _spec(r, pads, count_include_pad=False)
     layer = {"conv": "Conv", "maxpool": "MaxPooling", "avgpool": "AveragePooling"}[kind.value]
     call = (
         f"keras.layers.{layer}{ndim}D(..., {_one(kernel)}, strides={_one(strides)}, "
@@ -426,7 +413,7 @@ def _crop_to(full: int, out: int, before: int) -> tuple[int, int, int]:
 def _keras_transpose(r: _Request) -> Resolved:
     convention, ndim, sizes, kernel, strides = r.convention, r.ndim, r.sizes, r.kernel, r.strides
     mode, dilations, output_padding = r.mode or "valid", r.dilations, r.output_padding
-    output_shape, groups = r.output_shape, r.groups
+    output_shape = r.output_shape
     ops = (
         None
         if output_padding is None
@@ -487,19 +474,7 @@ def _keras_transpose(r: _Request) -> Resolved:
             f"{labels[axis]}: {rule}; full scatter {full}, crop {before} before, "
             f"{after} after" + (f", {op} zero(s) appended" if op else "")
         )
-    spec = _spec(
-        OpKind.CONVTRANSPOSE,
-        ndim,
-        kernel,
-        strides,
-        tuple(pads),
-        dilations,
-        tuple(extra),
-        False,
-        groups,
-        True,
-        convention,
-    )
+    spec = _spec(r, tuple(pads), tuple(extra), count_include_pad=True)
     args = f"strides={_one(strides)}, padding='{mode}'"
     if ops is not None:
         args += f", output_padding={_one(tuple(ops))}"
@@ -527,7 +502,7 @@ def _onnx(r: _Request) -> Resolved:
         r.padding,
     )
     mode, dilations, output_padding, ceil_mode = r.mode, r.dilations, r.output_padding, r.ceil_mode
-    count_include_pad, groups = r.count_include_pad, r.groups
+    count_include_pad = r.count_include_pad
     if mode == "same":
         mode = "same_upper"
         r = replace(r, mode=mode)
@@ -562,19 +537,7 @@ def _onnx(r: _Request) -> Resolved:
         pads = ((0, 0),) * ndim
     else:
         pads = _explicit(padding, ndim)
-    spec = _spec(
-        kind,
-        ndim,
-        kernel,
-        strides,
-        pads,
-        dilations,
-        (0,),
-        ceil_mode,
-        groups,
-        bool(count_include_pad),
-        Convention.ONNX,
-    )
+    spec = _spec(r, pads, ceil_mode=ceil_mode, count_include_pad=bool(count_include_pad))
     op_type = {"conv": "Conv", "maxpool": "MaxPool", "avgpool": "AveragePool"}[kind.value]
     attrs = f"kernel_shape={list(kernel)}, strides={list(strides)}"
     attrs += (
@@ -624,7 +587,7 @@ def _explicit(padding: Any, ndim: int) -> tuple[tuple[int, int], ...]:
 def _onnx_transpose(r: _Request) -> Resolved:
     ndim, sizes, kernel, strides, padding = r.ndim, r.sizes, r.kernel, r.strides, r.padding
     mode, dilations, output_padding = r.mode, r.dilations, r.output_padding
-    output_shape, groups = r.output_shape, r.groups
+    output_shape = r.output_shape
     labels = dimension_names(ndim)
     ops = (
         (0,) * ndim
@@ -667,19 +630,7 @@ def _onnx_transpose(r: _Request) -> Resolved:
         else:
             pads.append(explicit[axis] if explicit else (0, 0))
             extra.append(ops[axis])
-    spec = _spec(
-        OpKind.CONVTRANSPOSE,
-        ndim,
-        kernel,
-        strides,
-        tuple(pads),
-        dilations,
-        tuple(extra),
-        False,
-        groups,
-        True,
-        Convention.ONNX,
-    )
+    spec = _spec(r, tuple(pads), tuple(extra), count_include_pad=True)
     attrs = f"kernel_shape={list(kernel)}, strides={list(strides)}"
     if output_shape is not None:
         attrs += f", output_shape={list(output_shape)}"

@@ -23,7 +23,7 @@ import tomllib
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from convcalc.errors import ConvcalcError, MalformedInputError
 from convcalc.shapes import LayerShape, layer_shape
@@ -159,6 +159,18 @@ class LayerResult:
         if self.expect is None:
             return None
         return self.expect in (self.output_shape, self.output_shape[1:])
+
+
+class Applied(NamedTuple):
+    """What a layer handler computes; apply_layer adds the layer's number, name and input."""
+
+    type: str
+    summary: str
+    output: Shape
+    params: int
+    macs: int
+    rf: ReceptiveField | None
+    shape: LayerShape | None = None
 
 
 @dataclass
@@ -431,17 +443,30 @@ def apply_layer(
             f"unknown parameter(s) {sorted(unknown)}; {kind} takes {sorted(keys)}"
         )
     if family in {k.value for k in OpKind}:
-        return _conv_like(number, name, OpKind(family), ndim, raw, current, rf)
-    if family.startswith("adaptive"):
-        return _adaptive(number, name, family, ndim or 0, raw, current, rf)
-    handler = {
-        "same": _same,
-        "upsample": _upsample,
-        "flatten": _flatten,
-        "linear": _linear,
-        "batchnorm": _batchnorm,
-    }[family]
-    return handler(number, name, kind, ndim, raw, current, rf)
+        applied = _conv_like(OpKind(family), ndim, raw, current, rf)
+    elif family.startswith("adaptive"):
+        applied = _adaptive(family, ndim or 0, raw, current, rf)
+    else:
+        handler = {
+            "same": _same,
+            "upsample": _upsample,
+            "flatten": _flatten,
+            "linear": _linear,
+            "batchnorm": _batchnorm,
+        }[family]
+        applied = handler(kind, ndim, raw, current, rf)
+    return LayerResult(
+        number,
+        name,
+        applied.type,
+        applied.summary,
+        current,
+        applied.output,
+        applied.params,
+        applied.macs,
+        applied.rf,
+        shape=applied.shape,
+    )
 
 
 def _spatial(current: Shape, ndim: int | None, what: str) -> Shape:
@@ -467,19 +492,12 @@ def _as_list(value: Any, key: str) -> list[int]:
 
 
 def _conv_like(
-    number: int,
-    name: str,
-    kind: OpKind,
-    ndim: int | None,
-    raw: dict[str, Any],
-    current: Shape,
-    rf: ReceptiveField | None,
-) -> LayerResult:
+    kind: OpKind, ndim: int | None, raw: dict[str, Any], current: Shape, rf: ReceptiveField | None
+) -> Applied:
     ndim = ndim or len(current) - 2
     spatial = _spatial(current, ndim, f"{kind.value}{ndim}d")
     c_in = current[1]
-    if raw.get("padding_mode", "zeros") != "zeros":
-        pass  # reflect/replicate/circular pad the same amount: the shape is the same
+    # padding_mode (reflect/replicate/circular) pads by the same amount: the shape is the same
     if raw.get("in_channels") is not None and raw["in_channels"] != c_in:
         raise ConvcalcError(
             f"in_channels: {raw['in_channels']} given, but the input has {c_in} channels"
@@ -510,12 +528,9 @@ def _conv_like(
     out = result.tensor_shape("output")
     assert out is not None
     params, macs = _conv_counts(spec, current, out)
-    return LayerResult(
-        number,
-        name,
+    return Applied(
         spec.name,
         _summary(spec),
-        current,
         out,
         params,
         macs,
@@ -589,14 +604,8 @@ def _summary(spec: LayerSpec) -> str:
 
 
 def _adaptive(
-    number: int,
-    name: str,
-    family: str,
-    ndim: int,
-    raw: dict[str, Any],
-    current: Shape,
-    rf: ReceptiveField | None,
-) -> LayerResult:
+    family: str, ndim: int, raw: dict[str, Any], current: Shape, rf: ReceptiveField | None
+) -> Applied:
     spatial = _spatial(current, ndim, f"adaptive pool {ndim}d")
     if "output_size" not in raw:
         raise MalformedInputError("output_size: adaptive pools need output_size (out7 inline)")
@@ -626,12 +635,9 @@ def _adaptive(
             tuple(s + Fraction(f - 1, 2) * j for s, f, j in zip(rf.start, first, rf.jump)),
         )
     kind = f"{family.replace('adaptive', 'adaptive_')}_pool{ndim}d"
-    return LayerResult(
-        number,
-        name,
+    return Applied(
         kind,
         f"{kind} out{'x'.join(map(str, out))}",
-        current,
         (*current[:2], *out),
         0,
         0,
@@ -640,30 +646,18 @@ def _adaptive(
 
 
 def _same(
-    number: int,
-    name: str,
-    kind: str,
-    ndim: int | None,
-    raw: dict[str, Any],
-    current: Shape,
-    rf: ReceptiveField | None,
-) -> LayerResult:
+    kind: str, ndim: int | None, raw: dict[str, Any], current: Shape, rf: ReceptiveField | None
+) -> Applied:
     params = 0
     folded = kind.lower().replace("_", "")
     if folded == "prelu":
         params = int(raw.get("num_parameters", 1))
-    return LayerResult(number, name, kind.lower(), kind.lower(), current, current, params, 0, rf)
+    return Applied(kind.lower(), kind.lower(), current, params, 0, rf)
 
 
 def _batchnorm(
-    number: int,
-    name: str,
-    kind: str,
-    ndim: int | None,
-    raw: dict[str, Any],
-    current: Shape,
-    rf: ReceptiveField | None,
-) -> LayerResult:
+    kind: str, ndim: int | None, raw: dict[str, Any], current: Shape, rf: ReceptiveField | None
+) -> Applied:
     channels = current[1] if len(current) > 1 else current[0]
     given = raw.get("num_features")
     if given is not None and given != channels:
@@ -674,12 +668,9 @@ def _batchnorm(
             f"input: batchnorm{ndim}d does not take a {len(current)}-d input {_shape_text(current)}"
         )
     params = 2 * channels if raw.get("affine", True) else 0
-    return LayerResult(
-        number,
-        name,
+    return Applied(
         f"batchnorm{ndim}d",
         f"batchnorm{ndim}d {channels}",
-        current,
         current,
         params,
         0,
@@ -699,14 +690,8 @@ def upsample_size(size: int, scale: Any) -> int:
 
 
 def _upsample(
-    number: int,
-    name: str,
-    kind: str,
-    ndim: int | None,
-    raw: dict[str, Any],
-    current: Shape,
-    rf: ReceptiveField | None,
-) -> LayerResult:
+    kind: str, ndim: int | None, raw: dict[str, Any], current: Shape, rf: ReceptiveField | None
+) -> Applied:
     spatial = current[2:]
     if not spatial:
         raise ConvcalcError(
@@ -739,27 +724,19 @@ def _upsample(
     if rf is not None and not rf.whole_input:
         # nearest: output j copies input floor(j * in / out); element 0 copies input 0.
         new_rf = ReceptiveField(rf.size, tuple(j / s for j, s in zip(rf.jump, scales)), rf.start)
-    return LayerResult(number, name, "upsample", label, current, (*current[:2], *out), 0, 0, new_rf)
+    return Applied("upsample", label, (*current[:2], *out), 0, 0, new_rf)
 
 
 def _flatten(
-    number: int,
-    name: str,
-    kind: str,
-    ndim: int | None,
-    raw: dict[str, Any],
-    current: Shape,
-    rf: ReceptiveField | None,
-) -> LayerResult:
+    kind: str, ndim: int | None, raw: dict[str, Any], current: Shape, rf: ReceptiveField | None
+) -> Applied:
     start, end = int(raw.get("start_dim", 1)), int(raw.get("end_dim", -1))
     rank = len(current)
     lo, hi = start % rank, end % rank
     if not (0 <= lo <= hi < rank):
         raise MalformedInputError(f"start_dim/end_dim: {start}..{end} do not fit a {rank}-d input")
     out = (*current[:lo], math.prod(current[lo : hi + 1]), *current[hi + 1 :])
-    return LayerResult(
-        number, name, "flatten", "flatten", current, out, 0, 0, _whole(rf) if len(out) <= 2 else rf
-    )
+    return Applied("flatten", "flatten", out, 0, 0, _whole(rf) if len(out) <= 2 else rf)
 
 
 def _whole(rf: ReceptiveField | None) -> ReceptiveField | None:
@@ -769,14 +746,8 @@ def _whole(rf: ReceptiveField | None) -> ReceptiveField | None:
 
 
 def _linear(
-    number: int,
-    name: str,
-    kind: str,
-    ndim: int | None,
-    raw: dict[str, Any],
-    current: Shape,
-    rf: ReceptiveField | None,
-) -> LayerResult:
+    kind: str, ndim: int | None, raw: dict[str, Any], current: Shape, rf: ReceptiveField | None
+) -> Applied:
     features = current[-1]
     given = raw.get("in_features")
     if given is not None and given != features:
@@ -791,12 +762,9 @@ def _linear(
     out = (*current[:-1], out_features)
     params = features * out_features + (out_features if bias else 0)
     macs = math.prod(out) * features
-    return LayerResult(
-        number,
-        name,
+    return Applied(
         "linear",
         f"linear {features}->{out_features}",
-        current,
         out,
         params,
         macs,

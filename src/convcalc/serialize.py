@@ -440,3 +440,25 @@ def comparison_dicts(rows: list[Any]) -> list[dict[str, Any]]:
             )
         data.append(item)
     return data
+
+
+def view_dict(name: str | None, data: Any) -> Any:
+    """The JSON form of a transposed conv view's intermediate data."""
+    from convcalc.tensors import to_plain
+
+    if name == "scatter":
+        return {"full": to_plain(data.full), "crop": [list(c) for c in data.crop]}
+    if name == "conv":
+        return {
+            "zero_inserted": to_plain(data.zero_inserted),
+            "padding": [list(p) for p in data.pads],
+            "padded": to_plain(data.padded),
+            "kernel_rotated": to_plain(data.kernel),
+        }
+    if name == "matrix":
+        return {
+            "matrix": to_plain(data.matrix),
+            "input_flat": to_plain(data.x_flat),
+            "output_flat": to_plain(data.y_flat),
+        }
+    return None

@@ -482,6 +482,32 @@ def matrix_view(trace: Trace) -> MatrixView:
     return MatrixView(matrix, x_flat, y_flat)
 
 
+def choose_view(trace: Trace, view: str = "auto") -> tuple[str | None, Any]:
+    """The view of a transposed conv to show ("auto", "scatter", "conv", "matrix" or "steps"),
+    computed and checked against the steps: a view that disagreed would never be printed.
+    Other ops have only their steps."""
+    if trace.spec.kind is not OpKind.CONVTRANSPOSE:
+        if view not in ("auto", "steps"):
+            raise MalformedInputError("--view applies to transposed convolutions only")
+        return None, None
+    name = default_view(trace.spec) if view == "auto" else view
+    if name == "steps":
+        return None, None
+    data: Any
+    if name == "conv":
+        data = conv_view(trace)
+        produced = data.trace.output
+    elif name == "matrix":
+        data = matrix_view(trace)
+        produced = data.y_flat.reshape(trace.output.shape)
+    else:
+        data = scatter_view(trace)
+        produced = data.output
+    if not (produced == trace.output).all():
+        raise ConvcalcError(f"internal check failed: the {name} view disagrees with the steps")
+    return name, data
+
+
 def default_view(spec: LayerSpec) -> str:
     """The view that teaches best: scatter when the padding crops more than the kernel overlaps
     (negative effective padding), else the zero-insertion convolution PyTorch's docs describe."""
@@ -543,14 +569,12 @@ def trace_layer(
                     f"{list(from_weight)}"
                 )
         kernel_size = from_weight
-    if kernel_size is None:
-        raise MalformedInputError(f"{name} needs a kernel size (--k)")
     spatial = tuple(x.shape[-ndim:])
     spec = resolve(
         convention,
         str(name) if name.ndim else f"{name}{ndim}d",
         spatial,
-        kernel_size=tuple(kernel_size),
+        kernel_size=None if kernel_size is None else tuple(kernel_size),
         stride=stride,
         padding=padding,
         dilation=dilation,
