@@ -508,12 +508,12 @@ def _onnx(r: _Request) -> Resolved:
         r = replace(r, mode=mode)
     labels = dimension_names(ndim)
     notes = []
+    if ceil_mode and not kind.is_pool:
+        raise MalformedInputError("ceil_mode applies to pooling layers only")
     if kind is OpKind.CONVTRANSPOSE:
         return _onnx_transpose(r)
     if output_padding and any(output_padding):
         raise MalformedInputError("output_padding applies to transposed convolutions only")
-    if ceil_mode and not kind.is_pool:
-        raise MalformedInputError("ceil_mode applies to pooling layers only")
     if mode in ("same_upper", "same_lower"):
         if kind is OpKind.CONV and any(d > 1 for d in dilations):
             raise ConvcalcError(
