@@ -19,6 +19,11 @@ settings.load_profile(os.environ.get("CONVCALC_HYPOTHESIS_PROFILE", "convcalc"))
 
 GOLDEN = Path(__file__).parent / "golden"
 
+# The torch oracle imports torch at module level; it is a helper the torch tests import after
+# `pytest.importorskip("torch")`, not a test module. --doctest-modules would import it during
+# collection and fail the whole run on a machine without torch.
+collect_ignore = ["torch_oracle.py"]
+
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--overwrite", action="store_true", help="rewrite tests/golden/*.out")

@@ -144,7 +144,7 @@ def test_exact_fractions_in_data() -> None:
         (lambda: load_tensor("1,a;3,4", "x"), "not a number"),
         (lambda: load_tensor("[[1,2],[3]]", "x"), "ragged"),
         (lambda: load_tensor("[1, 2", "x"), "not valid JSON"),
-        (lambda: load_tensor("@/nonexistent.json", "x"), "cannot read"),
+        (lambda: load_tensor("@/nonexistent.json", "x"), "no such file"),
         (
             lambda: trace_layer(
                 "conv1d", load_tensor("1,2,3,4,5", "x"), load_tensor("arange:4x4", "w")

@@ -27,7 +27,7 @@ from typing import Any, NamedTuple
 
 from convcalc.errors import ConvcalcError, MalformedInputError
 from convcalc.shapes import LayerShape, layer_shape
-from convcalc.specs import LayerSpec, OpKind, build_spec, parse_op
+from convcalc.specs import LayerSpec, OpKind, build_spec, parse_int, parse_op, parse_size_list
 
 Shape = tuple[int, ...]
 
@@ -215,14 +215,28 @@ class NetworkSpec:
 def load_network(text: str) -> NetworkSpec:
     """A TOML file (path, or text with ``[[layer]]``) or the inline form
     ``"conv2d k7 s2 p3 c64; maxpool2d k3 s2 p1"``."""
+    if not text.strip():
+        raise MalformedInputError(
+            'spec: empty; give a .toml file or layers such as "conv2d k3 c16; maxpool2d k2"'
+        )
     path = Path(text)
+    looks_like_path = re.fullmatch(r"[^\s;]*(/|\.[A-Za-z]+)", text.strip()) is not None
+    if looks_like_path and "->" not in text and not _is_file(path) and not path.is_dir():
+        raise MalformedInputError(f"spec: no such file: {text}")
     if "\n" not in text and path.is_dir():
         raise MalformedInputError(f"spec: {text} is a directory; give a .toml file or layers")
     if text.endswith(".toml") or ("\n" not in text and _is_file(path)):
         try:
             content = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise MalformedInputError(f"spec: no such file: {text}") from None
         except OSError as error:
             raise MalformedInputError(f"spec: cannot read {text}: {error.strerror}") from None
+        except UnicodeDecodeError as error:
+            raise MalformedInputError(
+                f"spec: {text} is not a UTF-8 text file (byte {error.start}: "
+                f"{error.object[error.start : error.start + 1]!r}); give a .toml spec"
+            ) from None
         return parse_toml(content, str(path))
     if "[[layer]]" in text or "\n" in text:
         return parse_toml(text, "<spec>")
@@ -259,6 +273,8 @@ def parse_toml(content: str, source: str) -> NetworkSpec:
 
 
 def _int_tuple(value: Any, what: str) -> Shape:
+    if isinstance(value, str):
+        return parse_size_list(value, what, minimum=1)
     values = value if isinstance(value, list) else [value]
     if not values or not all(
         isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in values
@@ -319,8 +335,8 @@ def _inline_token(token: str, number: int) -> dict[str, Any]:
         return {"name": token[5:]}
     if lowered.startswith("expect="):
         value = token[7:]
-        if re.fullmatch(r"[0-9]+([x,][0-9]+)*", value):
-            return {"expect": [int(v) for v in re.split(r"[x,]", value)]}
+        if re.fullmatch(r"[0-9x×,]+", value):
+            return {"expect": list(parse_size_list(value, "expect", minimum=1))}
         return {"expect": value}
     match = _INLINE_TOKEN.match(lowered)
     if not match:
@@ -332,13 +348,18 @@ def _inline_token(token: str, number: int) -> dict[str, Any]:
     if value in ("same", "valid"):
         return {key: value}
     if key == "scale_factor":
-        return {key: [float(v) if "." in v else int(v) for v in re.split(r"[x,]", value)]}
+        factors = value.split("x") if "x" in value else value.split(",")
+        if not all(re.fullmatch(r"[0-9]+(\.[0-9]+)?", f) for f in factors):
+            raise MalformedInputError(
+                f"layer {number}: {token!r}: scale factors are numbers such as x2 or x1.5 or x2x3"
+            )
+        return {key: [float(f) if "." in f else int(f) for f in factors]}
     if key == "padding" and ":" in value:
         raise MalformedInputError(f"layer {number}: PyTorch layers take symmetric padding")
     try:
-        numbers = [int(v) for v in re.split(r"[x,]", value)]
-    except ValueError:
-        raise MalformedInputError(f"layer {number}: {token!r} needs integers") from None
+        numbers = list(parse_size_list(value, key))
+    except MalformedInputError as error:
+        raise MalformedInputError(f"layer {number}: {token!r}: {error}") from None
     scalar_keys = ("out_channels", "in_channels", "groups", "out_features")
     return {key: numbers[0] if key in scalar_keys else numbers}
 
@@ -388,6 +409,9 @@ def _resolve_expect(
     if isinstance(expect, list):
         return _int_tuple(expect, "expect"), "x".join(map(str, expect))
     text = str(expect)
+    if re.fullmatch(r"[\s0-9x×,()\[\]]+", text):  # "64x56x56", as in the inline form
+        shape = parse_size_list(text, "expect", minimum=1)
+        return shape, "x".join(map(str, shape))
     if text in ("input", "network.input"):
         return (n, *net_input), text
     target, _, side = text.rpartition(".")
@@ -417,8 +441,21 @@ def _family(kind: str) -> tuple[str, int | None]:
     match = _ADAPTIVE.match(folded)
     if match:
         return f"adaptive{match.group(1)}", int(match.group(2))
-    name = parse_op(kind)  # raises with the list of known ops
+    try:
+        name = parse_op(kind)
+    except MalformedInputError:
+        raise MalformedInputError(f"unknown layer {kind!r}; net knows {known_layers()}") from None
     return name.kind.value, name.ndim
+
+
+def known_layers() -> str:
+    """Every layer type ``net`` reads, for error messages and --help."""
+    convs = ", ".join(f"{kind.value}1d/2d/3d" for kind in OpKind)
+    others = sorted(_SHAPE_PRESERVING - {"swish", "dropout1d", "dropout2d", "dropout3d"})
+    return (
+        f"{convs}, adaptiveavgpool1d/2d/3d, adaptivemaxpool1d/2d/3d, batchnorm1d/2d/3d, "
+        f"linear, flatten, upsample, and shape-preserving {', '.join(others)}"
+    )
 
 
 def apply_layer(
@@ -483,12 +520,36 @@ def _shape_text(shape: Shape) -> str:
 
 
 def _as_list(value: Any, key: str) -> list[int]:
+    """An integer, a list of integers, or a string in the CLI's size form ("3x3", "3,3")."""
+    if isinstance(value, str):
+        return list(parse_size_list(value, key))
     values = value if isinstance(value, list) else [value]
-    if not all(isinstance(v, int) and not isinstance(v, bool) for v in values):
+    if not values or not all(isinstance(v, int) and not isinstance(v, bool) for v in values):
         raise MalformedInputError(
             f"{key}: expected an integer or a list of integers, got {value!r}"
         )
     return values
+
+
+def _int(raw: dict[str, Any], key: str, default: int | None, minimum: int | None = 1) -> int:
+    """A scalar integer parameter: a TOML integer (never a float or bool), or an integer string."""
+    value = raw.get(key, default)
+    if isinstance(value, str):
+        return parse_int(value, key, minimum=minimum)
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise MalformedInputError(f"{key}: expected an integer, got {value!r}")
+    if minimum is not None and value < minimum:
+        rule = "positive" if minimum == 1 else f">= {minimum}"
+        raise MalformedInputError(f"{key}: must be {rule}, got {value}")
+    return value
+
+
+def _flag(raw: dict[str, Any], key: str, default: bool) -> bool:
+    """A boolean parameter: TOML true/false only (a string "false" would be truthy)."""
+    value = raw.get(key, default)
+    if not isinstance(value, bool):
+        raise MalformedInputError(f"{key}: expected true or false, got {value!r}")
+    return value
 
 
 def _conv_like(
@@ -498,14 +559,14 @@ def _conv_like(
     spatial = _spatial(current, ndim, f"{kind.value}{ndim}d")
     c_in = current[1]
     # padding_mode (reflect/replicate/circular) pads by the same amount: the shape is the same
-    if raw.get("in_channels") is not None and raw["in_channels"] != c_in:
+    if raw.get("in_channels") is not None and _int(raw, "in_channels", None) != c_in:
         raise ConvcalcError(
             f"in_channels: {raw['in_channels']} given, but the input has {c_in} channels"
         )
     padding: Any = raw.get("padding", 0)
     if not isinstance(padding, str):
         padding = _as_list(padding, "padding")
-    out_channels = raw.get("out_channels")
+    out_channels = _int(raw, "out_channels", None) if "out_channels" in raw else None
     if kind.is_pool:
         out_channels = c_in
     elif out_channels is None:
@@ -517,12 +578,12 @@ def _conv_like(
         padding=padding,
         dilation=_as_list(raw.get("dilation", 1), "dilation"),
         output_padding=_as_list(raw.get("output_padding", 0), "output_padding"),
-        ceil_mode=bool(raw.get("ceil_mode", False)),
-        groups=int(raw.get("groups", 1)),
-        count_include_pad=bool(raw.get("count_include_pad", True)),
+        ceil_mode=_flag(raw, "ceil_mode", False),
+        groups=_int(raw, "groups", 1),
+        count_include_pad=_flag(raw, "count_include_pad", True),
         in_channels=c_in,
         out_channels=out_channels,
-        bias=bool(raw.get("bias", True)),
+        bias=_flag(raw, "bias", True),
     )
     result = layer_shape(spec, spatial, current[0])
     out = result.tensor_shape("output")
@@ -609,7 +670,12 @@ def _adaptive(
     spatial = _spatial(current, ndim, f"adaptive pool {ndim}d")
     if "output_size" not in raw:
         raise MalformedInputError("output_size: adaptive pools need output_size (out7 inline)")
-    wanted = raw["output_size"] if isinstance(raw["output_size"], list) else [raw["output_size"]]
+    given = raw["output_size"]
+    wanted: list[Any] = (
+        list(parse_size_list(given, "output_size", minimum=1))
+        if isinstance(given, str)
+        else (given if isinstance(given, list) else [given])
+    )
     if len(wanted) == 1:
         wanted = wanted * ndim
     if len(wanted) != ndim:
@@ -618,7 +684,7 @@ def _adaptive(
     for size, want in zip(spatial, wanted):
         if want is None:
             want = size  # None keeps the input size (torch)
-        if not isinstance(want, int) or want < 1:
+        if not isinstance(want, int) or isinstance(want, bool) or want < 1:
             raise MalformedInputError(f"output_size: expected positive integers, got {want!r}")
         out.append(want)
     new_rf = rf
@@ -651,7 +717,7 @@ def _same(
     params = 0
     folded = kind.lower().replace("_", "")
     if folded == "prelu":
-        params = int(raw.get("num_parameters", 1))
+        params = _int(raw, "num_parameters", 1)
     return Applied(kind.lower(), kind.lower(), current, params, 0, rf)
 
 
@@ -659,7 +725,7 @@ def _batchnorm(
     kind: str, ndim: int | None, raw: dict[str, Any], current: Shape, rf: ReceptiveField | None
 ) -> Applied:
     channels = current[1] if len(current) > 1 else current[0]
-    given = raw.get("num_features")
+    given = _int(raw, "num_features", None) if "num_features" in raw else None
     if given is not None and given != channels:
         raise ConvcalcError(f"num_features: {given} given, but the input has {channels} channels")
     expected_rank = {1: (2, 3), 2: (4,), 3: (5,)}[ndim or 2]
@@ -667,7 +733,7 @@ def _batchnorm(
         raise ConvcalcError(
             f"input: batchnorm{ndim}d does not take a {len(current)}-d input {_shape_text(current)}"
         )
-    params = 2 * channels if raw.get("affine", True) else 0
+    params = 2 * channels if _flag(raw, "affine", True) else 0
     return Applied(
         f"batchnorm{ndim}d",
         f"batchnorm{ndim}d {channels}",
@@ -730,7 +796,8 @@ def _upsample(
 def _flatten(
     kind: str, ndim: int | None, raw: dict[str, Any], current: Shape, rf: ReceptiveField | None
 ) -> Applied:
-    start, end = int(raw.get("start_dim", 1)), int(raw.get("end_dim", -1))
+    start = _int(raw, "start_dim", 1, minimum=None)
+    end = _int(raw, "end_dim", -1, minimum=None)
     rank = len(current)
     lo, hi = start % rank, end % rank
     if not (0 <= lo <= hi < rank):
@@ -749,7 +816,7 @@ def _linear(
     kind: str, ndim: int | None, raw: dict[str, Any], current: Shape, rf: ReceptiveField | None
 ) -> Applied:
     features = current[-1]
-    given = raw.get("in_features")
+    given = _int(raw, "in_features", None) if "in_features" in raw else None
     if given is not None and given != features:
         raise ConvcalcError(
             f"in_features: {given} given, but the input's last dimension is {features} "
@@ -757,8 +824,8 @@ def _linear(
         )
     if "out_features" not in raw:
         raise MalformedInputError("out_features: linear needs out_features (f10 inline)")
-    out_features = int(raw["out_features"])
-    bias = bool(raw.get("bias", True))
+    out_features = _int(raw, "out_features", None)
+    bias = _flag(raw, "bias", True)
     out = (*current[:-1], out_features)
     params = features * out_features + (out_features if bias else 0)
     macs = math.prod(out) * features

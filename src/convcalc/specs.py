@@ -96,6 +96,47 @@ def parse_op(name: str) -> OpName:
     )
 
 
+# The documented forms of a size option: one integer, or one per dimension separated by "x", "×"
+# or "," (spaces around a separator, or spaces alone, are fine), optionally in () or [].
+# Anything else is malformed: "3x", "x3", "5,,5", "2.5", "1e3", "+3", "٣".
+_INTEGER = r"-?[0-9]+"
+_SEPARATOR = r"(?:\s*[x×,]\s*|\s+)"
+_SIZE_LIST = re.compile(rf"({_INTEGER}(?:{_SEPARATOR}{_INTEGER})*)")
+# Exact arithmetic has no upper limit, but a size with more digits than this is a typo or an
+# attack (Python refuses to even read 4,300 digits); 10**60 is far past any real layer.
+MAX_DIGITS = 60
+SIZE_FORMS = "one integer, or one per dimension as 5x7 or 5,7"
+
+
+def parse_int(text: str, name: str, *, minimum: int | None = None) -> int:
+    """One integer in the documented form (ASCII digits, optional minus, at most MAX_DIGITS).
+
+    >>> parse_int("12", "--groups")
+    12
+    >>> parse_int("1e3", "--groups")
+    Traceback (most recent call last):
+    ...
+    convcalc.errors.MalformedInputError: --groups: '1e3' is not an integer
+    """
+    cleaned = text.strip()
+    if not re.fullmatch(_INTEGER, cleaned):
+        raise MalformedInputError(f"{name}: {text!r} is not an integer")
+    return _checked(cleaned, name, minimum)
+
+
+def _checked(digits: str, name: str, minimum: int | None) -> int:
+    if len(digits.lstrip("-")) > MAX_DIGITS:
+        raise MalformedInputError(
+            f"{name}: a value with {len(digits.lstrip('-'))} digits is out of range "
+            f"(at most {MAX_DIGITS} digits)"
+        )
+    value = int(digits)
+    if minimum is not None and value < minimum:
+        rule = "positive" if minimum == 1 else f">= {minimum}"
+        raise MalformedInputError(f"{name}: every value must be {rule}, got {value}")
+    return value
+
+
 def parse_size_list(text: str, name: str, *, minimum: int = 0) -> tuple[int, ...]:
     """Parse ``5``, ``5x7``, ``5,7``, ``(5, 7)`` or ``5 7`` into a tuple of ints >= minimum.
 
@@ -103,24 +144,18 @@ def parse_size_list(text: str, name: str, *, minimum: int = 0) -> tuple[int, ...
     (5, 7)
     >>> parse_size_list("1000000000", "input")
     (1000000000,)
+    >>> parse_size_list("3x", "kernel_size")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    convcalc.errors.MalformedInputError: kernel_size: '3x' is not one integer, or one per ...
     """
-    cleaned = text.strip().strip("()[]").strip()
-    parts = [part for part in re.split(r"[x×,\s]+", cleaned) if part]
-    if not parts:
-        raise MalformedInputError(f"{name}: expected an integer or one per dimension, got {text!r}")
-    values = []
-    for part in parts:
-        if not re.fullmatch(r"[+-]?\d+", part):
-            raise MalformedInputError(
-                f"{name}: {part!r} is not an integer (write one size, or one per dimension "
-                f"as 5x7 or 5,7), got {text!r}"
-            )
-        value = int(part)
-        if value < minimum:
-            rule = "positive" if minimum == 1 else f">= {minimum}"
-            raise MalformedInputError(f"{name}: every value must be {rule}, got {value}")
-        values.append(value)
-    return tuple(values)
+    cleaned = text.strip()
+    if len(cleaned) >= 2 and (cleaned[0], cleaned[-1]) in (("(", ")"), ("[", "]")):
+        cleaned = cleaned[1:-1].strip()
+    if not _SIZE_LIST.fullmatch(cleaned):
+        raise MalformedInputError(f"{name}: {text!r} is not {SIZE_FORMS}")
+    parts = re.split(_SEPARATOR, cleaned)
+    return tuple(_checked(part, name, minimum) for part in parts)
 
 
 def broadcast(values: Sequence[int], ndim: int, name: str) -> tuple[int, ...]:
@@ -380,13 +415,17 @@ def parse_padding(text: str) -> tuple[int, ...] | tuple[tuple[int, int], ...] | 
         return cleaned
     if ":" not in cleaned:
         return parse_size_list(text, "padding")
+    inner = cleaned.strip()
+    if len(inner) >= 2 and (inner[0], inner[-1]) in (("(", ")"), ("[", "]")):
+        inner = inner[1:-1].strip()
+    pair = rf"{_INTEGER}(?::{_INTEGER})?"
+    if not re.fullmatch(rf"{pair}(?:{_SEPARATOR}{pair})*", inner):
+        raise MalformedInputError(
+            f"padding: {text!r} is not an integer, one per dimension, or before:after per "
+            "dimension (e.g. 1:2 or 1:2,0)"
+        )
     pairs = []
-    for part in [p for p in re.split(r"[x×,\s]+", cleaned.strip("()[]")) if p]:
-        pieces = part.split(":")
-        if len(pieces) > 2 or not all(pieces):
-            raise MalformedInputError(
-                f"padding: {part!r} is not before:after (two non-negative integers), got {text!r}"
-            )
-        values = [parse_size_list(piece, "padding")[0] for piece in pieces]
+    for part in re.split(_SEPARATOR, inner):
+        values = [_checked(piece, "padding", 0) for piece in part.split(":")]
         pairs.append((values[0], values[-1]))
     return tuple(pairs)

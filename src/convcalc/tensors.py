@@ -23,7 +23,16 @@ from convcalc.errors import MalformedInputError
 
 Number = Union[int, Fraction]
 
-_NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$|^[+-]?\d+/\d+$")
+_NUMBER = re.compile(r"^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?$|^[+-]?[0-9]+/[0-9]+$")
+
+# Caps on what a trace reads, checked before the data is built (documented in the README):
+# a tensor holds at most MAX_ELEMENTS numbers; text read from a file or stdin is at most
+# MAX_TEXT_BYTES; a number has at most MAX_NUMBER_CHARS characters and an exponent of at most
+# MAX_EXPONENT (1e999999999 would be an exact integer with a billion digits).
+MAX_ELEMENTS = 10**6
+MAX_TEXT_BYTES = 16 * 2**20
+MAX_NUMBER_CHARS = 100
+MAX_EXPONENT = 100
 
 
 def exact_number(value: Any, name: str) -> Number:
@@ -44,7 +53,17 @@ def exact_number(value: Any, name: str) -> Number:
         return normalise(Fraction(repr(value)))
     text = str(value).strip()
     if not _NUMBER.match(text):
-        raise MalformedInputError(f"{name}: {text!r} is not a number")
+        raise MalformedInputError(f"{name}: {text[:40]!r} is not a number")
+    if len(text) > MAX_NUMBER_CHARS:
+        raise MalformedInputError(
+            f"{name}: a number of {len(text)} characters is out of range "
+            f"(at most {MAX_NUMBER_CHARS})"
+        )
+    mantissa, _, exponent = text.lower().partition("e")
+    if exponent and abs(int(exponent)) > MAX_EXPONENT:
+        raise MalformedInputError(
+            f"{name}: {text!r} is out of range (exponents up to ±{MAX_EXPONENT})"
+        )
     return normalise(Fraction(text))
 
 
@@ -60,17 +79,19 @@ def generate(text: str, name: str) -> np.ndarray | None:
     >>> generate("arange:2x3", "x").tolist()
     [[1, 2, 3], [4, 5, 6]]
     """
-    match = re.fullmatch(
-        r"\s*(arange|ones|zeros|eye|full)\s*:\s*([0-9x×, ]+)(?::\s*(\S+))?\s*", text
-    )
+    match = re.fullmatch(r"\s*(arange|ones|zeros|eye|full)\s*:([^:]*)(?::(.*))?", text)
     if not match:
         return None
     kind, dims_text, fill = match.groups()
-    dims = tuple(int(d) for d in re.split(r"[x×, ]+", dims_text.strip()) if d)
-    if not dims or min(dims) < 1:
-        raise MalformedInputError(f"{name}: {text!r} needs positive sizes, e.g. arange:5x5")
-    if math.prod(dims) > 10**6:
-        raise MalformedInputError(f"{name}: {text!r} has more than 10**6 elements")
+    from convcalc.specs import parse_size_list
+
+    try:
+        dims = parse_size_list(dims_text, name, minimum=1)
+    except MalformedInputError:
+        raise MalformedInputError(
+            f"{name}: {text!r} needs positive sizes such as {kind}:5x5"
+        ) from None
+    check_elements(math.prod(dims), name, text)
     flat: list[Number]
     if kind == "arange":
         flat = list(range(1, math.prod(dims) + 1))
@@ -88,6 +109,15 @@ def generate(text: str, name: str) -> np.ndarray | None:
     array = np.empty(len(flat), dtype=object)
     array[:] = flat
     return array.reshape(dims)
+
+
+def check_elements(count: int, name: str, source: str) -> None:
+    """Refuse a tensor of more than MAX_ELEMENTS numbers before building it."""
+    if count > MAX_ELEMENTS:
+        raise MalformedInputError(
+            f"{name}: {source[:60]} has {count:,} elements; a trace reads at most "
+            f"{MAX_ELEMENTS:,} per tensor (see the shapes with `convcalc shape`)"
+        )
 
 
 def parse_inline(text: str, name: str) -> np.ndarray:
@@ -111,6 +141,7 @@ def as_exact(nested: Any, name: str) -> np.ndarray:
     """A nested list (or numpy array) as an object array of exact numbers; ragged data is an
     error naming where it breaks."""
     shape = _shape_of(nested, name, ())
+    check_elements(math.prod(shape), name, "the data")
     array = np.empty(shape, dtype=object)
     flat = list(_flatten(nested))
     if not flat:
@@ -156,7 +187,7 @@ def load_tensor(text: str, name: str, stdin: io.TextIOBase | None = None) -> np.
     if generated is not None:
         return generated
     if text == "-":
-        return _from_json((stdin or sys.stdin).read(), name)
+        return _from_json(_read_stdin(stdin or sys.stdin, name), name)
     if text.startswith("@"):
         return _from_file(Path(text[1:]), name)
     if text.startswith("["):
@@ -164,26 +195,84 @@ def load_tensor(text: str, name: str, stdin: io.TextIOBase | None = None) -> np.
     return parse_inline(text, name)
 
 
+def _read_stdin(stream: Any, name: str) -> str:
+    """JSON text from standard input, at most MAX_TEXT_BYTES; a closed stdin is a usage error."""
+    if stream is None or getattr(stream, "closed", False):
+        raise MalformedInputError(
+            f"{name}: '-' reads JSON from standard input, but standard input is closed"
+        )
+    try:
+        text = stream.read(MAX_TEXT_BYTES + 1)
+    except UnicodeDecodeError:
+        raise MalformedInputError(f"{name}: standard input is not UTF-8 text") from None
+    except OSError as error:
+        raise MalformedInputError(
+            f"{name}: cannot read standard input: {error.strerror or error}"
+        ) from None
+    if len(text) > MAX_TEXT_BYTES:
+        raise MalformedInputError(
+            f"{name}: standard input holds more than {MAX_TEXT_BYTES // 2**20} MiB; a trace "
+            f"reads at most {MAX_ELEMENTS:,} numbers per tensor"
+        )
+    if not text.strip():
+        raise MalformedInputError(f"{name}: standard input is empty")
+    return str(text)
+
+
+def _json_number(name: str) -> Any:
+    def parse(text: str) -> Number:
+        return exact_number(text, name)
+
+    return parse
+
+
 def _from_json(text: str, name: str) -> np.ndarray:
     try:
-        data = json.loads(text, parse_float=Fraction, parse_int=int)
+        data = json.loads(
+            text,
+            parse_float=_json_number(name),
+            parse_int=_json_number(name),
+            parse_constant=_bad_constant(name),
+        )
     except json.JSONDecodeError as error:
         raise MalformedInputError(f"{name}: not valid JSON ({error})") from None
+    except RecursionError:
+        raise MalformedInputError(f"{name}: JSON nested too deeply") from None
     if not isinstance(data, list):
         data = [data]
     return as_exact(data, name)
 
 
+def _bad_constant(name: str) -> Any:
+    def parse(text: str) -> Number:
+        raise MalformedInputError(f"{name}: {text} is not a finite number")
+
+    return parse
+
+
 def _from_file(path: Path, name: str) -> np.ndarray:
     try:
         if path.suffix == ".npy":
-            array = np.load(path, allow_pickle=False)
+            # memory-mapped: the shape is checked before a single value is read
+            array = np.load(path, allow_pickle=False, mmap_mode="r")
+            check_elements(array.size, name, f"@{path}")
             if array.dtype.kind not in "iuf" or not np.all(np.isfinite(array)):
                 raise MalformedInputError(f"{name}: {path} does not hold finite numbers")
-            return as_exact(array.tolist(), name)
+            return as_exact(np.asarray(array).tolist(), name)
+        if path.stat().st_size > MAX_TEXT_BYTES:
+            raise MalformedInputError(
+                f"{name}: {path} is larger than {MAX_TEXT_BYTES // 2**20} MiB; a trace reads at "
+                f"most {MAX_ELEMENTS:,} numbers per tensor"
+            )
         content = path.read_text(encoding="utf-8")
+    except MalformedInputError:
+        raise
+    except FileNotFoundError:
+        raise MalformedInputError(f"{name}: no such file: {path}") from None
     except OSError as error:
         raise MalformedInputError(f"{name}: cannot read {path}: {error.strerror}") from None
+    except UnicodeDecodeError:
+        raise MalformedInputError(f"{name}: {path} is not UTF-8 text (JSON or CSV)") from None
     except ValueError as error:
         raise MalformedInputError(f"{name}: cannot read {path}: {error}") from None
     if path.suffix == ".csv":
