@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -12,7 +13,7 @@ from typer.testing import CliRunner
 from convcalc import build_spec, conv_output_size, conv_transpose_output_size, layer_shape
 from convcalc.cli import app
 from convcalc.solve import Bounds, invert, parse_range, solve, sweep
-from convcalc.specs import OpKind
+from convcalc.specs import LayerSpec, OpKind
 
 
 def test_conventional_choice_first() -> None:
@@ -65,8 +66,18 @@ def test_every_candidate_really_gives_the_target(size: int, target: int, kind: O
         found = {
             (c.dim.kernel, c.dim.stride, c.dim.pad_before, c.dim.dilation)
             for c in result.candidates
+            if not c.same
         }
         assert found == brute
+        # padding='same' with an odd total d*(k-1): offered exactly when it keeps the size
+        same = {(c.dim.kernel, c.dim.dilation) for c in result.candidates if c.same}
+        expected = {
+            (k, d)
+            for k in range(1, 6)
+            for d in range(1, 3)
+            if d * (k - 1) % 2 and size == target
+        }
+        assert same == expected
 
 
 def test_invert_lists_colliding_sizes() -> None:
@@ -127,9 +138,17 @@ def test_invert_round_trips(size: int, k: int, s: int, p: int, d: int, op: str, 
 
 def test_sweep_marks() -> None:
     """Sweeps mark ignored trailing input and sizes a decoder cannot restore without op."""
-    rows = sweep(build_spec("conv1d", kernel_size=(2,), stride=(3,)), parse_range("6..8"))
-    assert [(r.input, r.output, r.unread) for r in rows] == [(6, 2, 1), (7, 2, 2), (8, 3, 0)]
-    rows = sweep(build_spec("conv1d", kernel_size=(3,), stride=(2,), padding=(1,)), range(10, 12))
+    def at(spec: LayerSpec) -> Any:
+        return lambda n: layer_shape(spec, (n,))
+
+    rows = sweep(at(build_spec("conv1d", kernel_size=(2,), stride=(3,))), parse_range("6..8"))
+    assert [(r.input, r.output, r.unread) for r in rows] == [
+        (6, (2,), 1),
+        (7, (2,), 2),
+        (8, (3,), 0),
+    ]
+    spec = build_spec("conv1d", kernel_size=(3,), stride=(2,), padding=(1,))
+    rows = sweep(at(spec), range(10, 12))
     assert [r.needs_output_padding for r in rows] == [1, None]
     assert list(parse_range("1..64:16") or []) == [1, 17, 33, 49]
 

@@ -151,3 +151,42 @@ def test_output_size_argument_matches_torch(wanted: int) -> None:
     except (RuntimeError, ValueError):
         theirs = None
     assert ours == theirs
+
+
+def test_output_size_argument_over_generated_layers() -> None:
+    """forward(output_size=) over 400 generated transposed convs, dilation > stride included:
+    torch accepts sizes up to (size without output_padding) + stride - 1, and so do we."""
+    import random
+
+    from convcalc.conventions import resolve
+
+    rng = random.Random("output-size")
+    for _ in range(400):
+        ndim = rng.randint(1, 2)
+        n = tuple(rng.randint(1, 6) for _ in range(ndim))
+        k, s, p, d = (
+            tuple(rng.randint(lo, hi) for _ in range(ndim))
+            for lo, hi in ((1, 4), (1, 3), (0, 2), (1, 3))
+        )
+        wanted = tuple(rng.randint(1, 20) for _ in range(ndim))
+        try:
+            resolved = resolve(
+                "torch",
+                f"convtranspose{ndim}d",
+                n,
+                kernel_size=k,
+                stride=s,
+                padding=p,
+                dilation=d,
+                output_shape=wanted,
+            )
+            ours: Any = layer_shape(resolved.spec, n).output
+        except ConvcalcError:
+            ours = None
+        cls = getattr(torch.nn, f"ConvTranspose{ndim}d")
+        try:
+            module = cls(1, 1, k, stride=s, padding=p, dilation=d)
+            theirs: Any = tuple(module(torch.zeros(1, 1, *n), output_size=list(wanted)).shape[2:])
+        except (RuntimeError, ValueError):
+            theirs = None
+        assert ours == theirs, (n, k, s, p, d, wanted)

@@ -20,7 +20,7 @@ def test_article_conv_411_456() -> None:
     """conv2d of arange:5x5 with arange:3x3: output[0][0] = 411 and output[0][1] = 456."""
     t = trace_layer("conv2d", load_tensor("arange:5x5", "x"), load_tensor("arange:3x3", "w"))
     assert t.display_output.tolist()[0][:2] == [411, 456]
-    first = t.steps[0]
+    first = t.all_steps()[0]
     assert [(term.input_value, term.weight_value) for term in first.terms] == [
         (1, 1),
         (2, 2),
@@ -98,10 +98,10 @@ def test_avg_divisor_reasons() -> None:
         padding=(1,),
         count_include_pad=False,
     )
-    assert t.steps[0].divisor == 2 and "count_include_pad=False" in (
-        t.steps[0].divisor_reason or ""
+    assert t.all_steps()[0].divisor == 2 and "count_include_pad=False" in (
+        t.all_steps()[0].divisor_reason or ""
     )
-    assert t.steps[0].value == Fraction(3, 2)
+    assert t.all_steps()[0].value == Fraction(3, 2)
 
 
 def test_max_winner_is_first_maximum() -> None:
@@ -109,10 +109,10 @@ def test_max_winner_is_first_maximum() -> None:
     t = trace_layer(
         "maxpool1d", load_tensor("-5,-1,-1", "x"), kernel_size=(3,), stride=(1,), padding=(1,)
     )
-    step = t.steps[1]
+    step = t.all_steps()[1]
     assert step.value == -1 and step.winner is not None
     assert step.terms[step.winner].input_index == (0, 1)
-    assert t.steps[0].value == -1  # padding (-inf) never wins
+    assert t.all_steps()[0].value == -1  # padding (-inf) never wins
 
 
 def test_groups_bias_and_channels() -> None:

@@ -12,16 +12,13 @@ import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Annotated, Any, Optional
+from typing import Annotated, Any, Optional, assert_never
 
 import typer
 
 from convcalc import __version__
-from convcalc.errors import ConvcalcError, MalformedInputError
+from convcalc.errors import ConvcalcError, MalformedInputError, OutputError
 from convcalc.serialize import dumps, error_dict
-
-if TYPE_CHECKING:
-    from rich.console import Console
 
 app = typer.Typer(
     name="convcalc",
@@ -59,6 +56,7 @@ def _format_option(*offered: str) -> Any:
 # One Format enum for every command; each command's help names the formats it offers.
 FormatOpt = Annotated[Optional[Format], _format_option("table", "json")]
 ShapeFormatOpt = Annotated[Optional[Format], _format_option("table", "json", "plain")]
+TraceFormatOpt = ShapeFormatOpt
 NetFormatOpt = Annotated[Optional[Format], _format_option("table", "json", "markdown", "csv")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Shortcut for --format json.")]
 PlainOpt = Annotated[bool, typer.Option("--plain", help="Shortcut for --format plain.")]
@@ -94,7 +92,7 @@ def reporting(ctx: typer.Context, as_json: bool) -> Iterator[None]:
     try:
         yield
     except ConvcalcError as error:
-        _report(str(error), error.exit_code, as_json, ctx)
+        _report(str(error), error.exit_code, as_json, ctx, isinstance(error, OutputError))
         raise typer.Exit(error.exit_code) from None
 
 
@@ -111,25 +109,89 @@ def paused_gc() -> Iterator[None]:
             gc.enable()
 
 
-def _report(message: str, code: int, as_json: bool, ctx: Any = None) -> None:
-    if as_json:
-        typer.echo(dumps(error_dict(message, code)))
+def _report(
+    message: str, code: int, as_json: bool, ctx: Any = None, to_stderr: bool = False
+) -> None:
+    if as_json and not to_stderr:
+        write(dumps(error_dict(message, code)))
         return
-    if code == 2 and ctx is not None:
+    if code == 2 and ctx is not None and not to_stderr:
         typer.echo(ctx.get_usage(), err=True)
         typer.echo(f"Try '{ctx.command_path} --help' for help.\n", err=True)
     typer.echo(typer.style("Error: ", fg="red", bold=True) + message, err=True)
 
 
-def stdout_console() -> Console:
+# --- writing -----------------------------------------------------------------------------------
+
+
+def _silence_stdout() -> None:
+    """The reader closed the pipe (``| head -1``): it has what it wanted. Send the rest of the
+    output to /dev/null so that neither this write nor the flush at exit fails; the exit status
+    stays the command's own."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+
+
+def write(text: str, newline: bool = True) -> None:
+    """Everything convcalc prints on stdout goes through here: a closed pipe ends the output
+    quietly, a failing device (``> /dev/full``) is a one-line error with exit status 2."""
+    try:
+        sys.stdout.write(text + ("\n" if newline else ""))
+        sys.stdout.flush()
+    except BrokenPipeError:
+        _silence_stdout()
+    except OSError as error:
+        _silence_stdout()
+        raise OutputError(f"cannot write the output: {error.strerror or error}") from None
+
+
+def write_rich(printer: Any, *args: Any) -> None:
+    """Render with a rich printer, then write: piped output has no trailing spaces."""
     from convcalc.render import make_console
 
-    return make_console()
+    console = make_console()
+    with console.capture() as captured:
+        printer(console, *args)
+    text = captured.get()
+    if not console.is_terminal:
+        text = "\n".join(line.rstrip() for line in text.split("\n"))
+    write(text, newline=False)
+
+
+def emit(
+    chosen: Format,
+    result: Any,
+    *,
+    json: Any,
+    plain: Any,
+    table: Any,
+    markdown: Any = None,
+    csv: Any = None,
+) -> None:
+    """The one place a result meets its format: each argument turns the result into one
+    (``json`` returns data for ``dumps``, or JSON text it wrote itself)."""
+    match chosen:
+        case Format.JSON:
+            data = json(result)
+            write(data if isinstance(data, str) else dumps(data))
+        case Format.PLAIN:
+            write(plain(result))
+        case Format.MARKDOWN:
+            write(markdown(result))
+        case Format.CSV:
+            write(csv(result), newline=False)
+        case Format.TABLE:
+            write_rich(table, result)
+        case _:
+            assert_never(chosen)
 
 
 def _version(value: bool) -> None:
     if value:
-        typer.echo(f"convcalc {__version__}")
+        write(f"convcalc {__version__}")
         raise typer.Exit()
 
 
@@ -145,6 +207,29 @@ def _root(
     Every answer shows its working. Exit status: 0 ok, 1 invalid layer or failed --check,
     2 malformed arguments.
     """
+
+
+def strict_int(minimum: int) -> Any:
+    """A parser for integer options: exactly the documented form (``3``, not ``3x``, ``1e3`` or
+    ``2.5``) and at least ``minimum`` (zero or negative sizes are malformed, exit 2)."""
+
+    def parse(text: str | int) -> int:
+        from convcalc.specs import parse_int
+
+        if isinstance(text, int):  # click passes the defaults through the parser too
+            return text
+        try:
+            return parse_int(text, "value", minimum=minimum)
+        except MalformedInputError as error:
+            raise typer.BadParameter(str(error).removeprefix("value: ")) from None
+
+    return parse
+
+
+def int_option(*names: str, minimum: int = 1, **kwargs: Any) -> Any:
+    """A typer option read by strict_int."""
+    kwargs.setdefault("metavar", "N")
+    return typer.Option(*names, parser=strict_int(minimum), **kwargs)
 
 
 # --- shared layer options -------------------------------------------------------------------
@@ -191,11 +276,9 @@ OpOpt = Annotated[
 CeilOpt = Annotated[
     bool, typer.Option("--ceil", "--ceil-mode", help="Pools: round the output size up.")
 ]
-GroupsOpt = Annotated[int, typer.Option("--groups", help="Convs: channel groups.")]
-BatchOpt = Annotated[Optional[int], typer.Option("--batch", help="Batch size N for tensor shapes.")]
-CinOpt = Annotated[
-    Optional[int], typer.Option("--cin", "--in-channels", help="Input channels C_in.")
-]
+GroupsOpt = Annotated[int, int_option("--groups", help="Convs: channel groups.")]
+BatchOpt = Annotated[Optional[int], int_option("--batch", help="Batch size N for tensor shapes.")]
+CinOpt = Annotated[Optional[int], int_option("--cin", "--in-channels", help="Input channels C_in.")]
 ConventionOpt = Annotated[
     str,
     typer.Option(
@@ -216,7 +299,7 @@ OutputShapeOpt = Annotated[
     ),
 ]
 CoutOpt = Annotated[
-    Optional[int], typer.Option("--cout", "--out-channels", help="Output channels C_out.")
+    Optional[int], int_option("--cout", "--out-channels", help="Output channels C_out.")
 ]
 
 
@@ -267,37 +350,69 @@ def shape(
     """
     with reporting(ctx, as_json or fmt == Format.JSON):
         chosen = resolve_format(fmt, as_json, plain, (Format.TABLE, Format.JSON, Format.PLAIN))
-        from convcalc.shapes import layer_shape
+        from convcalc.conventions import shape_query
         from convcalc.solve import parse_range
         from convcalc.specs import parse_op, parse_size_list
 
         name = parse_op(op)
-        options = layer_options(
-            kernel, stride, padding, dilation, output_padding, ceil, output_shape
-        )
-        channels: dict[str, Any] = {"groups": groups, "in_channels": cin, "out_channels": cout}
+        layer = layer_options(kernel, stride, padding, dilation, output_padding, ceil, output_shape)
+        layer.update(groups=groups, in_channels=cin, out_channels=cout)
         sweep_range = parse_range(input_size)
-        if sweep_range is not None:
-            spec = torch_spec(op, name.ndim or 1, options, **channels)
-            if chosen is Format.PLAIN:
-                raise MalformedInputError("--plain prints one size; a sweep offers table or json")
+        if sweep_range is None:
+            sizes = parse_size_list(input_size, "input size", minimum=1)
+            resolved, result = shape_query(convention, op, sizes, batch=batch, **layer)
         else:
-            spec = None
-    if spec is not None:
-        emit_sweep(ctx, spec, sweep_range, chosen)
-        return
-    with reporting(ctx, as_json or fmt == Format.JSON):
-        from convcalc.conventions import resolve
-        from convcalc.specs import broadcast
+            if layer["output_shape"] is not None:
+                raise MalformedInputError("--output-shape needs one input size, not a sweep")
+            from convcalc.solve import sweep
 
-        sizes = parse_size_list(input_size, "input size", minimum=1)
-        ndim = name.ndim or len(sizes)
-        if batch is not None and batch < 1:
-            raise MalformedInputError(f"batch must be positive, got {batch}")
-        sizes = broadcast(sizes, ndim, "input size")
-        resolved = resolve(convention, op, sizes, **options, **channels)
-        result = layer_shape(resolved.spec, sizes, batch)
+            def at(size: int) -> Any:
+                return shape_query(convention, op, (size,), batch=batch, **layer)[1]
+
+            title = f"{name.kind.value}{name.ndim or 1}d"
+            with progress_on_stderr(f"{title} sweep") as progress:
+                rows = sweep(at, sweep_range, progress)
+    if sweep_range is not None:
+        from convcalc import serialize
+
+        emit(
+            chosen,
+            rows,
+            json=lambda r: serialize.sweep_json(title, convention, r),
+            plain=serialize.sweep_plain,
+            table=lambda console, r: _print_sweep(console, title, convention, r),
+        )
+        return
     emit_shape(result, chosen, resolved)
+
+
+def _print_sweep(console: Any, title: str, convention: str, rows: Any) -> None:
+    from convcalc.render import print_sweep
+    from convcalc.solve import summarise
+
+    print_sweep(console, title, convention, rows, summarise(rows))
+
+
+@contextmanager
+def progress_on_stderr(label: str) -> Iterator[Any]:
+    """A one-line progress count on stderr for long work in a terminal (nothing in a pipe)."""
+    if not sys.stderr.isatty():
+        yield None
+        return
+    shown = False
+
+    def report(done: int, total: int) -> None:
+        nonlocal shown
+        shown = True
+        sys.stderr.write(f"\r{label}: {done:,}/{total:,}")
+        sys.stderr.flush()
+
+    try:
+        yield report
+    finally:
+        if shown:
+            sys.stderr.write("\r\033[K")
+            sys.stderr.flush()
 
 
 def layer_options(
@@ -327,38 +442,23 @@ def layer_options(
     }
 
 
-def emit_sweep(ctx: typer.Context, spec: Any, sizes: Any, chosen: Format) -> None:
-    """``shape --in a..b``: one row per input size."""
-    from convcalc.solve import sweep
-
-    rows = sweep(spec, sizes)
-    if chosen is Format.JSON:
-        from convcalc.serialize import sweep_dicts
-
-        typer.echo(dumps({"op": spec.name, "rows": sweep_dicts(rows)}))
-        return
-    from convcalc.render import print_sweep
-
-    print_sweep(stdout_console(), spec, rows)
-
-
-def emit_shape(result: Any, chosen: Format, resolved: Any = None) -> None:
+def emit_shape(result: Any, chosen: Format, resolved: Any) -> None:
     """Render a LayerShape in the chosen format."""
     from convcalc.serialize import layer_shape_dict, size_text
 
-    if chosen is Format.JSON:
-        data = layer_shape_dict(result)
-        if resolved is not None:
-            data["convention"] = resolved.convention.value
-            data["framework_call"] = resolved.call
-            data["resolution"] = list(resolved.notes)
-        typer.echo(dumps(data))
-    elif chosen is Format.PLAIN:
-        typer.echo(size_text(result.output))
-    else:
+    def as_json(shape: Any) -> Any:
+        data = layer_shape_dict(shape)
+        data["convention"] = resolved.convention.value
+        data["framework_call"] = resolved.call
+        data["resolution"] = list(resolved.notes)
+        return data
+
+    def table(console: Any, shape: Any) -> None:
         from convcalc.render import print_shape
 
-        print_shape(stdout_console(), result, resolved)
+        print_shape(console, shape, resolved)
+
+    emit(chosen, result, json=as_json, plain=lambda r: size_text(r.output), table=table)
 
 
 # Above this many steps trace --json is written on one line (the C encoder; see dumps).
@@ -446,14 +546,15 @@ def trace(
     ] = None,
     max_steps: Annotated[
         Optional[int],
-        typer.Option(
+        int_option(
             "--max-steps",
-            metavar="N",
+            minimum=0,
             help="Show at most N steps (table default 64; JSON default all).",
         ),
     ] = None,
-    fmt: FormatOpt = None,
+    fmt: TraceFormatOpt = None,
     as_json: JsonOpt = False,
+    plain: PlainOpt = False,
 ) -> None:
     """Evaluate a layer on small data and show every multiply-accumulate.
 
@@ -481,6 +582,7 @@ def trace(
             max_steps,
             fmt,
             as_json,
+            plain,
         )
 
 
@@ -505,10 +607,11 @@ def _trace_command(
     max_steps: int | None,
     fmt: Format | None,
     as_json: bool,
+    plain: bool,
 ) -> None:
     """The body of ``trace`` (run with the cyclic garbage collector paused)."""
     with reporting(ctx, as_json or fmt == Format.JSON):
-        chosen = resolve_format(fmt, as_json, False, (Format.TABLE, Format.JSON))
+        chosen = resolve_format(fmt, as_json, plain, (Format.TABLE, Format.JSON, Format.PLAIN))
         from convcalc.tensors import load_tensor
         from convcalc.trace import choose_view, trace_layer
 
@@ -521,63 +624,72 @@ def _trace_command(
             groups=groups,
             count_include_pad=count_include_pad,
             convention=convention,
+            for_at=at is not None,
         )
+        if chosen is Format.PLAIN:
+            if result.output is None:
+                raise MalformedInputError(
+                    "--plain prints the whole output; with --at use the table or --json"
+                )
+            from convcalc.serialize import array_plain
+
+            write(array_plain(result.display_output))
+            return
         steps, hidden = select_steps(result, at, max_steps, chosen)
         view_name, view_data = choose_view(result, view.value)
-        if view_name == "conv" and at is None:
-            inner_steps, hidden = select_steps(view_data.trace, None, max_steps, chosen)
-        elif view_name == "conv":
-            inner_steps = [s for s in view_data.trace.steps if s.index in {t.index for t in steps}]
-        else:
-            inner_steps = None
+        shown = steps
+        if view_name == "conv":
+            # the conv view shows the same output elements, as steps of its stride-1 conv
+            shown = [view_data.trace.step_at(step.index) for step in steps]
+        for step in steps:  # what is printed was computed twice, element-wise and vectorised
+            if result.output is not None and step.value != result.output[step.index]:
+                raise ConvcalcError(f"internal check failed at {list(step.index)}")
     if chosen is Format.JSON:
         from convcalc.serialize import trace_dict, view_dict
 
         data = trace_dict(result, steps, view_name, view_dict(view_name, view_data))
-        typer.echo(dumps(data, compact=len(steps) > COMPACT_JSON_STEPS))
+        write(dumps(data, compact=len(steps) > COMPACT_JSON_STEPS))
         return
     from convcalc.render import print_trace
 
-    print_trace(
-        stdout_console(),
-        result,
-        (inner_steps or []) if view_name == "conv" else steps,
-        view_name,
-        view_data,
-        hidden,
-    )
+    write_rich(print_trace, result, shown, view_name, view_data, hidden)
 
 
 def select_steps(
     result: Any, at: str | None, max_steps: int | None, chosen: Format
 ) -> tuple[list[Any], int]:
-    """The steps to show: one element (--at), the first N (--max-steps), or all/64."""
-    from convcalc.specs import parse_size_list
+    """The steps to show, built one by one: one element (--at, every channel unless given),
+    the first N (--max-steps), or all (JSON, up to its cap) / 64 (table)."""
+    import itertools
 
-    steps = result.steps
+    from convcalc.specs import parse_size_list
+    from convcalc.trace import MAX_JSON_TERMS
+
     if at is not None:
         index = parse_size_list(at, "--at")
-        spatial = result.output.shape[1:]
-        if len(index) == len(spatial):
-            wanted = [s for s in steps if s.index[1:] == index]
-        elif len(index) == len(spatial) + 1:
-            wanted = [s for s in steps if s.index == index]
-        else:
-            raise MalformedInputError(
-                f"--at: give {len(spatial)} indices (or {len(spatial) + 1} with the channel first)"
-            )
-        if not wanted:
-            raise MalformedInputError(
-                f"--at: {list(index)} is outside the output of shape {list(result.output.shape)}"
-                + (" (C_out first)" if len(index) > len(spatial) else "")
-            )
-        return wanted, 0
+        shape = result.output_shape
+        if len(index) == len(shape) - 1:
+            return [result.step_at((o, *index)) for o in range(shape[0])], 0
+        if len(index) == len(shape):
+            return [result.step_at(index)], 0
+        raise MalformedInputError(
+            f"--at: give {len(shape) - 1} indices (or {len(shape)} with the channel first)"
+        )
     if max_steps is not None and max_steps < 0:
         raise MalformedInputError(f"--max-steps must be non-negative, got {max_steps}")
+    total = result.step_count
     limit = max_steps if max_steps is not None else (None if chosen is Format.JSON else 64)
-    if limit is None or len(steps) <= limit:
-        return list(steps), 0
-    return list(steps[:limit]), len(steps) - limit
+    if limit is None:
+        terms = total * result.terms_per_step
+        if terms > MAX_JSON_TERMS:
+            raise MalformedInputError(
+                f"--json: this layer has {total:,} steps ({terms:,} multiply-accumulates); "
+                f"--json lists at most {MAX_JSON_TERMS:,} of them. Choose with --max-steps N "
+                "or --at i,j (the output values are in --plain)"
+            )
+        limit = total
+    steps = list(itertools.islice(result.iter_steps(), limit))
+    return steps, total - len(steps)
 
 
 @app.command(short_help="A whole network: shapes, params, MACs, receptive fields.")
@@ -607,14 +719,20 @@ def net(
     ] = False,
     fmt: NetFormatOpt = None,
     as_json: JsonOpt = False,
+    plain: PlainOpt = False,
 ) -> None:
     """Shapes, parameters, MACs and receptive fields of a whole network, layer by layer.
+
+    The inline form is a linear stack; a TOML spec names each layer.
 
     Example: convcalc net --in 3,224,224 "conv2d k7 s2 p3 c64; maxpool2d k3 s2 p1"
     """
     with reporting(ctx, as_json or fmt == Format.JSON):
         chosen = resolve_format(
-            fmt, as_json, False, (Format.TABLE, Format.JSON, Format.MARKDOWN, Format.CSV)
+            fmt,
+            as_json,
+            plain,
+            (Format.TABLE, Format.JSON, Format.PLAIN, Format.MARKDOWN, Format.CSV),
         )
         from convcalc.network import load_network, run_network
         from convcalc.specs import parse_size_list
@@ -625,21 +743,26 @@ def net(
         result = run_network(load_network(spec), shape, batch)
     from convcalc import serialize
 
-    if chosen is Format.JSON:
-        typer.echo(dumps(serialize.network_dict(result)))
-    elif chosen is Format.MARKDOWN:
-        typer.echo(serialize.network_markdown(result))
-    elif chosen is Format.CSV:
-        typer.echo(serialize.network_csv(result), nl=False)
-    else:
-        from convcalc.render import print_network
-
-        print_network(stdout_console(), result)
+    emit(
+        chosen,
+        result,
+        json=serialize.network_dict,
+        plain=lambda r: serialize.size_text(r.output_shape),
+        table=_print_network,
+        markdown=serialize.network_markdown,
+        csv=serialize.network_csv,
+    )
     if check and result.mismatches:
         if chosen is not Format.TABLE:
             for layer in result.mismatches:
                 typer.echo("expect failed: " + serialize.mismatch_text(layer), err=True)
         raise typer.Exit(1)
+
+
+def _print_network(console: Any, result: Any) -> None:
+    from convcalc.render import print_network
+
+    print_network(console, result)
 
 
 @app.command(short_help="Parameters that give a wanted output size.")
@@ -663,41 +786,44 @@ def solve(
         str, typer.Option("--out", "--output-size", metavar="SIZE", help="The output size wanted.")
     ],
     kernel: Annotated[
-        Optional[int], typer.Option("--k", "--kernel-size", help="Fix the kernel size.")
+        Optional[int], int_option("--k", "--kernel-size", help="Fix the kernel size.")
     ] = None,
-    stride: Annotated[
-        Optional[int], typer.Option("--s", "--stride", help="Fix the stride.")
-    ] = None,
+    stride: Annotated[Optional[int], int_option("--s", "--stride", help="Fix the stride.")] = None,
     padding: Annotated[
-        Optional[int], typer.Option("--p", "--padding", help="Fix the padding.")
+        Optional[int], int_option("--p", "--padding", minimum=0, help="Fix the padding.")
     ] = None,
     dilation: Annotated[
-        Optional[int], typer.Option("--d", "--dilation", help="Fix the dilation.")
+        Optional[int], int_option("--d", "--dilation", help="Fix the dilation.")
     ] = None,
     output_padding: Annotated[
         Optional[int],
-        typer.Option("--op", "--output-padding", help="Fix output_padding (transposed convs)."),
-    ] = None,
-    ceil: CeilOpt = False,
-    k_max: Annotated[int, typer.Option("--k-max", help="Largest kernel tried.")] = 11,
-    s_max: Annotated[int, typer.Option("--s-max", help="Largest stride tried.")] = 8,
-    d_max: Annotated[int, typer.Option("--d-max", help="Largest dilation tried.")] = 4,
-    p_max: Annotated[
-        Optional[int],
-        typer.Option(
-            "--p-max", help="Largest padding tried (default d*(k-1) for convs, k//2 for pools)."
+        int_option(
+            "--op", "--output-padding", minimum=0, help="Fix output_padding (transposed convs)."
         ),
     ] = None,
-    limit: Annotated[int, typer.Option("--limit", help="Candidates shown per size.")] = 10,
+    ceil: CeilOpt = False,
+    k_max: Annotated[int, int_option("--k-max", help="Largest kernel tried.")] = 11,
+    s_max: Annotated[int, int_option("--s-max", help="Largest stride tried.")] = 8,
+    d_max: Annotated[int, int_option("--d-max", help="Largest dilation tried.")] = 4,
+    p_max: Annotated[
+        Optional[int],
+        int_option(
+            "--p-max",
+            minimum=0,
+            help="Largest padding tried (default d*(k-1) for convs, k//2 for pools).",
+        ),
+    ] = None,
+    limit: Annotated[int, int_option("--limit", help="Candidates shown per size.")] = 10,
     fmt: FormatOpt = None,
     as_json: JsonOpt = False,
+    plain: PlainOpt = False,
 ) -> None:
     """Which kernel, stride, padding, dilation give this output size, conventional first.
 
     Example: convcalc solve conv2d --in 224 --out 112
     """
     with reporting(ctx, as_json or fmt == Format.JSON):
-        chosen = resolve_format(fmt, as_json, False, (Format.TABLE, Format.JSON))
+        chosen = resolve_format(fmt, as_json, plain, (Format.TABLE, Format.JSON, Format.PLAIN))
         from convcalc.solve import Bounds
         from convcalc.solve import solve as solve_sizes
         from convcalc.specs import broadcast, dimension_names, parse_op, parse_size_list
@@ -741,18 +867,27 @@ def solve(
             for size, target in pairs
         ]
     labels = [", ".join(dims) if len(pairs) > 1 else "" for dims in pairs.values()]
-    if chosen is Format.JSON:
-        from convcalc.serialize import solution_dict
+    from convcalc.serialize import solution_dict, solutions_plain
 
+    def as_json(found: list[Any]) -> Any:
         data = [
             dict(solution_dict(sol, limit), dims=dims.split(", ") if dims else list(letters))
-            for sol, dims in zip(solutions, labels)
+            for sol, dims in zip(found, labels)
         ]
-        typer.echo(dumps({"op": str(name), "solutions": data}))
-    else:
+        return {"op": str(name), "solutions": data}
+
+    def table(console: Any, found: list[Any]) -> None:
         from convcalc.render import print_solutions
 
-        print_solutions(stdout_console(), solutions, labels, limit)
+        print_solutions(console, found, labels, limit)
+
+    emit(
+        chosen,
+        solutions,
+        json=as_json,
+        plain=lambda found: solutions_plain(found, labels, limit),
+        table=table,
+    )
     if not any(sol.candidates for sol in solutions):
         raise typer.Exit(1)
 
@@ -776,13 +911,16 @@ def invert(
     ceil: CeilOpt = False,
     fmt: FormatOpt = None,
     as_json: JsonOpt = False,
+    plain: PlainOpt = False,
 ) -> None:
     """The transposed conv (same k, s, p, d) and output_padding that map a layer's output back.
+
+    --plain prints the output_padding per dimension (e.g. 1x0; '-' where none reaches).
 
     Example: convcalc invert conv2d --in 7 --k 3 --s 2 --p 1
     """
     with reporting(ctx, as_json or fmt == Format.JSON):
-        chosen = resolve_format(fmt, as_json, False, (Format.TABLE, Format.JSON))
+        chosen = resolve_format(fmt, as_json, plain, (Format.TABLE, Format.JSON, Format.PLAIN))
         from convcalc.solve import invert as invert_layer
         from convcalc.specs import broadcast, parse_op, parse_size_list
 
@@ -792,14 +930,21 @@ def invert(
         options = layer_options(kernel, stride, padding, dilation, output_padding, ceil)
         spec = torch_spec(op, ndim, options)
         inversion = invert_layer(spec, broadcast(sizes, ndim, "input size"))
-    if chosen is Format.JSON:
-        from convcalc.serialize import inversion_dict
+    from convcalc import serialize
 
-        typer.echo(dumps(inversion_dict(inversion)))
-        return
+    emit(
+        chosen,
+        inversion,
+        json=serialize.inversion_dict,
+        plain=serialize.inversion_plain,
+        table=_print_inversion,
+    )
+
+
+def _print_inversion(console: Any, inversion: Any) -> None:
     from convcalc.render import print_inversion
 
-    print_inversion(stdout_console(), inversion)
+    print_inversion(console, inversion)
 
 
 @app.command(short_help="One layer under torch, tf, keras and onnx.")
@@ -821,8 +966,11 @@ def compare(
     output_shape: OutputShapeOpt = None,
     fmt: FormatOpt = None,
     as_json: JsonOpt = False,
+    plain: PlainOpt = False,
 ) -> None:
     """The same layer under torch, tf, keras and onnx side by side; differences highlighted.
+
+    --plain prints one line per framework: its name and output size ('-' where it rejects).
 
     --p same means torch's padding='same', TF/Keras 'same' and ONNX SAME_UPPER; an integer is
     symmetric padding where the framework takes one.
@@ -830,7 +978,7 @@ def compare(
     Example: convcalc compare maxpool2d --in 225 --k 2 --p same
     """
     with reporting(ctx, as_json or fmt == Format.JSON):
-        chosen = resolve_format(fmt, as_json, False, (Format.TABLE, Format.JSON))
+        chosen = resolve_format(fmt, as_json, plain, (Format.TABLE, Format.JSON, Format.PLAIN))
         from convcalc.conventions import compare as compare_layers
         from convcalc.specs import parse_op, parse_size_list
 
@@ -841,16 +989,24 @@ def compare(
             sizes,
             **layer_options(kernel, stride, padding, dilation, output_padding, ceil, output_shape),
         )
-    if chosen is Format.JSON:
-        from convcalc.serialize import comparison_dicts
+    from convcalc.serialize import comparison_dicts, comparison_plain
 
-        typer.echo(
-            dumps({"op": str(name), "input": list(sizes), "conventions": comparison_dicts(rows)})
-        )
-        return
-    from convcalc.render import print_comparison
+    def table(console: Any, found: list[Any]) -> None:
+        from convcalc.render import print_comparison
 
-    print_comparison(stdout_console(), str(name), sizes, rows)
+        print_comparison(console, str(name), sizes, found)
+
+    emit(
+        chosen,
+        rows,
+        json=lambda found: {
+            "op": str(name),
+            "input": list(sizes),
+            "conventions": comparison_dicts(found),
+        },
+        plain=comparison_plain,
+        table=table,
+    )
 
 
 def _only_command(name: str) -> typer.Typer:

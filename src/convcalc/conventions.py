@@ -25,10 +25,13 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from convcalc.errors import ConvcalcError, MalformedInputError
-from convcalc.specs import LayerSpec, OpKind, build_spec, dimension_names
+from convcalc.specs import LayerSpec, OpKind, broadcast, build_spec, dimension_names
+
+if TYPE_CHECKING:
+    from convcalc.shapes import LayerShape
 
 
 class Convention(enum.StrEnum):
@@ -166,6 +169,24 @@ def resolve(
     return replace(resolved, spec=replace(spec, in_channels=in_channels, out_channels=out))
 
 
+def shape_query(
+    convention: Convention | str,
+    op: str,
+    input_size: tuple[int, ...],
+    *,
+    batch: int | None = None,
+    **layer: Any,
+) -> tuple[Resolved, LayerShape]:
+    """``convcalc shape``'s one question: the layer resolved under a convention and its output
+    size at one input size. A sweep asks it once per size (``solve.sweep``), so every row of a
+    sweep is exactly this answer."""
+    from convcalc.shapes import layer_shape
+
+    resolved = resolve(convention, op, input_size, **layer)
+    sizes = resolved.input_size
+    return resolved, layer_shape(resolved.spec, sizes, batch)
+
+
 def _resolve(
     convention: Convention,
     op: str,
@@ -180,7 +201,7 @@ def _resolve(
     output_shape: tuple[int, ...] | None,
     groups: int,
 ) -> Resolved:
-    from convcalc.specs import broadcast, parse_op
+    from convcalc.specs import parse_op
 
     name = parse_op(op)
     if kernel_size is None:
@@ -286,16 +307,25 @@ def _torch(r: _Request) -> Resolved:
         from convcalc.shapes import layer_shape
 
         without = layer_shape(base, sizes).output
-        wanted = output_shape * ndim if len(output_shape) == 1 else output_shape
+        wanted = broadcast(output_shape, ndim, "--output-size")
         op = tuple(w - o for w, o in zip(wanted, without))
         notes.append(
             f"forward(output_size={list(wanted)}) picks output_padding "
             f"{list(op)} = output_size - {list(without)}"
         )
-        if min(op) < 0:
+        # torch's _output_padding: valid sizes run from the size without output_padding to
+        # that + stride - 1 (not max(stride, dilation) - 1, which an explicit one may reach)
+        largest = [o + s - 1 for o, s in zip(without, strides)]
+        if any(not (lo <= w <= hi) for w, lo, hi in zip(wanted, without, largest)):
+            reachable = ", ".join(
+                f"{label} {lo}..{hi}" if lo != hi else f"{label} {lo}"
+                for label, lo, hi in zip(dimension_names(ndim), without, largest)
+            )
             raise ConvcalcError(
-                f"output_size: {list(wanted)} is smaller than the output "
-                f"{list(without)} with output_padding 0"
+                f"output_size: {size_text(wanted)} cannot be reached from input "
+                f"{size_text(sizes)}: this layer gives {reachable} (output_padding 0 up to "
+                'stride - 1); torch: "requested an output size of ..., but '
+                'valid sizes range from ..."'
             )
     spec = build_spec(
         name,
@@ -310,6 +340,10 @@ def _torch(r: _Request) -> Resolved:
         count_include_pad=True if count_include_pad is None else count_include_pad,
     )
     return Resolved(Convention.TORCH, spec, tuple(notes), _torch_call(spec))
+
+
+def size_text(sizes: tuple[int, ...]) -> str:
+    return "x".join(map(str, sizes))
 
 
 def _torch_call(spec: LayerSpec) -> str:

@@ -299,6 +299,7 @@ def print_trace(
         spec.kind is not OpKind.CONVTRANSPOSE
         and any(p for pair in pads for p in pair)
         and trace.x.ndim - 1 <= 2
+        and max(trace.x.shape[1:]) <= MAX_GRID
     ):
         from convcalc.tensors import pad
 
@@ -319,7 +320,13 @@ def print_trace(
         _print_hidden(console, hidden)
     if trace.b is not None:
         console.print(f"bias: {', '.join(_num(v) for v in trace.b)}")
-    print_grids(console, trace.output, "output", trace.plain)
+    if trace.output is None:
+        console.print(
+            f"output: shape {list(trace.output_shape)}, not computed (--at on a layer this "
+            "large computes only the element asked for)"
+        )
+    else:
+        print_grids(console, trace.output, "output", trace.plain)
 
 
 def _print_hidden(console: Console, hidden: int) -> None:
@@ -366,7 +373,7 @@ def _print_scatter(console: Console, trace: Any, view: Any, steps: Any, hidden: 
     table.add_column("value", justify="right")
     table.add_column("adds value·w at", no_wrap=True)
     table.add_column("block", overflow="fold")
-    for index, value, block, origin in view.contributions[:64]:
+    for index, value, block, origin in view.contributions:
         rows = [
             "; ".join(",".join(_num(v) for v in row) for row in b_)
             if b_.ndim > 1
@@ -380,8 +387,10 @@ def _print_scatter(console: Console, trace: Any, view: Any, steps: Any, hidden: 
             " | ".join(rows),
         )
     console.print(table)
-    if len(view.contributions) > 64:
-        console.print(f"... {len(view.contributions) - 64} more input elements")
+    if view.contribution_count > len(view.contributions):
+        console.print(
+            f"... {view.contribution_count - len(view.contributions)} more input elements"
+        )
     crop = ", ".join(f"{a}:{z}" for a, z in view.crop)
     console.print(Text("sum of the blocks before cropping (the cropped part dim):", style="bold"))
     limits = list(view.crop)
@@ -410,9 +419,7 @@ def _print_conv_view(console: Console, trace: Any, view: Any, steps: Any, hidden
     zero = _inserted_mask(view, spec)
     print_grids(console, view.padded, "z = x zero-inserted and padded", trace.plain, dim=zero)
     print_weight(console, view.kernel, trace.plain, name="w rotated 180°")
-    inner = view.trace
-    shown = steps if steps is not None else inner.steps
-    console.print(steps_table(inner, shown, title="steps (stride-1 conv over z)", source="z"))
+    console.print(steps_table(view.trace, steps, title="steps (stride-1 conv over z)", source="z"))
     _print_hidden(console, hidden)
 
 
@@ -584,7 +591,20 @@ def print_inversion(console: Console, inversion: Any) -> None:
         if item.note:
             console.print(f"{item.forward.label or 'L'}: {item.note}", style="yellow")
     sizes = list(inversion.output_size)
-    console.print(f"forward(x, output_size={sizes}) picks that output_padding for you.")
+    if spec.kind is OpKind.CONVTRANSPOSE:
+        console.print(
+            f"{inverse_name(spec)} takes no output_padding or output_size: it maps each size "
+            "to one output, so the transposed conv's output_padding cannot be recovered."
+        )
+    elif spec.kind is OpKind.MAXPOOL:
+        console.print(
+            f"MaxUnpool{spec.ndim}d()(x, indices, output_size={sizes}) or "
+            f"ConvTranspose{spec.ndim}d(...)(x, output_size={sizes}) picks it for you."
+        )
+    else:
+        console.print(
+            f"{inverse_name(spec)}(...)(x, output_size={sizes}) picks that output_padding for you."
+        )
     if any(len(item.preimage) > 1 for item in inversion.dims):
         console.print(
             "Several input sizes give the same output, so the inverse alone cannot "
@@ -593,35 +613,59 @@ def print_inversion(console: Console, inversion: Any) -> None:
         )
 
 
-def print_sweep(console: Console, spec: Any, rows: list[Any]) -> None:
-    """One row per input size with the marks a reviewer looks for."""
-    from convcalc.specs import OpKind
+# The most runs of a sweep the table lists; the rest are counted (--plain lists every size).
+MAX_SWEEP_RUNS = 24
 
-    table = Table(
-        title=f"{spec.name} over input sizes (same size in every dimension)",
-        title_justify="left",
-        title_style="bold",
+
+def print_sweep(
+    console: Console, op: str, convention: str, rows: list[Any], runs: list[Any]
+) -> None:
+    """Runs of input sizes that behave alike, as progressions, with the marks a reviewer looks
+    for: a screenful however long the sweep."""
+    where = "" if convention == "torch" else f", {convention} rules"
+    console.print(
+        Text(
+            f"{op} over {len(rows):,} input sizes{where} (the same size in every dimension)",
+            style="bold",
+        ),
+        soft_wrap=True,
     )
-    for name in ("in", "out", "note"):
-        table.add_column(name, justify="right" if name != "note" else "left", overflow="fold")
-    for row in rows:
+    table = Table()
+    for name in ("in", "out", "sizes", "note"):
+        table.add_column(name, justify="right" if name == "sizes" else "left", overflow="fold")
+    for run in runs[:MAX_SWEEP_RUNS]:
+        row = run.first
         if row.error is not None:
-            table.add_row(str(row.input), "-", Text(row.error, style="red"))
-            continue
-        notes = []
-        if row.unread:
-            notes.append(f"ignores last {row.unread} input")
-        if spec.kind is OpKind.CONVTRANSPOSE:
-            if row.roundtrip != row.input:
-                notes.append(f"conv back gives {row.roundtrip}")
-        elif row.needs_output_padding:
-            notes.append(
-                f"inverse gives {row.roundtrip}: needs output_padding {row.needs_output_padding}"
+            note = Text(row.error, style="red")
+        else:
+            notes = []
+            if row.unread:
+                notes.append(f"ignores the last {row.unread} input(s)")
+            if row.roundtrip is None:
+                notes.append("no conv maps the output back")
+            elif row.output and op.startswith("convtranspose"):
+                if row.roundtrip != row.input:
+                    notes.append(f"conv back gives in{row.roundtrip - row.input:+d}")
+                else:
+                    notes.append("conv back gives the input size")
+            elif row.needs_output_padding:
+                notes.append(
+                    f"inverse gives in{-row.needs_output_padding:+d}: needs output_padding "
+                    f"{row.needs_output_padding}"
+                )
+            elif not row.unread:
+                notes.append("reads every input; the inverse maps back")
+            note = Text(
+                "; ".join(notes), style="yellow" if row.unread or row.needs_output_padding else ""
             )
-        table.add_row(
-            str(row.input), str(row.output), Text("; ".join(notes), style="yellow" if notes else "")
-        )
+        table.add_row(run.inputs, run.outputs, f"{run.count:,}", note)
     console.print(table)
+    if len(runs) > MAX_SWEEP_RUNS:
+        console.print(
+            f"... {len(runs) - MAX_SWEEP_RUNS} more runs of sizes; --plain or --json list every "
+            "size",
+            style="yellow",
+        )
 
 
 def print_comparison(console: Console, op: str, sizes: Any, rows: list[Any]) -> None:

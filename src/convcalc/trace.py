@@ -10,9 +10,9 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from fractions import Fraction
-from typing import Any
+from typing import Any, assert_never
 
 import numpy as np
 
@@ -55,23 +55,84 @@ class Step:
     window: tuple[tuple[int, int], ...] = ()  # per dimension [start, stop) in input coordinates
 
 
+# Caps that keep a trace from eating the machine, checked before any work (README "Limits"):
+# the whole output is computed (vectorised) only up to MAX_OUTPUT_ELEMENTS; beyond that only
+# --at works, which computes the one element asked for. --json lists every step only up to
+# MAX_JSON_TERMS multiply-accumulates in all; --max-steps or --at choose fewer.
+MAX_OUTPUT_ELEMENTS = 10**6
+MAX_JSON_TERMS = 2 * 10**6
+# --at computes the whole output too when it is at most this large (it costs milliseconds).
+AT_OUTPUT_ELEMENTS = 4096
+
+
 @dataclass
 class Trace:
-    """A traced layer: the data, the parameters, every step and the output."""
+    """A traced layer: the data, the parameters, the output, and each step on demand.
+
+    Steps are built only when asked for (``step_at``, ``iter_steps``): a table shows 64 of
+    them and ``--at`` one element, so their cost is what is shown, not the layer's size.
+    ``output`` is computed vectorised (``reference.py``); None when the layer is traced for
+    ``--at`` only and its output is larger than AT_OUTPUT_ELEMENTS.
+    """
 
     spec: LayerSpec
     shape: LayerShape
     x: np.ndarray  # (C_in, *spatial)
     w: np.ndarray | None
     b: np.ndarray | None
-    output: np.ndarray  # (C_out, *spatial_out)
-    steps: list[Step]
+    output: np.ndarray | None  # (C_out, *spatial_out)
     plain: bool = True  # the input was a plain matrix: show the output without a channel axis
-    notes: list[str] = field(default_factory=list)
 
     @property
-    def display_output(self) -> np.ndarray:
+    def out_channels(self) -> int:
+        if self.w is None:
+            return int(self.x.shape[0])
+        if self.spec.kind is OpKind.CONV:
+            return int(self.w.shape[0])
+        return int(self.w.shape[1]) * self.spec.groups
+
+    @property
+    def output_shape(self) -> tuple[int, ...]:
+        """(C_out, *spatial_out)."""
+        return (self.out_channels, *self.shape.output)
+
+    @property
+    def step_count(self) -> int:
+        return math.prod(self.output_shape)
+
+    @property
+    def terms_per_step(self) -> int:
+        """At most this many multiply-accumulates (or window elements) make one step."""
+        window = math.prod(self.spec.kernel_size)
+        if self.w is None:
+            return window
+        return window * (int(self.x.shape[0]) // self.spec.groups)
+
+    @property
+    def display_output(self) -> np.ndarray | None:
+        if self.output is None:
+            return None
         return self.output[0] if self.plain and self.output.shape[0] == 1 else self.output
+
+    def step_at(self, index: tuple[int, ...]) -> Step:
+        """How output element ``index`` = (channel, *position) is computed."""
+        if len(index) != len(self.output_shape) or not all(
+            0 <= i < n for i, n in zip(index, self.output_shape)
+        ):
+            raise MalformedInputError(
+                f"--at: {list(index)} is outside the output of shape {list(self.output_shape)}"
+            )
+        return _step(self, index[0], tuple(index[1:]))
+
+    def iter_steps(self) -> Iterator[Step]:
+        """Every step in output order (channel first), built one at a time."""
+        for o in range(self.output_shape[0]):
+            for pos in _positions(self.shape.output):
+                yield _step(self, o, pos)
+
+    def all_steps(self) -> list[Step]:
+        """Every step at once: for tests and small layers only."""
+        return list(self.iter_steps())
 
 
 def arrange(
@@ -152,81 +213,79 @@ def explain(
     w: np.ndarray | None = None,
     b: np.ndarray | None = None,
     plain: bool = True,
+    *,
+    with_output: bool = True,
 ) -> Trace:
-    """Trace a layer on arranged data (see ``arrange``): every step and the output.
+    """Trace a layer on arranged data (see ``arrange``): the output, and the steps on demand.
 
     >>> from convcalc.specs import build_spec
     >>> from convcalc.tensors import generate
     >>> x, w = generate("arange:1x5x5", "x"), generate("arange:1x1x3x3", "w")
     >>> t = explain(build_spec("conv2d", kernel_size=(3,)), x, w)
-    >>> t.output[0, 0, :2].tolist()
-    [411, 456]
+    >>> t.output[0, 0, :2].tolist(), t.step_at((0, 0, 1)).value
+    ([411, 456], 456)
     """
+    from convcalc import reference
+
     shape = layer_shape(spec, tuple(x.shape[1:]))
-    steps = list(_steps(spec, shape, x, w, b))
-    c_out = steps[-1].index[0] + 1
-    output = np.empty((c_out, *shape.output), dtype=object)
-    for step in steps:
-        output[step.index] = step.value
-    return Trace(spec, shape, x, w, b, output, steps, plain)
-
-
-def _steps(
-    spec: LayerSpec, shape: LayerShape, x: np.ndarray, w: np.ndarray | None, b: np.ndarray | None
-) -> Iterator[Step]:
-    if spec.kind is OpKind.CONV:
-        assert w is not None
-        yield from _conv_steps(spec, shape, x, w, b)
-    elif spec.kind is OpKind.CONVTRANSPOSE:
-        assert w is not None
-        yield from _conv_transpose_steps(spec, shape, x, w, b)
-    else:
-        yield from _pool_steps(spec, shape, x)
+    trace = Trace(spec, shape, x, w, b, None, plain)
+    if with_output:
+        if trace.step_count > MAX_OUTPUT_ELEMENTS:
+            raise MalformedInputError(
+                f"output: {spec.name} gives an output of {trace.step_count:,} elements "
+                f"{list(trace.output_shape)}; a trace computes at most {MAX_OUTPUT_ELEMENTS:,}. "
+                "--at i,j shows one element of any size"
+            )
+        trace.output = reference.run(spec, x, w, b)
+    return trace
 
 
 def _positions(sizes: tuple[int, ...]) -> Iterator[tuple[int, ...]]:
     return itertools.product(*(range(n) for n in sizes))
 
 
-def _conv_steps(
-    spec: LayerSpec, shape: LayerShape, x: np.ndarray, w: np.ndarray, b: np.ndarray | None
-) -> Iterator[Step]:
-    c_out, groups = w.shape[0], spec.groups
-    cin_g, cout_g = x.shape[0] // groups, c_out // groups
-    windows = _window_cells(spec, shape, tuple(x.shape[1:]))
-    for o in range(c_out):
-        group = o // cout_g
-        for pos, (starts, cells) in windows.items():
-            # y[o, j] = b[o] + sum_c sum_m x[c, j*s + m*d - p] * w[o, c, m]  (no kernel flip)
-            terms = []
-            for c in range(cin_g):
-                channel = group * cin_g + c
-                for at, inside, m in cells:
-                    value = x[(channel, *at)] if inside else 0
-                    weight = w[(o, c, *m)]
-                    terms.append(
-                        Term((channel, *at), value, (o, c, *m), weight, value * weight, not inside)
-                    )
-            yield _sum_step((o, *pos), terms, b, o, _window(starts, spec))
+def _step(trace: Trace, o: int, pos: tuple[int, ...]) -> Step:
+    spec, x, w, b = trace.spec, trace.x, trace.w, trace.b
+    match spec.kind:
+        case OpKind.CONV:
+            assert w is not None
+            return _conv_step(spec, x, w, b, o, pos)
+        case OpKind.CONVTRANSPOSE:
+            assert w is not None
+            return _conv_transpose_step(spec, x, w, b, o, pos)
+        case OpKind.MAXPOOL | OpKind.AVGPOOL:
+            return _pool_step(spec, x, o, pos)
+        case _:
+            assert_never(spec.kind)
 
 
-def _window_cells(
-    spec: LayerSpec, shape: LayerShape, in_size: tuple[int, ...]
-) -> dict[tuple[int, ...], tuple[list[int], list[tuple[tuple[int, ...], bool, tuple[int, ...]]]]]:
-    """For each output position: its window's start and, per kernel offset m, the input
-    coordinate it reads and whether that lies inside the input (else padding). Shared by every
-    channel, so computed once."""
-    offsets = list(_positions(spec.kernel_size))
-    windows = {}
-    for pos in _positions(shape.output):
-        starts = [j * s - p for j, s, (p, _) in zip(pos, spec.stride, spec.padding)]
-        cells = []
-        for m in offsets:
-            at = tuple(st + mi * d for st, mi, d in zip(starts, m, spec.dilation))
-            inside = all(0 <= a < n for a, n in zip(at, in_size))
-            cells.append((at, inside, m))
-        windows[pos] = (starts, cells)
-    return windows
+def _conv_step(
+    spec: LayerSpec,
+    x: np.ndarray,
+    w: np.ndarray,
+    b: np.ndarray | None,
+    o: int,
+    pos: tuple[int, ...],
+) -> Step:
+    # y[o, j] = b[o] + sum_c sum_m x[c, j*s + m*d - p] * w[o, c, m]  (no kernel flip)
+    groups, in_size = spec.groups, x.shape[1:]
+    cin_g, cout_g = x.shape[0] // groups, w.shape[0] // groups
+    group = o // cout_g
+    starts = [j * s - p for j, s, (p, _) in zip(pos, spec.stride, spec.padding)]
+    cells = []
+    for m in _positions(spec.kernel_size):
+        at = tuple(st + mi * d for st, mi, d in zip(starts, m, spec.dilation))
+        cells.append((at, all(0 <= a < n for a, n in zip(at, in_size)), m))
+    terms = []
+    for c in range(cin_g):
+        channel = group * cin_g + c
+        for at, inside, m in cells:
+            value = x[(channel, *at)] if inside else 0
+            weight = w[(o, c, *m)]
+            terms.append(
+                Term((channel, *at), value, (o, c, *m), weight, value * weight, not inside)
+            )
+    return _sum_step((o, *pos), terms, b, o, _window(starts, spec))
 
 
 def _window(starts: list[int], spec: LayerSpec) -> tuple[tuple[int, int], ...]:
@@ -248,64 +307,61 @@ def _sum_step(
     return Step(index, tuple(terms), value, bias, total, window=window)
 
 
-def _conv_transpose_steps(
-    spec: LayerSpec, shape: LayerShape, x: np.ndarray, w: np.ndarray, b: np.ndarray | None
-) -> Iterator[Step]:
+def _conv_transpose_step(
+    spec: LayerSpec,
+    x: np.ndarray,
+    w: np.ndarray,
+    b: np.ndarray | None,
+    o: int,
+    pos: tuple[int, ...],
+) -> Step:
     """Gather form of the scatter: output j collects x[i]*w[m] wherever i*s + m*d - p == j."""
     in_size = x.shape[1:]
     groups = spec.groups
     cin_g, cout_g = x.shape[0] // groups, w.shape[1]
-    for o in range(cout_g * groups):
-        group, oc = divmod(o, cout_g)
-        for pos in _positions(shape.output):
-            per_dim = []
-            for j, n, k, s, d, (p, _) in zip(
-                pos, in_size, spec.kernel_size, spec.stride, spec.dilation, spec.padding
-            ):
-                pairs = []
-                for m in range(k):
-                    t = j + p - m * d
-                    if t % s == 0 and 0 <= t // s < n:
-                        pairs.append((t // s, m))
-                per_dim.append(pairs)
-            terms = []
-            for c in range(cin_g):
-                channel = group * cin_g + c
-                for combo in itertools.product(*per_dim):
-                    at = tuple(pair[0] for pair in combo)
-                    taps = tuple(pair[1] for pair in combo)
-                    value, weight = x[(channel, *at)], w[(channel, oc, *taps)]
-                    terms.append(
-                        Term((channel, *at), value, (channel, oc, *taps), weight, value * weight)
-                    )
-            yield _sum_step((o, *pos), terms, b, o)
+    group, oc = divmod(o, cout_g)
+    per_dim = []
+    for j, n, k, s, d, (p, _) in zip(
+        pos, in_size, spec.kernel_size, spec.stride, spec.dilation, spec.padding
+    ):
+        pairs = []
+        for m in range(k):
+            t = j + p - m * d
+            if t % s == 0 and 0 <= t // s < n:
+                pairs.append((t // s, m))
+        per_dim.append(pairs)
+    terms = []
+    for c in range(cin_g):
+        channel = group * cin_g + c
+        for combo in itertools.product(*per_dim):
+            at = tuple(pair[0] for pair in combo)
+            taps = tuple(pair[1] for pair in combo)
+            value, weight = x[(channel, *at)], w[(channel, oc, *taps)]
+            terms.append(Term((channel, *at), value, (channel, oc, *taps), weight, value * weight))
+    return _sum_step((o, *pos), terms, b, o)
 
 
-def _pool_steps(spec: LayerSpec, shape: LayerShape, x: np.ndarray) -> Iterator[Step]:
+def _pool_step(spec: LayerSpec, x: np.ndarray, c: int, pos: tuple[int, ...]) -> Step:
     in_size = x.shape[1:]
     max_pool = spec.kind is OpKind.MAXPOOL
-    offsets = list(_positions(spec.kernel_size))
-    for c in range(x.shape[0]):
-        for pos in _positions(shape.output):
-            starts = [j * s - p for j, s, (p, _) in zip(pos, spec.stride, spec.padding)]
-            terms = []
-            for m in offsets:
-                at = tuple(st + mi * d for st, mi, d in zip(starts, m, spec.dilation))
-                # A ceil_mode window hanging past the right padding: those positions are not
-                # counted. (onnxruntime's negative SAME padding trims an average's input; a max
-                # only ever reads the real input, so padding there changes nothing.)
-                if any(
-                    a >= n + (max(p, 0) if max_pool else p)
-                    for a, n, (_, p) in zip(at, in_size, spec.padding)
-                ):
-                    continue
-                inside = all(0 <= a < n for a, n in zip(at, in_size))
-                value = x[(c, *at)] if inside else (NEG_INF if spec.kind is OpKind.MAXPOOL else 0)
-                terms.append(Term((c, *at), value, None, None, value, not inside))
-            if spec.kind is OpKind.MAXPOOL:
-                yield _max_step((c, *pos), terms, _window(starts, spec))
-            else:
-                yield _avg_step(spec, (c, *pos), terms, starts, in_size)
+    starts = [j * s - p for j, s, (p, _) in zip(pos, spec.stride, spec.padding)]
+    terms = []
+    for m in _positions(spec.kernel_size):
+        at = tuple(st + mi * d for st, mi, d in zip(starts, m, spec.dilation))
+        # A ceil_mode window hanging past the right padding: those positions are not
+        # counted. (onnxruntime's negative SAME padding trims an average's input; a max
+        # only ever reads the real input, so padding there changes nothing.)
+        if any(
+            a >= n + (max(p, 0) if max_pool else p)
+            for a, n, (_, p) in zip(at, in_size, spec.padding)
+        ):
+            continue
+        inside = all(0 <= a < n for a, n in zip(at, in_size))
+        value = x[(c, *at)] if inside else (NEG_INF if max_pool else 0)
+        terms.append(Term((c, *at), value, None, None, value, not inside))
+    if max_pool:
+        return _max_step((c, *pos), terms, _window(starts, spec))
+    return _avg_step(spec, (c, *pos), terms, starts, in_size)
 
 
 def _max_step(index: tuple[int, ...], terms: list[Term], window: Any) -> Step:
@@ -357,11 +413,18 @@ def _avg_step(
 # --- transposed convolution, the other views ----------------------------------------------------
 
 
+# The scatter view lists the contributions of the first input elements only.
+SCATTER_SHOWN = 64
+# The matrix view draws a (len(x) x len(y)) matrix: at most this many cells.
+MAX_MATRIX_CELLS = 4096
+
+
 @dataclass
 class ScatterView:
     """Each input element times the whole kernel, added at stride offsets, then cropped."""
 
-    contributions: list[tuple[tuple[int, ...], Number, np.ndarray, tuple[int, ...]]]
+    contributions: list[tuple[tuple[int, ...], Number, np.ndarray, tuple[int, ...]]]  # the first
+    contribution_count: int  # one per input element
     full: np.ndarray  # (C_out, *full) before cropping, with room for output_padding
     crop: tuple[tuple[int, int], ...]  # per dimension [start, stop) kept
     output: np.ndarray
@@ -369,35 +432,22 @@ class ScatterView:
 
 def scatter_view(trace: Trace) -> ScatterView:
     """The transposed conv as scatter-add: x[c,i]*w[c,o] placed at i*s, crop p, output_padding."""
+    from convcalc.reference import conv_transpose_canvas
+
     spec, x, w = trace.spec, trace.x, trace.w
     assert w is not None and spec.kind is OpKind.CONVTRANSPOSE
-    groups = spec.groups
-    cin_g, cout_g = x.shape[0] // groups, w.shape[1]
     in_size = x.shape[1:]
-    full_size = tuple(
-        (n - 1) * s + d * (k - 1) + 1 + op
-        for n, s, d, k, op in zip(
-            in_size, spec.stride, spec.dilation, spec.kernel_size, spec.output_padding
-        )
-    )
-    full = np.zeros((cout_g * groups, *full_size), dtype=object)
+    full = conv_transpose_canvas(spec, x, w)
     contributions = []
-    for c in range(x.shape[0]):
-        group = c // cin_g
-        for i in _positions(in_size):
-            value = x[(c, *i)]
-            block = value * w[c]  # (C_out/groups, *k)
-            origin = tuple(ii * s for ii, s in zip(i, spec.stride))
-            for oc in range(cout_g):
-                for m in _positions(spec.kernel_size):
-                    at = tuple(o + mi * d for o, mi, d in zip(origin, m, spec.dilation))
-                    full[(group * cout_g + oc, *at)] += block[(oc, *m)]
-            contributions.append(((c, *i), value, block, origin))
+    for c, *i in itertools.islice(_positions(tuple(x.shape)), SCATTER_SHOWN):
+        value = x[(c, *i)]
+        origin = tuple(ii * s for ii, s in zip(i, spec.stride))
+        contributions.append(((c, *i), value, value * w[c], origin))
     crop = tuple((p, p + o) for (p, _), o in zip(spec.padding, trace.shape.output))
     output = full[(slice(None), *(slice(a, z) for a, z in crop))].copy()
     if trace.b is not None:
         output += trace.b.reshape((-1,) + (1,) * len(in_size))
-    return ScatterView(contributions, full, crop, output)
+    return ScatterView(contributions, x.size, full, crop, output)
 
 
 @dataclass
@@ -444,7 +494,8 @@ def conv_view(trace: Trace) -> ConvView:
     conv_spec = build_spec(
         f"conv{spec.ndim}d", kernel_size=spec.kernel_size, dilation=spec.dilation, groups=groups
     )
-    inner = explain(conv_spec, padded, kernel, trace.b, trace.plain)
+    inner = explain(conv_spec, padded, kernel, trace.b, trace.plain, with_output=False)
+    inner.output = trace.output
     return ConvView(zero_inserted, padded, pads, kernel, inner)
 
 
@@ -464,6 +515,12 @@ def matrix_view(trace: Trace) -> MatrixView:
     if x.shape[0] != 1 or w.shape[1] != 1:
         raise ConvcalcError("view: the matrix view needs one input and one output channel")
     in_size, out_size = x.shape[1:], trace.shape.output
+    cells = math.prod(in_size) * math.prod(out_size)
+    if cells > MAX_MATRIX_CELLS:
+        raise MalformedInputError(
+            f"--view matrix: the matrix of this layer has {cells:,} cells; it is drawn up to "
+            f"{MAX_MATRIX_CELLS:,} (--view conv or scatter, or --at i,j for one element)"
+        )
     rows = list(_positions(in_size))
     cols = {pos: n for n, pos in enumerate(_positions(out_size))}
     matrix = np.zeros((len(rows), len(cols)), dtype=object)
@@ -484,11 +541,19 @@ def matrix_view(trace: Trace) -> MatrixView:
 
 def choose_view(trace: Trace, view: str = "auto") -> tuple[str | None, Any]:
     """The view of a transposed conv to show ("auto", "scatter", "conv", "matrix" or "steps"),
-    computed and checked against the steps: a view that disagreed would never be printed.
-    Other ops have only their steps."""
+    computed and checked against the output: a view that disagreed would never be printed.
+    Other ops have only their steps; without a computed output (``--at`` on a large layer)
+    there are only steps too."""
     if trace.spec.kind is not OpKind.CONVTRANSPOSE:
         if view not in ("auto", "steps"):
             raise MalformedInputError("--view applies to transposed convolutions only")
+        return None, None
+    if trace.output is None:
+        if view not in ("auto", "steps"):
+            raise MalformedInputError(
+                f"--view {view}: the output has {trace.step_count:,} elements, too many to draw "
+                "the view; --at shows the element's steps"
+            )
         return None, None
     name = default_view(trace.spec) if view == "auto" else view
     if name == "steps":
@@ -496,7 +561,7 @@ def choose_view(trace: Trace, view: str = "auto") -> tuple[str | None, Any]:
     data: Any
     if name == "conv":
         data = conv_view(trace)
-        produced = data.trace.output
+        produced = reference_output(data)
     elif name == "matrix":
         data = matrix_view(trace)
         produced = data.y_flat.reshape(trace.output.shape)
@@ -504,8 +569,16 @@ def choose_view(trace: Trace, view: str = "auto") -> tuple[str | None, Any]:
         data = scatter_view(trace)
         produced = data.output
     if not (produced == trace.output).all():
-        raise ConvcalcError(f"internal check failed: the {name} view disagrees with the steps")
+        raise ConvcalcError(f"internal check failed: the {name} view disagrees with the output")
     return name, data
+
+
+def reference_output(view: ConvView) -> np.ndarray:
+    """The stride-1 convolution of the conv view, computed on its own."""
+    from convcalc.reference import run
+
+    inner = view.trace
+    return run(inner.spec, inner.x, inner.w, inner.b)
 
 
 def default_view(spec: LayerSpec) -> str:
@@ -534,8 +607,12 @@ def trace_layer(
     count_include_pad: bool | None = None,
     convention: str = "torch",
     output_shape: tuple[int, ...] | None = None,
+    for_at: bool = False,
 ) -> Trace:
     """Resolve the layer from the data and the options, check both, and trace it.
+
+    ``for_at``: the caller wants single elements (``--at``); the output is computed only when it
+    is small (AT_OUTPUT_ELEMENTS), and any size is allowed.
 
     The kernel size of a conv comes from its weight; ``kernel_size``, when given too, must agree.
     An op without 1d/2d/3d takes its dimensions from a plain input matrix.
@@ -591,4 +668,7 @@ def trace_layer(
     spec = replace(
         spec, in_channels=arranged_x.shape[0], out_channels=c_out, bias=arranged_b is not None
     )
-    return explain(spec, arranged_x, arranged_w, arranged_b, plain)
+    trace = explain(spec, arranged_x, arranged_w, arranged_b, plain, with_output=False)
+    if not for_at or trace.step_count <= AT_OUTPUT_ELEMENTS:
+        return explain(spec, arranged_x, arranged_w, arranged_b, plain)
+    return trace
