@@ -15,15 +15,34 @@ def flat(text: str) -> str:
     return " ".join(text.split())
 
 
+WORKING_411 = "1·1 + 2·2 + 3·3 + 6·4 + 7·5 + 8·6 + 11·7 + 12·8 + 13·9"
+
+
 def test_conv_trace_table(runner: CliRunner) -> None:
-    """The textbook 5x5 / 3x3 example prints each product and 411, 456."""
-    result = runner.invoke(app, ["trace", "conv2d", "--x", "arange:5x5", "--w", "arange:3x3"])
-    assert result.exit_code == 0, result.stderr
-    text = flat(result.stdout)
-    assert "1·1 + 2·2 + 3·3 + 6·4 + 7·5 + 8·6 + 11·7 + 12·8 + 13·9 │ 411" in text or (
-        "13·9" in text and "411" in text
+    """The textbook 5x5 / 3x3 example prints each product and 411, 456: on one line where the
+    terminal is wide, wrapped (never cut) at 80 columns."""
+    args = ["trace", "conv2d", "--x", "arange:5x5", "--w", "arange:3x3"]
+    wide = runner.invoke(app, args, env={"COLUMNS": "160"})
+    assert wide.exit_code == 0, wide.stderr
+    row = next(line for line in wide.stdout.splitlines() if line.startswith("│ [0,0]"))
+    cells = [cell.strip() for cell in row.split("│")]
+    assert cells[1:5] == ["[0,0]", "x[0:3,0:3]", WORKING_411, "411"]
+    assert any(
+        line.startswith("│ [0,1]") and line.rstrip().endswith("456 │")
+        for line in wide.stdout.splitlines()
     )
-    assert "456" in text
+    narrow = runner.invoke(app, args, env={"COLUMNS": "80"})
+    assert max(len(line) for line in narrow.stdout.splitlines()) <= 80
+    # the first step's working column, read back from its wrapped lines, is the whole sum
+    lines = narrow.stdout.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("│ [0,0]"))
+    cells = []
+    for line in lines[start:]:
+        if line.startswith("│ [0,1]"):
+            break
+        cells.append(line.split("│")[3].strip())
+    assert " ".join(cells) == WORKING_411
+    assert lines[start].split("│")[4].strip() == "411"
 
 
 def test_conv_trace_json(runner: CliRunner) -> None:
@@ -81,6 +100,15 @@ def test_conv_transpose_views(
         app, ["trace", "convtranspose2d", "--x", "1,2;3,4", "--w", "1,0;0,1", *args, "--view", view]
     )
     assert table.exit_code == 0
+    # the table ends with the output grid: its rows are the expected values
+    lines = table.stdout.splitlines()
+    grid = lines[lines.index("output") + 2 :]
+    assert [[int(v) for v in line.split()[1:]] for line in grid] == expected
+    plain = runner.invoke(
+        app,
+        ["trace", "convtranspose2d", "--x", "1,2;3,4", "--w", "1,0;0,1", *args, "--plain"],
+    )
+    assert [[int(v) for v in line.split()] for line in plain.stdout.splitlines()] == expected
 
 
 def test_conv_view_says_gradient(runner: CliRunner) -> None:
@@ -127,8 +155,11 @@ def test_conv_view_says_gradient(runner: CliRunner) -> None:
 def test_avg_pool_fraction(runner: CliRunner) -> None:
     """Averages are exact fractions in the table and numbers in JSON."""
     args = ["trace", "avgpool2d", "--x", "arange:3x3", "--k", "2", "--s", "1"]
-    result = runner.invoke(app, args)
-    assert "= 12/4" in result.stdout and "3" in result.stdout
+    result = runner.invoke(app, args, env={"COLUMNS": "160"})
+    first = next(line for line in result.stdout.splitlines() if line.startswith("│ [0,0]"))
+    assert "(1 + 2 + 4 + 5) / 4 = 12/4" in first and first.rstrip().endswith("3 │")
+    fraction = runner.invoke(app, ["trace", "avgpool1d", "--x", "1,2", "--k", "2", "--s", "1"])
+    assert "3/2 ≈ 1.5" in fraction.stdout
     data = json.loads(runner.invoke(app, [*args, "--json"]).stdout)
     assert data["output"] == [[3, 4], [6, 7]]
     assert data["steps"][0]["divisor"] == 4

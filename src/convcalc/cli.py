@@ -150,15 +150,9 @@ def write(text: str, newline: bool = True) -> None:
 
 def write_rich(printer: Any, *args: Any) -> None:
     """Render with a rich printer, then write: piped output has no trailing spaces."""
-    from convcalc.render import make_console
+    from convcalc.render import render_text
 
-    console = make_console()
-    with console.capture() as captured:
-        printer(console, *args)
-    text = captured.get()
-    if not console.is_terminal:
-        text = "\n".join(line.rstrip() for line in text.split("\n"))
-    write(text, newline=False)
+    write(render_text(printer, *args), newline=False)
 
 
 def emit(
@@ -359,7 +353,7 @@ def shape(
         layer.update(groups=groups, in_channels=cin, out_channels=cout)
         sweep_range = parse_range(input_size)
         if sweep_range is None:
-            sizes = parse_size_list(input_size, "input size", minimum=1)
+            sizes = parse_size_list(input_size, "input size (--in)", minimum=1)
             resolved, result = shape_query(convention, op, sizes, batch=batch, **layer)
         else:
             if layer["output_shape"] is not None:
@@ -428,11 +422,11 @@ def layer_options(
     from convcalc.specs import parse_padding, parse_size_list
 
     return {
-        "kernel_size": parse_size_list(kernel, "kernel_size") if kernel is not None else None,
-        "stride": parse_size_list(stride, "stride") if stride is not None else None,
-        "padding": parse_padding(padding),
-        "dilation": parse_size_list(dilation, "dilation"),
-        "output_padding": parse_size_list(output_padding, "output_padding")
+        "kernel_size": parse_size_list(kernel, "kernel_size (--k)") if kernel is not None else None,
+        "stride": parse_size_list(stride, "stride (--s)") if stride is not None else None,
+        "padding": parse_padding(padding, "padding (--p)"),
+        "dilation": parse_size_list(dilation, "dilation (--d)"),
+        "output_padding": parse_size_list(output_padding, "output_padding (--op)")
         if output_padding is not None
         else None,
         "ceil_mode": ceil,
@@ -829,8 +823,8 @@ def solve(
         from convcalc.specs import broadcast, dimension_names, parse_op, parse_size_list
 
         name = parse_op(op)
-        sizes = parse_size_list(input_size, "input size", minimum=1)
-        targets = parse_size_list(output_size, "output size", minimum=1)
+        sizes = parse_size_list(input_size, "input size (--in)", minimum=1)
+        targets = parse_size_list(output_size, "output size (--out)", minimum=1)
         ndim = name.ndim or max(len(sizes), len(targets))
         sizes, targets = broadcast(sizes, ndim, "--in"), broadcast(targets, ndim, "--out")
         for label, value in (
@@ -925,7 +919,7 @@ def invert(
         from convcalc.specs import broadcast, parse_op, parse_size_list
 
         name = parse_op(op)
-        sizes = parse_size_list(input_size, "input size", minimum=1)
+        sizes = parse_size_list(input_size, "input size (--in)", minimum=1)
         ndim = name.ndim or len(sizes)
         options = layer_options(kernel, stride, padding, dilation, output_padding, ceil)
         spec = torch_spec(op, ndim, options)
@@ -983,7 +977,7 @@ def compare(
         from convcalc.specs import parse_op, parse_size_list
 
         name = parse_op(op)
-        sizes = parse_size_list(input_size, "input size", minimum=1)
+        sizes = parse_size_list(input_size, "input size (--in)", minimum=1)
         rows = compare_layers(
             op,
             sizes,
@@ -1053,7 +1047,9 @@ def main() -> None:
         code = 0
         sys.stderr.close()
     except ConvcalcError as error:  # raised outside a command's reporting block
-        _report(str(error), error.exit_code, _wants_json(argv))
+        _report(
+            str(error), error.exit_code, _wants_json(argv), None, isinstance(error, OutputError)
+        )
         code = error.exit_code
     except Exception as error:  # a bug: one line, not a traceback, unless debugging
         if os.environ.get("CONVCALC_DEBUG"):

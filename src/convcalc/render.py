@@ -16,9 +16,28 @@ from convcalc.shapes import LayerShape
 from convcalc.specs import OpKind
 
 
-def make_console(stderr: bool = False) -> Console:
-    """A console that honours NO_COLOR, COLUMNS and a non-terminal stdout (no forced colour)."""
-    return Console(stderr=stderr, highlight=False, soft_wrap=False)
+def render_text(printer: Any, *args: Any) -> str:
+    """Run a printer on a console that renders into a string with stdout's settings (its width,
+    COLUMNS, NO_COLOR, colour only on a terminal). Piped output has no trailing spaces. The
+    caller writes the string, so a full disk or a closed pipe is handled in one place."""
+    import io
+
+    probe = Console(highlight=False, soft_wrap=False)
+    buffer = io.StringIO()
+    console = Console(
+        file=buffer,
+        width=probe.width,
+        force_terminal=probe.is_terminal,
+        color_system=probe.color_system,  # type: ignore[arg-type]
+        no_color=probe.no_color,
+        highlight=False,
+        soft_wrap=False,
+    )
+    printer(console, *args)
+    text = buffer.getvalue()
+    if not probe.is_terminal:
+        text = "\n".join(line.rstrip() for line in text.split("\n"))
+    return text
 
 
 def print_error(console: Console, message: str) -> None:
@@ -26,10 +45,15 @@ def print_error(console: Console, message: str) -> None:
     console.print(Text.assemble(("Error: ", "bold red"), message), soft_wrap=True)
 
 
-def shape_table(result: LayerShape) -> tuple[Table, str]:
-    """One row per spatial dimension with every parameter and the output, and the legend.
+def headline(console: Console, text: str, style: str = "bold") -> None:
+    """A title line that is never wrapped or cut (``| head -1`` gets the whole answer)."""
+    console.print(Text(text, style=style), soft_wrap=True)
 
-    Column names are the formula's symbols so the table and the working read together.
+
+def shape_table(result: LayerShape) -> tuple[str, Table, str]:
+    """The headline, one row per spatial dimension with every parameter and the output, and
+    the legend. Column names are the formula's symbols so the table and the working read
+    together.
     """
     spec = result.spec
     title = f"{spec.name}: input {size_text(result.input)} -> output {size_text(result.output)}"
@@ -41,10 +65,11 @@ def shape_table(result: LayerShape) -> tuple[Table, str]:
     if spec.kind.is_pool:
         columns += ["ceil"]
     columns += ["out"]
-    table = Table(title=title, title_justify="left", title_style="bold")
+    table = Table()
     for name in columns:
         table.add_column(
             name,
+            overflow="fold",
             justify="left" if name in ("dim", "ceil") else "right",
             style="bold green" if name == "out" else None,
         )
@@ -68,13 +93,13 @@ def shape_table(result: LayerShape) -> tuple[Table, str]:
             row += ["yes" if dim.ceil_mode else "no"]
         row += [str(dim.output)]
         table.add_row(*row)
-    return table, legend
+    return title, table, legend
 
 
 def working_grid(rows: list[tuple[str, str]]) -> Table:
     """Label / text pairs; long text wraps under itself, not under the label."""
     grid = Table.grid(padding=(0, 1))
-    grid.add_column(style="cyan", no_wrap=True)
+    grid.add_column(style="cyan", overflow="fold")
     grid.add_column(overflow="fold")
     for label, text in rows:
         grid.add_row(label, text)
@@ -84,7 +109,8 @@ def working_grid(rows: list[tuple[str, str]]) -> Table:
 def print_shape(console: Console, result: LayerShape, resolved: Any = None) -> None:
     """The table, then the working: the rule once in symbols and per dimension with numbers;
     under a framework convention also how its padding was resolved and the framework call."""
-    table, legend = shape_table(result)
+    title, table, legend = shape_table(result)
+    headline(console, title)
     console.print(table)
     console.print(legend, style="dim")
     dims = result.dims
@@ -151,9 +177,9 @@ def grid(array: Any, title: str, dim: Any = None, mark: Any = None) -> Any:
     if cells.ndim == 1:
         cells = cells.reshape(1, -1)
     table = Table(show_header=True, box=None, padding=(0, 1), header_style="dim")
-    table.add_column("", style="dim", justify="right")
+    table.add_column("", style="dim", justify="right", overflow="fold")
     for j in range(cells.shape[1]):
-        table.add_column(str(j), justify="right")
+        table.add_column(str(j), justify="right", overflow="fold")
     for i in range(cells.shape[0]):
         row = []
         for j in range(cells.shape[1]):
@@ -182,6 +208,12 @@ def print_grids(
             "(see --json for values, --at i,j for one element)"
         )
         return
+    if grid_width(array) > console.width:
+        console.print(
+            f"{name}: shape {list(array.shape)}, too wide to draw at {console.width} columns "
+            "(see --plain or --json for values, --at i,j for one element)"
+        )
+        return
     channels = array.shape[0]
     for c in range(min(channels, limit)):
         title = name if plain and channels == 1 else f"{name}[{c}]"
@@ -190,8 +222,21 @@ def print_grids(
         console.print(f"... {channels - limit} more channel(s) of {name} (see --json)")
 
 
+def grid_width(array: Any) -> int:
+    """Columns a grid of (C, *spatial) data needs: no cell is ever folded or cut."""
+    rows = array.shape[-2] if array.ndim > 2 else 1
+    widest = max((len(_num(v)) for v in array.reshape(-1).tolist()), default=1)
+    return (max(widest, len(str(array.shape[-1] - 1))) + 2) * array.shape[-1] + len(str(rows)) + 2
+
+
 def print_weight(console: Console, w: Any, plain: bool, name: str = "w") -> None:
     if w is None:
+        return
+    if w.ndim <= 4 and grid_width(w) > console.width:
+        console.print(
+            f"{name}: shape {list(w.shape)}, too wide to draw at {console.width} columns "
+            "(see --json)"
+        )
         return
     if w.shape[0] * w.shape[1] == 1 and w.ndim <= 4:
         console.print(grid(w[0, 0], name if plain else f"{name}[0,0]"))
@@ -236,11 +281,11 @@ def steps_table(trace: Any, steps: list[Any], title: str = "steps", source: str 
 
     kind = trace.spec.kind
     table = Table(title=title, title_justify="left", title_style="bold", show_lines=False)
-    table.add_column("out", no_wrap=True)
+    table.add_column("out", overflow="fold")
     if kind is not OpKind.CONVTRANSPOSE:
-        table.add_column("window", no_wrap=True, style="dim")
+        table.add_column("window", overflow="fold", style="dim")
     table.add_column("working", overflow="fold")
-    table.add_column("value", justify="right", style="bold green", no_wrap=True)
+    table.add_column("value", justify="right", style="bold green", overflow="fold")
     for step in steps:
         label = f"[{_idx(step.index, trace.plain)}]"
         window = ""
@@ -332,7 +377,7 @@ def print_trace(
 def _print_hidden(console: Console, hidden: int) -> None:
     if hidden:
         console.print(
-            f"... {hidden} more step(s) not shown: --at i,j shows one output element, "
+            f"... {hidden:,} more step(s) not shown: --at i,j shows one output element, "
             "--max-steps N shows more",
             style="yellow",
         )
@@ -369,9 +414,9 @@ def _print_scatter(console: Console, trace: Any, view: Any, steps: Any, hidden: 
         )
     )
     table = Table(title_justify="left", box=None, padding=(0, 1))
-    table.add_column("x", no_wrap=True)
-    table.add_column("value", justify="right")
-    table.add_column("adds value·w at", no_wrap=True)
+    table.add_column("x", overflow="fold")
+    table.add_column("value", justify="right", overflow="fold")
+    table.add_column("adds value·w at", overflow="fold")
     table.add_column("block", overflow="fold")
     for index, value, block, origin in view.contributions:
         rows = [
@@ -479,13 +524,14 @@ def print_network(console: Console, result: Any) -> None:
         f"{result.source or 'network'}: batch {result.input_shape[0]}, "
         f"{dims(result.input_shape)} -> {dims(result.output_shape)}"
     )
-    table = Table(title=title, title_justify="left", title_style="bold", show_footer=True)
-    table.add_column("#", justify="right", no_wrap=True)
-    table.add_column("layer", footer="total", overflow="fold", min_width=20)
+    headline(console, title)
+    table = Table(show_footer=True)
+    table.add_column("#", justify="right", overflow="fold")
+    table.add_column("layer", footer="total", overflow="fold")
     table.add_column("output", footer=dims(result.output_shape), overflow="fold")
-    table.add_column("params", justify="right", no_wrap=True, footer=f"{result.total_params:,}")
-    table.add_column("MACs", justify="right", no_wrap=True, footer=human(result.total_macs))
-    table.add_column("RF", overflow="fold", max_width=13)
+    table.add_column("params", justify="right", overflow="fold", footer=f"{result.total_params:,}")
+    table.add_column("MACs", justify="right", overflow="fold", footer=human(result.total_macs))
+    table.add_column("RF", overflow="fold")
     for layer in result.layers:
         label = (
             layer.summary if layer.name == str(layer.index) else f"{layer.name}: {layer.summary}"
@@ -546,9 +592,10 @@ def print_solutions(console: Console, solutions: list[Any], labels: list[str], l
                 "  (fix fewer parameters or widen --k-max/--s-max/--d-max/--p-max)", style="dim"
             )
             continue
-        table = Table(title=title, title_justify="left", title_style="bold")
-        table.add_column("#", justify="right")
-        table.add_column("params", no_wrap=True, style="bold green")
+        headline(console, title)
+        table = Table()
+        table.add_column("#", justify="right", overflow="fold")
+        table.add_column("params", overflow="fold", style="bold green")
         table.add_column("working", overflow="fold")
         for rank, candidate in enumerate(solution.candidates[:limit], start=1):
             notes = "; ".join(candidate.dim.notes)
@@ -677,15 +724,14 @@ def print_comparison(console: Console, op: str, sizes: Any, rows: list[Any]) -> 
 
     base = next((r for r in rows if r.convention.value == "torch" and r.output), None)
     shown = next((r.resolved.input_size for r in rows if r.resolved is not None), sizes)
-    table = Table(
-        title=f"{op}, input {'x'.join(map(str, shown))}: the same arguments under each framework",
-        title_justify="left",
-        title_style="bold",
+    headline(
+        console, f"{op}, input {'x'.join(map(str, shown))}: the same arguments under each framework"
     )
-    table.add_column("framework", no_wrap=True)
-    table.add_column("output", no_wrap=True)
-    table.add_column("pad b:a", no_wrap=True)
-    table.add_column("op", no_wrap=True)
+    table = Table()
+    table.add_column("framework", overflow="fold")
+    table.add_column("output", overflow="fold")
+    table.add_column("pad b:a", overflow="fold")
+    table.add_column("op", overflow="fold")
     table.add_column("call / error", overflow="fold")
     for row in rows:
         if row.resolved is None:

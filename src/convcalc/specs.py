@@ -400,7 +400,9 @@ def _check_channels(
             raise ConvcalcError(f"groups: {label}={value} must be divisible by groups={groups}")
 
 
-def parse_padding(text: str) -> tuple[int, ...] | tuple[tuple[int, int], ...] | str:
+def parse_padding(
+    text: str, name: str = "padding"
+) -> tuple[int, ...] | tuple[tuple[int, int], ...] | str:
     """Parse ``--p``: ``1``, ``1x2``, ``same``/``valid``, or ``before:after`` per dimension.
 
     >>> parse_padding("same")
@@ -414,18 +416,18 @@ def parse_padding(text: str) -> tuple[int, ...] | tuple[tuple[int, int], ...] | 
     if cleaned in ("same", "valid", "same_upper", "same_lower", "notset", "causal"):
         return cleaned
     if ":" not in cleaned:
-        return parse_size_list(text, "padding")
+        return parse_size_list(text, name)
     inner = cleaned.strip()
     if len(inner) >= 2 and (inner[0], inner[-1]) in (("(", ")"), ("[", "]")):
         inner = inner[1:-1].strip()
     pair = rf"{_INTEGER}(?::{_INTEGER})?"
     if not re.fullmatch(rf"{pair}(?:{_SEPARATOR}{pair})*", inner):
         raise MalformedInputError(
-            f"padding: {text!r} is not an integer, one per dimension, or before:after per "
+            f"{name}: {text!r} is not an integer, one per dimension, or before:after per "
             "dimension (e.g. 1:2 or 1:2,0)"
         )
     pairs = []
     for part in re.split(_SEPARATOR, inner):
-        values = [_checked(piece, "padding", 0) for piece in part.split(":")]
+        values = [_checked(piece, name, 0) for piece in part.split(":")]
         pairs.append((values[0], values[-1]))
     return tuple(pairs)

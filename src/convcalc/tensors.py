@@ -116,7 +116,8 @@ def check_elements(count: int, name: str, source: str) -> None:
     if count > MAX_ELEMENTS:
         raise MalformedInputError(
             f"{name}: {source[:60]} has {count:,} elements; a trace reads at most "
-            f"{MAX_ELEMENTS:,} per tensor (see the shapes with `convcalc shape`)"
+            f"{MAX_ELEMENTS:,} per tensor (--at and --max-steps choose what is shown, not what "
+            "is read; `convcalc shape` takes any size)"
         )
 
 

@@ -234,7 +234,8 @@ def explain(
             raise MalformedInputError(
                 f"output: {spec.name} gives an output of {trace.step_count:,} elements "
                 f"{list(trace.output_shape)}; a trace computes at most {MAX_OUTPUT_ELEMENTS:,}. "
-                "--at i,j shows one element of any size"
+                "--at i,j shows one element of any size (--max-steps N cannot help: the output "
+                "grid is the whole layer)"
             )
         trace.output = reference.run(spec, x, w, b)
     return trace
