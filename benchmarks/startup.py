@@ -60,7 +60,7 @@ def main() -> None:
             f"+{med - base:5.1f} ms over bare python)"
         )
     probe = (
-        "import sys; from convcalc.cli import main; sys.argv=['convcalc', *sys.argv[1:]]\n"
+        "import sys; from convcalc.entry import main; sys.argv=['convcalc', *sys.argv[1:]]\n"
         "try: main()\nexcept SystemExit: pass\n"
         "print([m for m in ('rich', 'numpy', 'typer') if m in sys.modules], file=sys.stderr)"
     )

@@ -240,13 +240,14 @@ def test_usage_errors_as_json_in_subprocess() -> None:
     assert "No such option: --kk" in result.stderr
 
 
-def test_shape_json_keeps_rich_and_numpy_out() -> None:
-    """`shape --json` never imports rich or numpy (start-up is a feature)."""
+def test_shape_json_keeps_typer_rich_and_numpy_out() -> None:
+    """`shape --json` never imports typer, rich or numpy (start-up is a feature): the console
+    script's fast path (entry.py) reads the option table without typer."""
     code = (
-        "import sys; from convcalc.cli import main; sys.argv = ['convcalc', 'shape', 'conv2d', "
+        "import sys; from convcalc.entry import main; sys.argv = ['convcalc', 'shape', 'conv2d', "
         "'--in', '5', '--k', '3', '--s', '2', '--json']\n"
         "try:\n    main()\nexcept SystemExit:\n    pass\n"
-        "bad = [m for m in ('rich', 'numpy') if m in sys.modules]\n"
+        "bad = [m for m in ('typer', 'click', 'rich', 'numpy') if m in sys.modules]\n"
         "print('LOADED', bad, file=sys.stderr)"
     )
     result = subprocess.run(

@@ -1,5 +1,5 @@
 """``python -m convcalc``."""
 
-from convcalc.cli import main
+from convcalc.entry import main
 
 main()

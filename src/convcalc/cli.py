@@ -8,24 +8,39 @@ from __future__ import annotations
 
 import enum
 import gc
+import inspect
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Annotated, Any, Optional, assert_never
 
 import typer
 
-from convcalc import __version__
+from convcalc import __version__, commands, options
+from convcalc.commands import layer_options
 from convcalc.errors import ConvcalcError, MalformedInputError, OutputError
+from convcalc.options import Format, Kind, Opt
+from convcalc.output import (
+    emit,
+    report_error,
+    resolve_format,
+    wants_json,
+    write,
+    write_rich,
+)
 from convcalc.serialize import dumps, error_dict
+
+# -h as well as --help, on every command
+CONTEXT = {"help_option_names": ["-h", "--help"]}
 
 app = typer.Typer(
     name="convcalc",
     help="Shapes and arithmetic of convolution, transposed-convolution and pooling layers, "
     "exactly as PyTorch computes them, with the working shown.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
+    context_settings=CONTEXT,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
     epilog="Exit status: 0 ok, 1 an invalid layer (one PyTorch or the chosen framework rejects) "
@@ -34,56 +49,38 @@ app = typer.Typer(
 )
 
 
-class Format(enum.StrEnum):
-    """Output formats shared by every command (not every command offers all)."""
-
-    TABLE = "table"
-    JSON = "json"
-    PLAIN = "plain"
-    MARKDOWN = "markdown"
-    CSV = "csv"
-
-
-def _format_option(*offered: str) -> Any:
-    return typer.Option(
-        "--format",
-        metavar="|".join(offered),
-        help=f"Output format: {', '.join(offered)} (default: table).",
-        show_default=False,
-    )
-
-
-# One Format enum for every command; each command's help names the formats it offers.
-FormatOpt = Annotated[Optional[Format], _format_option("table", "json")]
-ShapeFormatOpt = Annotated[Optional[Format], _format_option("table", "json", "plain")]
-TraceFormatOpt = ShapeFormatOpt
-NetFormatOpt = Annotated[Optional[Format], _format_option("table", "json", "markdown", "csv")]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Shortcut for --format json.")]
-PlainOpt = Annotated[bool, typer.Option("--plain", help="Shortcut for --format plain.")]
+def annotated(opt: Opt) -> Any:
+    """The typer annotation of an option of the table in options.py."""
+    match opt.kind:
+        case Kind.ARGUMENT:
+            return Annotated[str, typer.Argument(show_default=False, help=opt.help)]
+        case Kind.TEXT:
+            info = typer.Option(*opt.flags, metavar=opt.metavar, help=opt.help)
+            return Annotated[str if opt.default is not None else Optional[str], info]
+        case Kind.INT:
+            info = typer.Option(
+                *opt.flags, metavar=opt.metavar, help=opt.help, parser=strict_int(opt.minimum)
+            )
+            return Annotated[int if opt.default is not None else Optional[int], info]
+        case Kind.FLAG:
+            return Annotated[bool, typer.Option(*opt.flags, help=opt.help)]
+        case Kind.FORMAT:
+            info = typer.Option(*opt.flags, metavar=opt.metavar, help=opt.help, show_default=False)
+            return Annotated[Optional[Format], info]
+        case _:
+            assert_never(opt.kind)
 
 
-def resolve_format(
-    fmt: Format | None, as_json: bool, plain: bool, allowed: tuple[Format, ...]
-) -> Format:
-    """One format from --format/--json/--plain; a conflict or an unoffered one is a usage error."""
-    chosen = {f for f, on in ((Format.JSON, as_json), (Format.PLAIN, plain)) if on}
-    if fmt is not None:
-        chosen.add(fmt)
-    if len(chosen) > 1:
-        names = ", ".join(sorted(f.value for f in chosen))
-        raise MalformedInputError(f"choose one output format, got {names}")
-    result = chosen.pop() if chosen else Format.TABLE
-    if result not in allowed:
-        options = ", ".join(f.value for f in allowed)
-        raise MalformedInputError(f"--format {result.value} is not offered here; use {options}")
-    return result
-
-
-def _wants_json(argv: list[str]) -> bool:
-    return "--json" in argv or any(
-        a == "--format=json" or (a == "--format" and b == "json")
-        for a, b in zip(argv, argv[1:] + [""])
-    )
+def signature(*table: Opt) -> inspect.Signature:
+    """A command's signature built from the option table (typer reads it like a written one)."""
+    keyword = inspect.Parameter.KEYWORD_ONLY
+    params = [inspect.Parameter("ctx", keyword, annotation=typer.Context)]
+    for opt in table:
+        default = inspect.Parameter.empty if opt.required else opt.default
+        params.append(
+            inspect.Parameter(opt.param, keyword, default=default, annotation=annotated(opt))
+        )
+    return inspect.Signature(params)
 
 
 @contextmanager
@@ -94,6 +91,13 @@ def reporting(ctx: typer.Context, as_json: bool) -> Iterator[None]:
     except ConvcalcError as error:
         _report(str(error), error.exit_code, as_json, ctx, isinstance(error, OutputError))
         raise typer.Exit(error.exit_code) from None
+
+
+def run_reported(ctx: typer.Context, command: Callable[..., None], **values: Any) -> None:
+    """Run a command body from commands.py under ``reporting``."""
+    as_json = values.get("as_json") or values.get("fmt") == Format.JSON
+    with reporting(ctx, bool(as_json)):
+        command(**values)
 
 
 @contextmanager
@@ -112,75 +116,10 @@ def paused_gc() -> Iterator[None]:
 def _report(
     message: str, code: int, as_json: bool, ctx: Any = None, to_stderr: bool = False
 ) -> None:
-    if as_json and not to_stderr:
-        write(dumps(error_dict(message, code)))
-        return
-    if code == 2 and ctx is not None and not to_stderr:
-        typer.echo(ctx.get_usage(), err=True)
-        typer.echo(f"Try '{ctx.command_path} --help' for help.\n", err=True)
-    typer.echo(typer.style("Error: ", fg="red", bold=True) + message, err=True)
-
-
-# --- writing -----------------------------------------------------------------------------------
-
-
-def _silence_stdout() -> None:
-    """The reader closed the pipe (``| head -1``): it has what it wanted. Send the rest of the
-    output to /dev/null so that neither this write nor the flush at exit fails; the exit status
-    stays the command's own."""
-    try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-    except (OSError, ValueError):
-        pass
-
-
-def write(text: str, newline: bool = True) -> None:
-    """Everything convcalc prints on stdout goes through here: a closed pipe ends the output
-    quietly, a failing device (``> /dev/full``) is a one-line error with exit status 2."""
-    try:
-        sys.stdout.write(text + ("\n" if newline else ""))
-        sys.stdout.flush()
-    except BrokenPipeError:
-        _silence_stdout()
-    except OSError as error:
-        _silence_stdout()
-        raise OutputError(f"cannot write the output: {error.strerror or error}") from None
-
-
-def write_rich(printer: Any, *args: Any) -> None:
-    """Render with a rich printer, then write: piped output has no trailing spaces."""
-    from convcalc.render import render_text
-
-    write(render_text(printer, *args), newline=False)
-
-
-def emit(
-    chosen: Format,
-    result: Any,
-    *,
-    json: Any,
-    plain: Any,
-    table: Any,
-    markdown: Any = None,
-    csv: Any = None,
-) -> None:
-    """The one place a result meets its format: each argument turns the result into one
-    (``json`` returns data for ``dumps``, or JSON text it wrote itself)."""
-    match chosen:
-        case Format.JSON:
-            data = json(result)
-            write(data if isinstance(data, str) else dumps(data))
-        case Format.PLAIN:
-            write(plain(result))
-        case Format.MARKDOWN:
-            write(markdown(result))
-        case Format.CSV:
-            write(csv(result), newline=False)
-        case Format.TABLE:
-            write_rich(table, result)
-        case _:
-            assert_never(chosen)
+    usage = ""
+    if code == 2 and ctx is not None:
+        usage = f"{ctx.get_usage()}\nTry '{ctx.command_path} --help' for help.\n\n"
+    report_error(message, code, as_json, usage, to_stderr)
 
 
 def _version(value: bool) -> None:
@@ -228,73 +167,24 @@ def int_option(*names: str, minimum: int = 1, **kwargs: Any) -> Any:
 
 # --- shared layer options -------------------------------------------------------------------
 
-InOpt = Annotated[
-    str,
-    typer.Option(
-        "--in",
-        "--input-size",
-        metavar="SIZE",
-        help="Spatial input size: one integer for every dimension, or one per dimension "
-        "as 5x7 or 5,7. For `conv`, `maxpool`... without 1d/2d/3d the count sets the dimensions.",
-    ),
-]
-KOpt = Annotated[
-    Optional[str],
-    typer.Option("--k", "--kernel-size", metavar="K", help="Kernel size (e.g. 3 or 3x5)."),
-]
-SOpt = Annotated[
-    Optional[str],
-    typer.Option(
-        "--s", "--stride", metavar="S", help="Stride. Default 1 for convs, the kernel for pools."
-    ),
-]
-POpt = Annotated[
-    str,
-    typer.Option(
-        "--p",
-        "--padding",
-        metavar="P",
-        help="Padding per side: an integer, one per dimension, or 'same'/'valid' (convs).",
-    ),
-]
-DOpt = Annotated[str, typer.Option("--d", "--dilation", metavar="D", help="Dilation.")]
-OpOpt = Annotated[
-    Optional[str],
-    typer.Option(
-        "--op",
-        "--output-padding",
-        metavar="OP",
-        help="Transposed convs: extra size on the far side; must be < max(stride, dilation).",
-    ),
-]
-CeilOpt = Annotated[
-    bool, typer.Option("--ceil", "--ceil-mode", help="Pools: round the output size up.")
-]
-GroupsOpt = Annotated[int, int_option("--groups", help="Convs: channel groups.")]
-BatchOpt = Annotated[Optional[int], int_option("--batch", help="Batch size N for tensor shapes.")]
-CinOpt = Annotated[Optional[int], int_option("--cin", "--in-channels", help="Input channels C_in.")]
-ConventionOpt = Annotated[
-    str,
-    typer.Option(
-        "--convention",
-        metavar="NAME",
-        help="Whose rules: torch (default), tf, keras or onnx. tf/keras take --p "
-        "same/valid; onnx takes same_upper/same_lower/valid or before:after pads.",
-    ),
-]
-OutputShapeOpt = Annotated[
-    Optional[str],
-    typer.Option(
-        "--output-shape",
-        "--output-size",
-        metavar="SIZE",
-        help="Transposed convs: the output size asked for (torch forward(output_size=),"
-        " ONNX/TF output_shape); output_padding and cropping follow from it.",
-    ),
-]
-CoutOpt = Annotated[
-    Optional[int], int_option("--cout", "--out-channels", help="Output channels C_out.")
-]
+# The shared options, from the table in options.py (one declaration each).
+InOpt = annotated(options.IN)
+KOpt = annotated(options.KERNEL)
+SOpt = annotated(options.STRIDE)
+POpt = annotated(options.PADDING)
+DOpt = annotated(options.DILATION)
+OpOpt = annotated(options.OUTPUT_PADDING)
+CeilOpt = annotated(options.CEIL)
+GroupsOpt = annotated(options.GROUPS)
+BatchOpt = annotated(options.BATCH)
+ConventionOpt = annotated(options.CONVENTION)
+OutputShapeOpt = annotated(options.OUTPUT_SHAPE)
+JsonOpt = annotated(options.JSON)
+PlainOpt = annotated(options.PLAIN)
+FormatOpt = annotated(options.format_opt(Format.TABLE, Format.JSON, Format.PLAIN))
+NetFormatOpt = annotated(
+    options.format_opt(Format.TABLE, Format.JSON, Format.PLAIN, Format.MARKDOWN, Format.CSV)
+)
 
 
 def torch_spec(op: str, ndim: int | None, options: dict[str, Any], **extra: Any) -> Any:
@@ -309,150 +199,17 @@ def torch_spec(op: str, ndim: int | None, options: dict[str, Any], **extra: Any)
     return build_spec(op, ndim=ndim, **rest, **extra)
 
 
-@app.command(short_help="Output size of one layer, with its working.")
-def shape(
-    ctx: typer.Context,
-    op: Annotated[
-        str,
-        typer.Argument(
-            show_default=False,
-            help="conv1d/2d/3d, convtranspose1d/2d/3d, maxpool1d/2d/3d, avgpool1d/2d/3d, or "
-            "conv, convtranspose, maxpool, avgpool (dimensions from --in). Aliases such as "
-            "conv_transpose2d, deconv2d, max_pool2d, Conv2d are accepted.",
-        ),
-    ],
-    input_size: InOpt,
-    kernel: KOpt = None,
-    stride: SOpt = None,
-    padding: POpt = "0",
-    dilation: DOpt = "1",
-    output_padding: OpOpt = None,
-    ceil: CeilOpt = False,
-    groups: GroupsOpt = 1,
-    batch: BatchOpt = None,
-    cin: CinOpt = None,
-    cout: CoutOpt = None,
-    convention: ConventionOpt = "torch",
-    output_shape: OutputShapeOpt = None,
-    fmt: ShapeFormatOpt = None,
-    as_json: JsonOpt = False,
-    plain: PlainOpt = False,
-) -> None:
-    """Output size of one layer, with the formula and the numbers put in.
+def shape(ctx: typer.Context, **values: Any) -> None:
+    """Output size of one layer, with the formula and the numbers put in; --in a..b sweeps a
+    range of sizes (a summary table; --plain or --json list every size).
 
     Example: convcalc shape conv2d --in 5 --k 3 --s 2
     """
-    with reporting(ctx, as_json or fmt == Format.JSON):
-        chosen = resolve_format(fmt, as_json, plain, (Format.TABLE, Format.JSON, Format.PLAIN))
-        from convcalc.conventions import shape_query
-        from convcalc.solve import parse_range
-        from convcalc.specs import parse_op, parse_size_list
-
-        name = parse_op(op)
-        layer = layer_options(kernel, stride, padding, dilation, output_padding, ceil, output_shape)
-        layer.update(groups=groups, in_channels=cin, out_channels=cout)
-        sweep_range = parse_range(input_size)
-        if sweep_range is None:
-            sizes = parse_size_list(input_size, "input size (--in)", minimum=1)
-            resolved, result = shape_query(convention, op, sizes, batch=batch, **layer)
-        else:
-            if layer["output_shape"] is not None:
-                raise MalformedInputError("--output-shape needs one input size, not a sweep")
-            from convcalc.solve import sweep
-
-            def at(size: int) -> Any:
-                return shape_query(convention, op, (size,), batch=batch, **layer)[1]
-
-            title = f"{name.kind.value}{name.ndim or 1}d"
-            with progress_on_stderr(f"{title} sweep") as progress:
-                rows = sweep(at, sweep_range, progress)
-    if sweep_range is not None:
-        from convcalc import serialize
-
-        emit(
-            chosen,
-            rows,
-            json=lambda r: serialize.sweep_json(title, convention, r),
-            plain=serialize.sweep_plain,
-            table=lambda console, r: _print_sweep(console, title, convention, r),
-        )
-        return
-    emit_shape(result, chosen, resolved)
+    run_reported(ctx, commands.shape, **values)
 
 
-def _print_sweep(console: Any, title: str, convention: str, rows: Any) -> None:
-    from convcalc.render import print_sweep
-    from convcalc.solve import summarise
-
-    print_sweep(console, title, convention, rows, summarise(rows))
-
-
-@contextmanager
-def progress_on_stderr(label: str) -> Iterator[Any]:
-    """A one-line progress count on stderr for long work in a terminal (nothing in a pipe)."""
-    if not sys.stderr.isatty():
-        yield None
-        return
-    shown = False
-
-    def report(done: int, total: int) -> None:
-        nonlocal shown
-        shown = True
-        sys.stderr.write(f"\r{label}: {done:,}/{total:,}")
-        sys.stderr.flush()
-
-    try:
-        yield report
-    finally:
-        if shown:
-            sys.stderr.write("\r\033[K")
-            sys.stderr.flush()
-
-
-def layer_options(
-    kernel: str | None,
-    stride: str | None,
-    padding: str,
-    dilation: str,
-    output_padding: str | None,
-    ceil: bool,
-    output_shape: str | None = None,
-) -> dict[str, Any]:
-    """The shared layer options parsed into the keyword arguments of the core's resolvers."""
-    from convcalc.specs import parse_padding, parse_size_list
-
-    return {
-        "kernel_size": parse_size_list(kernel, "kernel_size (--k)") if kernel is not None else None,
-        "stride": parse_size_list(stride, "stride (--s)") if stride is not None else None,
-        "padding": parse_padding(padding, "padding (--p)"),
-        "dilation": parse_size_list(dilation, "dilation (--d)"),
-        "output_padding": parse_size_list(output_padding, "output_padding (--op)")
-        if output_padding is not None
-        else None,
-        "ceil_mode": ceil,
-        "output_shape": parse_size_list(output_shape, "--output-shape", minimum=1)
-        if output_shape
-        else None,
-    }
-
-
-def emit_shape(result: Any, chosen: Format, resolved: Any) -> None:
-    """Render a LayerShape in the chosen format."""
-    from convcalc.serialize import layer_shape_dict, size_text
-
-    def as_json(shape: Any) -> Any:
-        data = layer_shape_dict(shape)
-        data["convention"] = resolved.convention.value
-        data["framework_call"] = resolved.call
-        data["resolution"] = list(resolved.notes)
-        return data
-
-    def table(console: Any, shape: Any) -> None:
-        from convcalc.render import print_shape
-
-        print_shape(console, shape, resolved)
-
-    emit(chosen, result, json=as_json, plain=lambda r: size_text(r.output), table=table)
+shape.__signature__ = signature(*options.SHAPE)  # type: ignore[attr-defined]
+app.command(short_help="Output size of one layer, with its working.")(shape)
 
 
 # Above this many steps trace --json is written on one line (the C encoder; see dumps).
@@ -546,7 +303,7 @@ def trace(
             help="Show at most N steps (table default 64; JSON default all).",
         ),
     ] = None,
-    fmt: TraceFormatOpt = None,
+    fmt: FormatOpt = None,
     as_json: JsonOpt = False,
     plain: PlainOpt = False,
 ) -> None:
@@ -1013,6 +770,7 @@ def _only_command(name: str) -> typer.Typer:
     single = typer.Typer(
         name="convcalc",
         add_completion=False,
+        context_settings=CONTEXT,
         pretty_exceptions_enable=False,
         rich_markup_mode=None,
     )
@@ -1022,8 +780,8 @@ def _only_command(name: str) -> typer.Typer:
 
 
 def main() -> None:
-    """Console-script entry point: usage errors as plain text (or JSON with --json), never a
-    traceback."""
+    """The typer app run on sys.argv (entry.py calls it for everything but the fast path):
+    usage errors as plain text (or JSON with --json), never a traceback."""
     argv = sys.argv[1:]
     command = typer.main.get_command(_only_command(argv[0]) if argv else app)
     # typer >= 0.26 vendors click; find its ClickException without importing a private module
@@ -1035,8 +793,8 @@ def main() -> None:
     except click_exception as error:  # a click UsageError and friends
         usage: Any = error
         message = usage.format_message()
-        if _wants_json(argv):
-            typer.echo(dumps(error_dict(message, usage.exit_code)))
+        if wants_json(argv):
+            write(dumps(error_dict(message, usage.exit_code)))
         else:
             usage.show()
         code = usage.exit_code
@@ -1047,9 +805,7 @@ def main() -> None:
         code = 0
         sys.stderr.close()
     except ConvcalcError as error:  # raised outside a command's reporting block
-        _report(
-            str(error), error.exit_code, _wants_json(argv), None, isinstance(error, OutputError)
-        )
+        _report(str(error), error.exit_code, wants_json(argv), None, isinstance(error, OutputError))
         code = error.exit_code
     except Exception as error:  # a bug: one line, not a traceback, unless debugging
         if os.environ.get("CONVCALC_DEBUG"):

@@ -1,0 +1,120 @@
+"""Command bodies that run without typer: parse the option strings, call one core entry point,
+emit the result. ``cli.py`` wraps them in typer commands; ``entry.py`` calls ``shape`` directly
+on the start-up fast path. They raise ConvcalcError; the caller reports it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from convcalc.errors import MalformedInputError
+from convcalc.options import SHAPE_FORMATS, Format
+from convcalc.output import emit, progress_on_stderr, resolve_format
+
+
+def layer_options(
+    kernel: str | None,
+    stride: str | None,
+    padding: str,
+    dilation: str,
+    output_padding: str | None,
+    ceil: bool,
+    output_shape: str | None = None,
+) -> dict[str, Any]:
+    """The shared layer options parsed into the keyword arguments of the core's resolvers.
+    Messages name the parameter and the flag: ``kernel_size (--k): '3x' is not ...``."""
+    from convcalc.specs import parse_padding, parse_size_list
+
+    def sizes(text: str | None, name: str, minimum: int = 0) -> tuple[int, ...] | None:
+        return None if text is None else parse_size_list(text, name, minimum=minimum)
+
+    return {
+        "kernel_size": sizes(kernel, "kernel_size (--k)"),
+        "stride": sizes(stride, "stride (--s)"),
+        "padding": parse_padding(padding, "padding (--p)"),
+        "dilation": sizes(dilation, "dilation (--d)"),
+        "output_padding": sizes(output_padding, "output_padding (--op)"),
+        "ceil_mode": ceil,
+        "output_shape": sizes(output_shape or None, "output size (--output-size)", 1),
+    }
+
+
+def shape(
+    *,
+    op: str,
+    input_size: str,
+    kernel: str | None,
+    stride: str | None,
+    padding: str,
+    dilation: str,
+    output_padding: str | None,
+    ceil: bool,
+    groups: int,
+    batch: int | None,
+    cin: int | None,
+    cout: int | None,
+    convention: str,
+    output_shape: str | None,
+    fmt: Format | None,
+    as_json: bool,
+    plain: bool,
+) -> None:
+    """``convcalc shape``: one size (conventions.shape_query) or a sweep over a range of sizes
+    (solve.sweep, each row that same query)."""
+    chosen = resolve_format(fmt, as_json, plain, SHAPE_FORMATS)
+    from convcalc.conventions import shape_query
+    from convcalc.solve import parse_range
+    from convcalc.specs import parse_op, parse_size_list
+
+    name = parse_op(op)
+    layer = layer_options(kernel, stride, padding, dilation, output_padding, ceil, output_shape)
+    layer.update(groups=groups, in_channels=cin, out_channels=cout)
+    sweep_range = parse_range(input_size)
+    if sweep_range is None:
+        sizes = parse_size_list(input_size, "input size (--in)", minimum=1)
+        resolved, result = shape_query(convention, op, sizes, batch=batch, **layer)
+        _emit_shape(chosen, result, resolved)
+        return
+    if layer["output_shape"] is not None:
+        raise MalformedInputError("--output-size needs one input size, not a sweep")
+    from convcalc import serialize
+    from convcalc.solve import sweep
+
+    def at(size: int) -> Any:
+        return shape_query(convention, op, (size,), batch=batch, **layer)[1]
+
+    title = f"{name.kind.value}{name.ndim or 1}d"
+    with progress_on_stderr(f"{title} sweep") as progress:
+        rows = sweep(at, sweep_range, progress)
+
+    def table(console: Any, found: Any) -> None:
+        from convcalc.render import print_sweep
+        from convcalc.solve import summarise
+
+        print_sweep(console, title, convention, found, summarise(found))
+
+    emit(
+        chosen,
+        rows,
+        json=lambda found: serialize.sweep_json(title, convention, found),
+        plain=serialize.sweep_plain,
+        table=table,
+    )
+
+
+def _emit_shape(chosen: Format, result: Any, resolved: Any) -> None:
+    from convcalc.serialize import layer_shape_dict, size_text
+
+    def as_json(shape: Any) -> Any:
+        data = layer_shape_dict(shape)
+        data["convention"] = resolved.convention.value
+        data["framework_call"] = resolved.call
+        data["resolution"] = list(resolved.notes)
+        return data
+
+    def table(console: Any, shape: Any) -> None:
+        from convcalc.render import print_shape
+
+        print_shape(console, shape, resolved)
+
+    emit(chosen, result, json=as_json, plain=lambda r: size_text(r.output), table=table)

@@ -1,0 +1,219 @@
+"""The command-line options, as data: one table that builds the typer commands (``cli.py``) and the
+start-up fast path of ``convcalc shape`` (``entry.py``), which parses without importing typer.
+
+Standard library only. Each option is declared once here: its flags, its help, its default, the
+type it is read as. ``cli.annotated`` turns an ``Opt`` into the ``Annotated[...]`` typer reads;
+``parse_fast`` reads argv against a table and answers None whenever anything is not plainly
+well formed, so that typer (with its usage errors, ``--help`` and completion) handles it.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from typing import Any
+
+
+class Format(enum.StrEnum):
+    """Output formats shared by every command (not every command offers all)."""
+
+    TABLE = "table"
+    JSON = "json"
+    PLAIN = "plain"
+    MARKDOWN = "markdown"
+    CSV = "csv"
+
+
+class Kind(enum.Enum):
+    """How an option's value is read."""
+
+    TEXT = "text"  # a string the core parses (sizes, paddings: their grammar is in specs.py)
+    INT = "int"  # an integer, strictly (specs.parse_int) and at least ``minimum``
+    FLAG = "flag"  # present or not
+    FORMAT = "format"  # one of Format
+    ARGUMENT = "argument"  # the positional OP
+
+
+@dataclass(frozen=True)
+class Opt:
+    """One option: the parameter name the command takes, its flags, and how it is read."""
+
+    param: str
+    flags: tuple[str, ...]
+    kind: Kind
+    default: Any
+    help: str
+    metavar: str | None = None
+    minimum: int = 1
+    required: bool = False
+
+
+OP = Opt(
+    "op",
+    (),
+    Kind.ARGUMENT,
+    None,
+    "conv1d/2d/3d, convtranspose1d/2d/3d, maxpool1d/2d/3d, avgpool1d/2d/3d, or conv, "
+    "convtranspose, maxpool, avgpool (dimensions from --in). Aliases such as conv_transpose2d, "
+    "deconv2d, max_pool2d, Conv2d are accepted.",
+    required=True,
+)
+IN = Opt(
+    "input_size",
+    ("--in", "--input-size"),
+    Kind.TEXT,
+    None,
+    "Spatial input size: one integer for every dimension, or one per dimension as 5x7 or 5,7; "
+    "a..b[:step] sweeps every size in a range. For `conv`, `maxpool`... without 1d/2d/3d the "
+    "count sets the dimensions.",
+    metavar="SIZE",
+    required=True,
+)
+KERNEL = Opt(
+    "kernel", ("--k", "--kernel-size"), Kind.TEXT, None, "Kernel size (e.g. 3 or 3x5).", "K"
+)
+STRIDE = Opt(
+    "stride",
+    ("--s", "--stride"),
+    Kind.TEXT,
+    None,
+    "Stride. Default 1 for convs, the kernel for pools.",
+    "S",
+)
+PADDING = Opt(
+    "padding",
+    ("--p", "--padding"),
+    Kind.TEXT,
+    "0",
+    "Padding per side: an integer, one per dimension, or 'same'/'valid' (convs).",
+    "P",
+)
+DILATION = Opt("dilation", ("--d", "--dilation"), Kind.TEXT, "1", "Dilation.", "D")
+OUTPUT_PADDING = Opt(
+    "output_padding",
+    ("--op", "--output-padding"),
+    Kind.TEXT,
+    None,
+    "Transposed convs: extra size on the far side; must be < max(stride, dilation).",
+    "OP",
+)
+CEIL = Opt("ceil", ("--ceil", "--ceil-mode"), Kind.FLAG, False, "Pools: round the output size up.")
+GROUPS = Opt("groups", ("--groups",), Kind.INT, 1, "Convs: channel groups.", "N")
+BATCH = Opt("batch", ("--batch",), Kind.INT, None, "Batch size N for tensor shapes.", "N")
+CIN = Opt("cin", ("--cin", "--in-channels"), Kind.INT, None, "Input channels C_in.", "N")
+COUT = Opt("cout", ("--cout", "--out-channels"), Kind.INT, None, "Output channels C_out.", "N")
+CONVENTION = Opt(
+    "convention",
+    ("--convention",),
+    Kind.TEXT,
+    "torch",
+    "Whose rules: torch (default), tf, keras or onnx. tf/keras take --p same/valid; onnx takes "
+    "same_upper/same_lower/valid or before:after pads.",
+    "NAME",
+)
+OUTPUT_SHAPE = Opt(
+    "output_shape",
+    ("--output-shape", "--output-size"),
+    Kind.TEXT,
+    None,
+    "Transposed convs: the output size asked for (torch forward(output_size=), ONNX/TF "
+    "output_shape); output_padding and cropping follow from it.",
+    "SIZE",
+)
+JSON = Opt("as_json", ("--json",), Kind.FLAG, False, "Shortcut for --format json.")
+PLAIN = Opt("plain", ("--plain",), Kind.FLAG, False, "Shortcut for --format plain.")
+
+
+def format_opt(*offered: Format) -> Opt:
+    """``--format`` naming the formats a command offers."""
+    names = [f.value for f in offered]
+    return Opt(
+        "fmt",
+        ("--format",),
+        Kind.FORMAT,
+        None,
+        f"Output format: {', '.join(names)} (default: table).",
+        "|".join(names),
+    )
+
+
+SHAPE_FORMATS = (Format.TABLE, Format.JSON, Format.PLAIN)
+SHAPE = (
+    OP,
+    IN,
+    KERNEL,
+    STRIDE,
+    PADDING,
+    DILATION,
+    OUTPUT_PADDING,
+    CEIL,
+    GROUPS,
+    BATCH,
+    CIN,
+    COUT,
+    CONVENTION,
+    OUTPUT_SHAPE,
+    format_opt(*SHAPE_FORMATS),
+    JSON,
+    PLAIN,
+)
+
+
+def parse_fast(args: list[str], table: tuple[Opt, ...]) -> dict[str, Any] | None:
+    """Read ``args`` (after the command name) against ``table`` the way click would, or return
+    None for anything unusual (an unknown or repeated flag, ``-h``, a bad integer, a missing
+    required option, ``--``): the caller then hands the whole command line to typer.
+
+    >>> parse_fast(["conv2d", "--in", "5", "--k=3"], SHAPE)["kernel"]
+    '3'
+    >>> parse_fast(["conv2d", "--in", "5", "-h"], SHAPE) is None
+    True
+    """
+    from convcalc.errors import MalformedInputError
+    from convcalc.specs import parse_int
+
+    by_flag = {flag: opt for opt in table for flag in opt.flags}
+    values: dict[str, Any] = {opt.param: opt.default for opt in table}
+    positional = [opt for opt in table if opt.kind is Kind.ARGUMENT]
+    seen: set[str] = set()
+    i = 0
+    while i < len(args):
+        token = args[i]
+        i += 1
+        if not token.startswith("-") or token == "-":
+            if not positional:
+                return None
+            values[positional.pop(0).param] = token
+            continue
+        flag, equals, inline = token.partition("=")
+        opt = by_flag.get(flag)
+        if opt is None or opt.param in seen:
+            return None
+        seen.add(opt.param)
+        if opt.kind is Kind.FLAG:
+            if equals:
+                return None
+            values[opt.param] = True
+            continue
+        if not equals:
+            if i >= len(args):
+                return None
+            inline = args[i]
+            i += 1
+        match opt.kind:
+            case Kind.TEXT:
+                values[opt.param] = inline
+            case Kind.INT:
+                try:
+                    values[opt.param] = parse_int(inline, opt.param, minimum=opt.minimum)
+                except MalformedInputError:
+                    return None
+            case Kind.FORMAT:
+                if inline not in {f.value for f in Format}:
+                    return None
+                values[opt.param] = Format(inline)
+            case Kind.FLAG | Kind.ARGUMENT:
+                return None
+    if positional or any(opt.required and values[opt.param] is None for opt in table):
+        return None
+    return values

@@ -1,0 +1,146 @@
+"""Where results meet the terminal: the output format, one writer for stdout, error lines.
+
+No typer and no rich at import (rich is imported only to draw a table), so the start-up fast
+path of ``convcalc shape`` (``entry.py``) shares every line of it with the typer commands.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, assert_never
+
+from convcalc.errors import MalformedInputError, OutputError
+from convcalc.options import Format
+from convcalc.serialize import dumps, error_dict
+
+
+def resolve_format(
+    fmt: Format | None, as_json: bool, plain: bool, allowed: tuple[Format, ...]
+) -> Format:
+    """One format from --format/--json/--plain; a conflict or an unoffered one is a usage error."""
+    chosen = {f for f, on in ((Format.JSON, as_json), (Format.PLAIN, plain)) if on}
+    if fmt is not None:
+        chosen.add(fmt)
+    if len(chosen) > 1:
+        names = ", ".join(sorted(f.value for f in chosen))
+        raise MalformedInputError(f"choose one output format, got {names}")
+    result = chosen.pop() if chosen else Format.TABLE
+    if result not in allowed:
+        options = ", ".join(f.value for f in allowed)
+        raise MalformedInputError(f"--format {result.value} is not offered here; use {options}")
+    return result
+
+
+def wants_json(argv: list[str]) -> bool:
+    """Whether a command line asked for JSON (for errors raised before its options are read)."""
+    return "--json" in argv or any(
+        a == "--format=json" or (a == "--format" and b == "json")
+        for a, b in zip(argv, argv[1:] + [""])
+    )
+
+
+def _silence_stdout() -> None:
+    """The reader closed the pipe (``| head -1``): it has what it wanted. Send the rest of the
+    output to /dev/null so that neither this write nor the flush at exit fails; the exit status
+    stays the command's own."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+
+
+def write(text: str, newline: bool = True) -> None:
+    """Everything convcalc prints on stdout goes through here: a closed pipe ends the output
+    quietly, a failing device (``> /dev/full``) is a one-line error with exit status 2."""
+    try:
+        sys.stdout.write(text + ("\n" if newline else ""))
+        sys.stdout.flush()
+    except BrokenPipeError:
+        _silence_stdout()
+    except OSError as error:
+        _silence_stdout()
+        raise OutputError(f"cannot write the output: {error.strerror or error}") from None
+
+
+def write_rich(printer: Callable[..., None], *args: Any) -> None:
+    """Draw with a rich printer (render.py) into a string, then write it."""
+    from convcalc.render import render_text
+
+    write(render_text(printer, *args), newline=False)
+
+
+def emit(
+    chosen: Format,
+    result: Any,
+    *,
+    json: Callable[[Any], Any],
+    plain: Callable[[Any], str],
+    table: Callable[..., None],
+    markdown: Callable[[Any], str] | None = None,
+    csv: Callable[[Any], str] | None = None,
+) -> None:
+    """The one place a result meets its format: each argument turns the result into one
+    (``json`` returns data for ``dumps``, or JSON text it wrote itself)."""
+    match chosen:
+        case Format.JSON:
+            data = json(result)
+            write(data if isinstance(data, str) else dumps(data))
+        case Format.PLAIN:
+            write(plain(result))
+        case Format.MARKDOWN:
+            assert markdown is not None
+            write(markdown(result))
+        case Format.CSV:
+            assert csv is not None
+            write(csv(result), newline=False)
+        case Format.TABLE:
+            write_rich(table, result)
+        case _:
+            assert_never(chosen)
+
+
+def report_error(
+    message: str, code: int, as_json: bool, usage: str = "", to_stderr: bool = False
+) -> None:
+    """A one-line error: on stdout as JSON with --json (a script reads one stream), else on
+    stderr after the usage lines of a malformed command line. ``to_stderr`` for output errors
+    (stdout is what failed)."""
+    if as_json and not to_stderr:
+        try:
+            write(dumps(error_dict(message, code)))
+            return
+        except OutputError:
+            pass
+    red = sys.stderr.isatty() and "NO_COLOR" not in os.environ
+    prefix = "\x1b[1;31mError: \x1b[0m" if red else "Error: "
+    try:
+        sys.stderr.write(usage + prefix + message + "\n")
+        sys.stderr.flush()
+    except OSError:
+        pass
+
+
+@contextmanager
+def progress_on_stderr(label: str) -> Iterator[Callable[[int, int], None] | None]:
+    """A one-line progress count on stderr for long work in a terminal (nothing in a pipe)."""
+    if not sys.stderr.isatty():
+        yield None
+        return
+    shown = False
+
+    def report(done: int, total: int) -> None:
+        nonlocal shown
+        shown = True
+        sys.stderr.write(f"\r{label}: {done:,}/{total:,}")
+        sys.stderr.flush()
+
+    try:
+        yield report
+    finally:
+        if shown:
+            sys.stderr.write("\r\033[K")
+            sys.stderr.flush()
