@@ -13,7 +13,7 @@ import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Annotated, Any, Optional, assert_never
+from typing import TYPE_CHECKING, Annotated, Any, Optional, TypeAlias, assert_never
 
 import typer
 
@@ -167,24 +167,42 @@ def int_option(*names: str, minimum: int = 1, **kwargs: Any) -> Any:
 
 # --- shared layer options -------------------------------------------------------------------
 
-# The shared options, from the table in options.py (one declaration each).
-InOpt = annotated(options.IN)
-KOpt = annotated(options.KERNEL)
-SOpt = annotated(options.STRIDE)
-POpt = annotated(options.PADDING)
-DOpt = annotated(options.DILATION)
-OpOpt = annotated(options.OUTPUT_PADDING)
-CeilOpt = annotated(options.CEIL)
-GroupsOpt = annotated(options.GROUPS)
-BatchOpt = annotated(options.BATCH)
-ConventionOpt = annotated(options.CONVENTION)
-OutputShapeOpt = annotated(options.OUTPUT_SHAPE)
-JsonOpt = annotated(options.JSON)
-PlainOpt = annotated(options.PLAIN)
-FormatOpt = annotated(options.format_opt(Format.TABLE, Format.JSON, Format.PLAIN))
-NetFormatOpt = annotated(
-    options.format_opt(Format.TABLE, Format.JSON, Format.PLAIN, Format.MARKDOWN, Format.CSV)
-)
+# The shared options, from the table in options.py (one declaration each). mypy sees the value
+# types; typer reads the annotations built from the table.
+if TYPE_CHECKING:
+    InOpt: TypeAlias = str
+    KOpt: TypeAlias = Optional[str]
+    SOpt: TypeAlias = Optional[str]
+    OpOpt: TypeAlias = Optional[str]
+    OutputShapeOpt: TypeAlias = Optional[str]
+    POpt: TypeAlias = str
+    DOpt: TypeAlias = str
+    ConventionOpt: TypeAlias = str
+    CeilOpt: TypeAlias = bool
+    JsonOpt: TypeAlias = bool
+    PlainOpt: TypeAlias = bool
+    GroupsOpt: TypeAlias = int
+    BatchOpt: TypeAlias = Optional[int]
+    FormatOpt: TypeAlias = Optional[Format]
+    NetFormatOpt: TypeAlias = Optional[Format]
+else:
+    InOpt = annotated(options.IN)
+    KOpt = annotated(options.KERNEL)
+    SOpt = annotated(options.STRIDE)
+    POpt = annotated(options.PADDING)
+    DOpt = annotated(options.DILATION)
+    OpOpt = annotated(options.OUTPUT_PADDING)
+    CeilOpt = annotated(options.CEIL)
+    GroupsOpt = annotated(options.GROUPS)
+    BatchOpt = annotated(options.BATCH)
+    ConventionOpt = annotated(options.CONVENTION)
+    OutputShapeOpt = annotated(options.OUTPUT_SHAPE)
+    JsonOpt = annotated(options.JSON)
+    PlainOpt = annotated(options.PLAIN)
+    FormatOpt = annotated(options.format_opt(Format.TABLE, Format.JSON, Format.PLAIN))
+    NetFormatOpt = annotated(
+        options.format_opt(Format.TABLE, Format.JSON, Format.PLAIN, Format.MARKDOWN, Format.CSV)
+    )
 
 
 def torch_spec(op: str, ndim: int | None, options: dict[str, Any], **extra: Any) -> Any:
@@ -620,7 +638,7 @@ def solve(
     labels = [", ".join(dims) if len(pairs) > 1 else "" for dims in pairs.values()]
     from convcalc.serialize import solution_dict, solutions_plain
 
-    def as_json(found: list[Any]) -> Any:
+    def solutions_json(found: list[Any]) -> Any:
         data = [
             dict(solution_dict(sol, limit), dims=dims.split(", ") if dims else list(letters))
             for sol, dims in zip(found, labels)
@@ -635,7 +653,7 @@ def solve(
     emit(
         chosen,
         solutions,
-        json=as_json,
+        json=solutions_json,
         plain=lambda found: solutions_plain(found, labels, limit),
         table=table,
     )

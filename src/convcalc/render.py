@@ -224,9 +224,10 @@ def print_grids(
 
 def grid_width(array: Any) -> int:
     """Columns a grid of (C, *spatial) data needs: no cell is ever folded or cut."""
-    rows = array.shape[-2] if array.ndim > 2 else 1
+    rows = int(array.shape[-2]) if array.ndim > 2 else 1
+    columns = int(array.shape[-1])
     widest = max((len(_num(v)) for v in array.reshape(-1).tolist()), default=1)
-    return (max(widest, len(str(array.shape[-1] - 1))) + 2) * array.shape[-1] + len(str(rows)) + 2
+    return (max(widest, len(str(columns - 1))) + 2) * columns + len(str(rows)) + 2
 
 
 def print_weight(console: Console, w: Any, plain: bool, name: str = "w") -> None:
