@@ -7,6 +7,7 @@ import io
 import json
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -177,3 +178,51 @@ def test_directory_is_not_a_spec(runner: CliRunner, tmp_path: Path) -> None:
     """A directory given as the spec is a usage error naming it."""
     result = runner.invoke(app, ["net", str(tmp_path), "--in", "3,8,8"])
     assert result.exit_code == 2 and "is a directory" in result.stderr
+
+
+def _table_rows(text: str) -> list[list[str]]:
+    """Read a rich table back: rows start where the first column is not empty; a cell's
+    wrapped or folded lines are joined (whitespace dropped, so wraps and folds read alike)."""
+    rows: list[list[str]] = []
+    for line in text.splitlines():
+        if line.startswith(("├", "└")):  # the footer (totals) or the end
+            break
+        if not line.startswith("│"):
+            continue
+        cells = [cell.strip() for cell in line.strip().strip("│").split("│")]
+        if cells[0] or not rows:
+            rows.append(["".join(cell.split()) for cell in cells])
+        else:
+            rows[-1] = [a + "".join(b.split()) for a, b in zip(rows[-1], cells)]
+    return rows
+
+
+@pytest.mark.parametrize("width", [40, 60, 80, 120])
+def test_network_table_never_drops_data(render: Any, width: int) -> None:
+    """Every cell of the net table is shown whole at any width (wrapped, never cut): the RF
+    column's exact fractions included (`s-13/4`)."""
+    from convcalc.network import load_network, rf_text, run_network
+    from convcalc.render import human, print_network
+
+    result = run_network(
+        load_network(
+            "conv2d k7 s2 p3 c64 name=stem; maxpool2d k3 s2 p1; convtranspose2d k4 s2 p1 c32; "
+            "upsample x3; conv2d k5 p4 d2 c16; adaptiveavgpool2d out3"
+        ),
+        (3, 225, 223),
+    )
+    text = render(print_network, result, width=width)
+    assert "…" not in text
+    assert max(len(line) for line in text.splitlines()) <= max(width, 80)
+    rows = _table_rows(text)
+    for layer, row in zip(result.layers, rows, strict=False):
+        expected = [
+            str(layer.index),
+            (layer.summary if layer.name == str(layer.index) else f"{layer.name}: {layer.summary}"),
+            "×".join(map(str, layer.output_shape[1:])),
+            f"{layer.params:,}",
+            human(layer.macs),
+            rf_text(layer.rf),
+        ]
+        assert row == ["".join(cell.split()) for cell in expected], (width, row)
+    assert any("/" in rf_text(layer.rf) for layer in result.layers)

@@ -688,7 +688,11 @@ def print_sweep(
         else:
             notes = []
             if row.unread:
-                notes.append(f"ignores the last {row.unread} input(s)")
+                notes.append(
+                    "ignores the last input"
+                    if row.unread == 1
+                    else f"ignores the last {row.unread} inputs"
+                )
             if row.roundtrip is None:
                 notes.append("no conv maps the output back")
             elif row.output and op.startswith("convtranspose"):
