@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import given, reject, settings
 from hypothesis import strategies as st
 
 from convcalc import ConvcalcError, MalformedInputError, reference
@@ -257,19 +257,76 @@ def layers(draw: st.DrawFn) -> tuple[str, dict[str, object], np.ndarray, np.ndar
 @settings(max_examples=150, deadline=None)
 @given(layers())
 def test_trace_equals_vectorised_reference(case: tuple) -> None:  # type: ignore[type-arg]
-    """Every valid trace equals the independent vectorised numpy implementation."""
+    """Every step of a valid trace (element by element) equals the output computed by the
+    independent vectorised implementation, and so does every view of a transposed conv."""
     op, kwargs, x, w = case
     try:
         t = trace_layer(op, x, w, **kwargs)
     except ConvcalcError:
-        return
+        reject()
+    assert t.output is not None
+    steps = t.all_steps()
+    assert len(steps) == t.output.size
+    assert all(step.value == t.output[step.index] for step in steps)
     assert (reference.run(t.spec, t.x, t.w, t.b) == t.output).all()
     if t.spec.kind.value == "convtranspose":
         assert (scatter_view(t).output == t.output).all()
-        assert (conv_view(t).trace.output == t.output).all()
+        inner = conv_view(t).trace
+        assert all(step.value == t.output[step.index] for step in inner.all_steps())
         if t.x.shape[0] == 1 and t.w is not None and t.w.shape[1] == 1:
             try:
                 matrix = matrix_view(t)
             except ConvcalcError:
                 return
             assert (matrix.y_flat.reshape(t.output.shape) == t.output).all()
+
+
+def test_steps_equal_output_under_every_convention() -> None:
+    """600 generated layers (all ops, 1-d and 2-d, torch/tf/keras/onnx paddings, ceil_mode,
+    count_include_pad): each step computed element by element equals the vectorised output."""
+    import random
+
+    rng = random.Random("steps-vs-output")
+    traced = 0
+    for _ in range(600):
+        kind = rng.choice(["conv", "convtranspose", "maxpool", "avgpool"])
+        ndim = rng.randint(1, 2)
+        convention = rng.choice(["torch", "torch", "tf", "keras", "onnx"])
+        size = tuple(rng.randint(1, 7) for _ in range(ndim))
+        k = tuple(rng.randint(1, 4) for _ in range(ndim))
+        kw: dict[str, object] = {
+            "stride": tuple(rng.randint(1, 3) for _ in range(ndim)),
+            "dilation": tuple(rng.randint(1, 2) for _ in range(ndim))
+            if kind != "avgpool"
+            else (1,),
+            "convention": convention,
+        }
+        if convention == "torch":
+            kw["padding"] = tuple(rng.randint(0, 2) for _ in range(ndim))
+        elif convention == "onnx":
+            kw["padding"] = rng.choice(
+                ["same_upper", "same_lower", "valid"]
+                + [tuple((rng.randint(0, 2), rng.randint(0, 2)) for _ in range(ndim))]
+            )
+        else:
+            kw["padding"] = rng.choice(["same", "valid"])
+        x = np.empty(size, dtype=object)
+        x.reshape(-1)[:] = [rng.randint(-5, 5) for _ in range(x.size)]
+        w = None
+        if kind.startswith("conv"):
+            w = np.empty(k, dtype=object)
+            w.reshape(-1)[:] = [rng.randint(-3, 3) for _ in range(w.size)]
+        else:
+            kw["kernel_size"] = k
+            kw["ceil_mode"] = rng.random() < 0.3
+            if kind == "avgpool":
+                kw["count_include_pad"] = rng.choice([None, True, False])
+        try:
+            t = trace_layer(f"{kind}{ndim}d", x, w, **kw)  # type: ignore[arg-type]
+        except ConvcalcError:
+            continue
+        traced += 1
+        assert t.output is not None
+        for step in t.iter_steps():
+            assert step.value == t.output[step.index], (kind, convention, size, kw, step.index)
+    assert traced > 300

@@ -199,19 +199,19 @@ def print_grids(
 ) -> None:
     """One grid per leading index (channel) for (C, *spatial); 3-d spatial data is summarised."""
     spatial = array.ndim - 1
+    where = (
+        "--plain prints the output values" if name == "output" else "--json has the values"
+    ) + ", --at i,j one element"
     if spatial > 2:
-        console.print(f"{name}: shape {list(array.shape)} (3-d data: see --json for values)")
+        console.print(f"{name}: shape {list(array.shape)} (3-d data; {where})")
         return
     if max(array.shape[1:]) > MAX_GRID:
-        console.print(
-            f"{name}: shape {list(array.shape)}, too large to draw at this width "
-            "(see --json for values, --at i,j for one element)"
-        )
+        console.print(f"{name}: shape {list(array.shape)}, too large to draw ({where})")
         return
     if grid_width(array) > console.width:
         console.print(
             f"{name}: shape {list(array.shape)}, too wide to draw at {console.width} columns "
-            "(see --plain or --json for values, --at i,j for one element)"
+            f"({where})"
         )
         return
     channels = array.shape[0]
