@@ -602,17 +602,7 @@ def solve(
         targets = parse_size_list(output_size, "output size (--out)", minimum=1)
         ndim = name.ndim or max(len(sizes), len(targets))
         sizes, targets = broadcast(sizes, ndim, "--in"), broadcast(targets, ndim, "--out")
-        for label, value in (
-            ("--k-max", k_max),
-            ("--s-max", s_max),
-            ("--d-max", d_max),
-            ("--limit", limit),
-        ):
-            if value < 1:
-                raise MalformedInputError(f"{label} must be positive, got {value}")
-        for label, fixed in (("--k", kernel), ("--s", stride), ("--d", dilation)):
-            if fixed is not None and fixed < 1:
-                raise MalformedInputError(f"{label} must be positive, got {fixed}")
+        # (integer options are read by strict_int: positive where they must be)
         if output_padding is not None and name.kind.value != "convtranspose":
             raise MalformedInputError("output_padding applies to transposed convolutions only")
         pairs: dict[tuple[int, int], list[str]] = {}
