@@ -28,6 +28,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from convcalc.errors import ConvcalcError, MalformedInputError
+from convcalc.shapes import ceil_div, dilated_kernel_extent, transposed_size
 from convcalc.specs import LayerSpec, OpKind, broadcast, build_spec, dimension_names
 
 if TYPE_CHECKING:
@@ -93,10 +94,6 @@ class _Request:
         return self.name.kind  # type: ignore[no-any-return]
 
 
-def _ceil_div(a: int, b: int) -> int:
-    return -(-a // b)
-
-
 def same_pads(
     size: int, kernel: int, stride: int, dilation: int, extra_before: bool = False
 ) -> tuple[int, int]:
@@ -105,8 +102,8 @@ def same_pads(
     >>> same_pads(5, 2, 1, 1), same_pads(5, 2, 1, 1, extra_before=True)
     ((0, 1), (1, 0))
     """
-    extent = dilation * (kernel - 1) + 1
-    out = _ceil_div(size, stride)
+    extent = dilated_kernel_extent(kernel, dilation)
+    out = ceil_div(size, stride)
     total = max((out - 1) * stride + extent - size, 0)
     small, large = total // 2, total - total // 2
     return (large, small) if extra_before else (small, large)
@@ -407,7 +404,7 @@ def _tf(r: _Request) -> Resolved:
         pads = tuple(same_pads(n, k, s, d) for n, k, s, d in zip(sizes, kernel, strides, dilations))
         for label, n, s, (b, a) in zip(labels, sizes, strides, pads):
             notes.append(
-                f"{label}: SAME: out = ceil({n}/{s}) = {_ceil_div(n, s)}, total padding "
+                f"{label}: SAME: out = ceil({n}/{s}) = {ceil_div(n, s)}, total padding "
                 f"{b + a}: {b} before, {a} after"
             )
     elif mode == "valid":
@@ -463,7 +460,7 @@ def _keras_transpose(r: _Request) -> Resolved:
         )
     pads, extra, notes = [], [], []
     for axis, (n, k, s, d) in enumerate(zip(sizes, kernel, strides, dilations)):
-        extent = d * (k - 1) + 1
+        extent = dilated_kernel_extent(k, d)
         if ops is not None and ops[axis] >= s:
             raise ConvcalcError(
                 f"output_padding: {ops[axis]} must be smaller than stride ({s}) "
@@ -479,18 +476,18 @@ def _keras_transpose(r: _Request) -> Resolved:
             )
         else:
             pad = extent // 2 if mode == "same" else 0
-            out = (n - 1) * s + extent - 2 * pad + ops[axis]
+            out = transposed_size(n, k, s, (pad, pad), d, ops[axis])
             rule = (
                 f"(in-1)*s + k_eff - 2*{pad} + output_padding = ({n}-1)*{s} + {extent} - "
                 f"{2 * pad} + {ops[axis]} = {out}"
             )
-        full = (n - 1) * s + extent
+        full = transposed_size(n, k, s, (0, 0), d)
         total = max(full - out, 0)
-        if mode == "same" and _ceil_div(out, s) != n:
+        if mode == "same" and ceil_div(out, s) != n:
             # conv2d_backprop_input: "Size of out_backprop doesn't match computed"
             raise ConvcalcError(
                 f"output_padding: the output {out} does not come back to {n} under TF's SAME "
-                f"conv (ceil({out}/{s}) = {_ceil_div(out, s)}) in dimension {labels[axis]}; "
+                f"conv (ceil({out}/{s}) = {ceil_div(out, s)}) in dimension {labels[axis]}; "
                 "TensorFlow rejects it"
             )
         if mode == "valid" and output_shape is not None and out >= full + s:
@@ -592,7 +589,7 @@ def _ort_pool_same(
     """onnxruntime's pools size SAME padding by the undilated kernel and do not clamp it at 0;
     its plain MaxPool kernel rejects a negative one, the dilated one (MaxPool with a dilation
     above 1) does not."""
-    needed = (_ceil_div(size, stride) - 1) * stride + kernel - size
+    needed = (ceil_div(size, stride) - 1) * stride + kernel - size
 
     def c_div(a: int, b: int) -> int:  # C++ division truncates toward zero
         return a // b if a >= 0 else -(-a // b)
@@ -635,13 +632,12 @@ def _onnx_transpose(r: _Request) -> Resolved:
         else None
     )
     for axis, (n, k, s, d) in enumerate(zip(sizes, kernel, strides, dilations)):
-        extent = d * (k - 1) + 1
         if ops[axis] >= s:
             raise ConvcalcError(
                 f"output_padding: {ops[axis]} must be smaller than stride ({s}) "
                 f"in dimension {labels[axis]} (onnxruntime)"
             )
-        full = (n - 1) * s + ops[axis] + extent
+        full = transposed_size(n, k, s, (0, 0), d, ops[axis])
         if output_shape is not None or mode in ("same_upper", "same_lower"):
             if output_shape is not None:
                 out = (output_shape * ndim if len(output_shape) == 1 else output_shape)[axis]

@@ -13,7 +13,7 @@ from typing import assert_never
 
 import numpy as np
 
-from convcalc.shapes import layer_shape
+from convcalc.shapes import dilated_kernel_extent, layer_shape, transposed_size
 from convcalc.specs import LayerSpec, OpKind
 from convcalc.tensors import normalise, pad
 
@@ -117,7 +117,7 @@ def conv_transpose_canvas(spec: LayerSpec, x: np.ndarray, w: np.ndarray) -> np.n
     groups = spec.groups
     cin_g, cout_g = x.shape[0] // groups, w.shape[1]
     full = tuple(
-        (n - 1) * s + d * (k - 1) + 1
+        transposed_size(n, k, s, (0, 0), d)
         for n, s, d, k in zip(in_size, spec.stride, spec.dilation, spec.kernel_size)
     )
     # room for output_padding past the full result
@@ -176,7 +176,7 @@ def _extra(
 ) -> list[int]:
     """How far ceil-mode windows reach past the right padding, per dimension."""
     return [
-        max(0, (o - 1) * s + d * (k - 1) + 1 - (n + a + z))
+        max(0, (o - 1) * s + dilated_kernel_extent(k, d) - (n + a + z))
         for o, s, d, k, n, (a, z) in zip(
             out_size, spec.stride, spec.dilation, spec.kernel_size, in_size, pads
         )

@@ -25,8 +25,42 @@ def dilated_kernel_extent(kernel: int, dilation: int = 1) -> int:
     return dilation * (kernel - 1) + 1
 
 
-def _ceil_div(a: int, b: int) -> int:
+def ceil_div(a: int, b: int) -> int:
+    """``ceil(a / b)`` on integers (exact at any size; no float division anywhere).
+
+    >>> ceil_div(7, 2), ceil_div(-7, 2)
+    (4, -3)
+    """
     return -(-a // b)
+
+
+def transposed_size(
+    size: int,
+    kernel: int,
+    stride: int = 1,
+    padding: tuple[int, int] = (0, 0),
+    dilation: int = 1,
+    output_padding: int = 0,
+) -> int:
+    """The transposed-conv rule, unchecked: ``(in - 1)*s - p_before - p_after + d*(k-1) +
+    output_padding + 1`` (the full scatter result, ``padding`` (0, 0), is the size before the
+    crop). Every transposed size in convcalc comes from here.
+
+    >>> transposed_size(2, 2, stride=2, padding=(1, 1), output_padding=1)
+    3
+    """
+    return (
+        (size - 1) * stride
+        - padding[0]
+        - padding[1]
+        + dilated_kernel_extent(kernel, dilation)
+        + output_padding
+    )
+
+
+def zero_inserted_size(size: int, stride: int) -> int:
+    """The input of a transposed conv with ``stride - 1`` zeros between neighbours."""
+    return (size - 1) * stride + 1
 
 
 @dataclass(frozen=True)
@@ -62,7 +96,7 @@ class DimShape:
     @property
     def zero_inserted_input(self) -> int:
         """Transposed conv: the input with ``stride-1`` zeros between neighbours."""
-        return (self.input - 1) * self.stride + 1
+        return zero_inserted_size(self.input, self.stride)
 
     @property
     def effective_padding(self) -> tuple[int, int]:
@@ -71,8 +105,16 @@ class DimShape:
         The far side also gets ``output_padding``. A negative value means that many elements are
         cropped instead.
         """
-        span = self.dilation * (self.kernel - 1)
+        span = self.kernel_extent - 1
         return span - self.pad_before, span - self.pad_after + self.output_padding
+
+    @property
+    def inverse_output(self) -> int:
+        """Conv/pool: what the transposed conv with the same k, s, p, d and output_padding 0
+        gives back from this output (the size a decoder restores)."""
+        return transposed_size(
+            self.output, self.kernel, self.stride, (self.pad_before, self.pad_after), self.dilation
+        )
 
     @property
     def unused_trailing(self) -> int:
@@ -291,7 +333,7 @@ def conv_transpose_dim(
             f"output_padding: {output_padding} must be smaller than either stride ({stride}) or "
             f"dilation ({dilation}){_where(label)}"
         )
-    out = (size - 1) * stride - pads[0] - pads[1] + dilation * (kernel - 1) + output_padding + 1
+    out = transposed_size(size, kernel, stride, pads, dilation, output_padding)
     if out < 1:
         raise ConvcalcError(
             f"padding: output size {out} is not positive{_where(label)}: (in - 1)*s - 2*p + "
@@ -369,7 +411,7 @@ def pool_dim(
     floor_out = (span // stride if span >= 0 or not truncate else -(-span // stride)) + 1
     out, dropped = floor_out, False
     if ceil_mode:
-        out = _ceil_div(span, stride) + 1
+        out = ceil_div(span, stride) + 1
         # torch: "ensure that the last pooling starts inside the image"
         if (out - 1) * stride >= size + pads[0]:
             out, dropped = out - 1, True

@@ -15,8 +15,10 @@ from convcalc.shapes import (
     LayerShape,
     conv_dim,
     conv_transpose_dim,
+    dilated_kernel_extent,
     layer_shape,
     pool_dim,
+    transposed_size,
 )
 from convcalc.specs import LayerSpec, OpKind
 
@@ -80,7 +82,7 @@ def _score(dim: DimShape) -> tuple[int, ...]:
         return (d != 1, d, dim.output_padding > 0, k % s != 0, k < s, abs(k - 2 * s), p, k)
     if dim.kind.is_pool:
         return (d != 1, d, k < s, dim.unread_input > 0, k != s, p, k, s)
-    centred = p == d * (k - 1) // 2
+    centred = p == (dim.kernel_extent - 1) // 2
     return (d != 1, d, not centred, k < s, dim.unread_input > 0, k % 2 == 0, abs(k - 3), s, p, k)
 
 
@@ -150,9 +152,9 @@ def _dims(
     if kind.is_pool:
         top = k // 2 if bounds.padding is None else min(bounds.padding, k // 2)
     else:
-        top = d * (k - 1) if bounds.padding is None else bounds.padding
+        top = dilated_kernel_extent(k, d) - 1 if bounds.padding is None else bounds.padding
     dims = []
-    total = d * (k - 1)
+    total = dilated_kernel_extent(k, d) - 1
     if kind is OpKind.CONV and s == 1 and padding is None and total % 2 and total // 2 <= top:
         # padding='same' with an odd total: the extra pixel after, as PyTorch pads it
         try:
@@ -165,7 +167,7 @@ def _dims(
                 dims.append(conv_dim(size, k, s, p, d))
             elif kind is OpKind.CONVTRANSPOSE:
                 # output_padding is whatever closes the gap, if torch allows it
-                base = (size - 1) * s - 2 * p + d * (k - 1) + 1
+                base = transposed_size(size, k, s, (p, p), d)
                 ops = (
                     [output_padding]
                     if output_padding is not None
@@ -234,13 +236,7 @@ def invert(spec: LayerSpec, size: tuple[int, ...]) -> Inversion:
             )
             inversion.dims.append(DimInversion(dim, preimage, None, back.output, note))
             continue
-        base = (
-            (dim.output - 1) * dim.stride
-            - dim.pad_before
-            - dim.pad_after
-            + dim.dilation * (dim.kernel - 1)
-            + 1
-        )
+        base = dim.inverse_output
         op = dim.input - base
         note = ""
         if op < 0 or op >= max(dim.stride, dim.dilation):
@@ -298,13 +294,7 @@ def sweep_row(size: int, shape: LayerShape) -> SweepRow:
         except ConvcalcError:
             back = None
         return SweepRow(size, output, roundtrip=back)
-    back = (
-        (dim.output - 1) * dim.stride
-        - dim.pad_before
-        - dim.pad_after
-        + dim.dilation * (dim.kernel - 1)
-        + 1
-    )
+    back = dim.inverse_output
     return SweepRow(
         size,
         output,

@@ -247,7 +247,7 @@ def same_padding(kernel: int, dilation: int) -> tuple[int, int]:
     >>> same_padding(4, 1)
     (1, 2)
     """
-    total = dilation * (kernel - 1)
+    total = dilation * (kernel - 1)  # the dilated extent less one (shapes.py imports specs)
     return total // 2, total - total // 2
 
 

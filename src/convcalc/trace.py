@@ -17,7 +17,12 @@ from typing import Any, assert_never
 import numpy as np
 
 from convcalc.errors import ConvcalcError, MalformedInputError
-from convcalc.shapes import LayerShape, layer_shape
+from convcalc.shapes import (
+    LayerShape,
+    dilated_kernel_extent,
+    layer_shape,
+    zero_inserted_size,
+)
 from convcalc.specs import LayerSpec, OpKind
 from convcalc.tensors import Number, normalise, pad
 
@@ -291,7 +296,8 @@ def _conv_step(
 
 def _window(starts: list[int], spec: LayerSpec) -> tuple[tuple[int, int], ...]:
     return tuple(
-        (st, st + d * (k - 1) + 1) for st, d, k in zip(starts, spec.dilation, spec.kernel_size)
+        (st, st + dilated_kernel_extent(k, d))
+        for st, d, k in zip(starts, spec.dilation, spec.kernel_size)
     )
 
 
@@ -472,15 +478,10 @@ def conv_view(trace: Trace) -> ConvView:
     spec, x, w = trace.spec, trace.x, trace.w
     assert w is not None and spec.kind is OpKind.CONVTRANSPOSE
     groups, in_size = spec.groups, x.shape[1:]
-    z_size = tuple((n - 1) * s + 1 for n, s in zip(in_size, spec.stride))
+    z_size = tuple(zero_inserted_size(n, s) for n, s in zip(in_size, spec.stride))
     zero_inserted = np.zeros((x.shape[0], *z_size), dtype=object)
     zero_inserted[(slice(None), *(slice(None, None, s) for s in spec.stride))] = x
-    pads = tuple(
-        (d * (k - 1) - p, d * (k - 1) - q + op)
-        for d, k, (p, q), op in zip(
-            spec.dilation, spec.kernel_size, spec.padding, spec.output_padding
-        )
-    )
+    pads = tuple(dim.effective_padding for dim in trace.shape.dims)
     padded = pad(zero_inserted, [(0, 0)] + [(max(a, 0), max(z, 0)) for a, z in pads])
     crop = tuple(
         slice(max(-a, 0), padded.shape[i + 1] - max(-z, 0)) for i, (a, z) in enumerate(pads)
@@ -586,7 +587,8 @@ def default_view(spec: LayerSpec) -> str:
     """The view that teaches best: scatter when the padding crops more than the kernel overlaps
     (negative effective padding), else the zero-insertion convolution PyTorch's docs describe."""
     if any(
-        d * (k - 1) - p < 0 for d, k, (p, _) in zip(spec.dilation, spec.kernel_size, spec.padding)
+        dilated_kernel_extent(k, d) - 1 < p
+        for d, k, (p, _) in zip(spec.dilation, spec.kernel_size, spec.padding)
     ):
         return "scatter"
     return "conv" if any(s > 1 for s in spec.stride) else "scatter"
