@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 import re
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -206,7 +206,6 @@ class NetworkSpec:
     layers: list[dict[str, Any]]
     batch: int | None = None
     source: str = ""
-    names: dict[str, int] = field(default_factory=dict)
 
 
 # --- parsing ------------------------------------------------------------------------------------

@@ -40,11 +40,6 @@ def render_text(printer: Any, *args: Any) -> str:
     return text
 
 
-def print_error(console: Console, message: str) -> None:
-    """``Error: ...`` in one line (soft-wrapped, so a pipe gets it unbroken)."""
-    console.print(Text.assemble(("Error: ", "bold red"), message), soft_wrap=True)
-
-
 def headline(console: Console, text: str, style: str = "bold") -> None:
     """A title line that is never wrapped or cut (``| head -1`` gets the whole answer)."""
     console.print(Text(text, style=style), soft_wrap=True)

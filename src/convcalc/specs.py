@@ -59,8 +59,6 @@ _KIND_ALIASES = {
 
 _OP_RE = re.compile(r"^(?P<kind>[a-z]+?)(?P<ndim>[123])d?$|^(?P<bare>[a-z]+)$")
 
-OP_NAMES = tuple(f"{kind.value}{suffix}" for kind in OpKind for suffix in ("", "1d", "2d", "3d"))
-
 
 @dataclass(frozen=True)
 class OpName:

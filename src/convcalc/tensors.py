@@ -59,7 +59,7 @@ def exact_number(value: Any, name: str) -> Number:
             f"{name}: a number of {len(text)} characters is out of range "
             f"(at most {MAX_NUMBER_CHARS})"
         )
-    mantissa, _, exponent = text.lower().partition("e")
+    exponent = text.lower().partition("e")[2]
     if exponent and abs(int(exponent)) > MAX_EXPONENT:
         raise MalformedInputError(
             f"{name}: {text!r} is out of range (exponents up to ±{MAX_EXPONENT})"
