@@ -335,5 +335,9 @@ def test_tf_conv_transpose_output_shape(
 
 def test_onnx_ceil_mode_is_for_pools() -> None:
     """--ceil on an ONNX ConvTranspose is a usage error, not silently ignored."""
-    with pytest.raises(MalformedInputError, match="ceil_mode applies to pooling layers only"):
+    with pytest.raises(
+        MalformedInputError,
+        match=r"ceil_mode \(--ceil\): PyTorch.s ConvTranspose takes no ceil_mode; it applies to "
+        "maxpool, avgpool only",
+    ):
         resolve("onnx", "convtranspose1d", (3,), kernel_size=(3,), ceil_mode=True)

@@ -603,8 +603,9 @@ def solve(
         ndim = name.ndim or max(len(sizes), len(targets))
         sizes, targets = broadcast(sizes, ndim, "--in"), broadcast(targets, ndim, "--out")
         # (integer options are read by strict_int: positive where they must be)
-        if output_padding is not None and name.kind.value != "convtranspose":
-            raise MalformedInputError("output_padding applies to transposed convolutions only")
+        from convcalc.specs import check_applicable
+
+        check_applicable(name.kind, (dilation or 1,), (output_padding or 0,), ceil, 1)
         pairs: dict[tuple[int, int], list[str]] = {}
         letters = dimension_names(ndim)
         for axis, pair in enumerate(zip(sizes, targets)):

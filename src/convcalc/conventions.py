@@ -29,7 +29,14 @@ from typing import TYPE_CHECKING, Any
 
 from convcalc.errors import ConvcalcError, MalformedInputError
 from convcalc.shapes import ceil_div, dilated_kernel_extent, transposed_size
-from convcalc.specs import LayerSpec, OpKind, broadcast, build_spec, dimension_names
+from convcalc.specs import (
+    LayerSpec,
+    OpKind,
+    broadcast,
+    build_spec,
+    check_applicable,
+    dimension_names,
+)
 
 if TYPE_CHECKING:
     from convcalc.shapes import LayerShape
@@ -213,6 +220,7 @@ def _resolve(
         else (kernel if kind.is_pool else (1,) * ndim)
     )
     dilations = broadcast(dilation, ndim, "dilation")
+    check_applicable(kind, dilations, output_padding or (0,), ceil_mode, groups)
     mode = _MODES.get(padding.lower()) if isinstance(padding, str) else None
     if isinstance(padding, str) and mode is None:
         raise MalformedInputError(f"padding: unknown mode {padding!r}")
@@ -371,7 +379,7 @@ def _tf(r: _Request) -> Resolved:
         r.kernel,
         r.strides,
     )
-    padding, mode, dilations, output_padding = r.padding, r.mode, r.dilations, r.output_padding
+    padding, mode, dilations = r.padding, r.mode, r.dilations
     ceil_mode, count_include_pad = r.ceil_mode, r.count_include_pad
     who = "Keras" if convention is Convention.KERAS else "TensorFlow"
     if ceil_mode:
@@ -396,8 +404,6 @@ def _tf(r: _Request) -> Resolved:
         )
     if kind is OpKind.CONVTRANSPOSE:
         return _keras_transpose(r)
-    if output_padding and any(output_padding):
-        raise MalformedInputError("output_padding applies to transposed convolutions only")
     labels = dimension_names(ndim)
     notes = []
     if mode == "same":
@@ -532,19 +538,15 @@ def _onnx(r: _Request) -> Resolved:
         r.strides,
         r.padding,
     )
-    mode, dilations, output_padding, ceil_mode = r.mode, r.dilations, r.output_padding, r.ceil_mode
+    mode, dilations, ceil_mode = r.mode, r.dilations, r.ceil_mode
     count_include_pad = r.count_include_pad
     if mode == "same":
         mode = "same_upper"
         r = replace(r, mode=mode)
     labels = dimension_names(ndim)
     notes = []
-    if ceil_mode and not kind.is_pool:
-        raise MalformedInputError("ceil_mode applies to pooling layers only")
     if kind is OpKind.CONVTRANSPOSE:
         return _onnx_transpose(r)
-    if output_padding and any(output_padding):
-        raise MalformedInputError("output_padding applies to transposed convolutions only")
     if mode in ("same_upper", "same_lower"):
         if kind is OpKind.CONV and any(d > 1 for d in dilations):
             raise ConvcalcError(

@@ -11,51 +11,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from convcalc.errors import ConvcalcError, MalformedInputError
+from convcalc.ops import ALIASES, FLAGS, OPS, OpKind, Param, op_list
 
+__all__ = ["OpKind"]  # re-exported: the op table lives in ops.py
 
-class OpKind(enum.StrEnum):
-    """The four families of layer whose output size convcalc computes."""
-
-    CONV = "conv"
-    CONVTRANSPOSE = "convtranspose"
-    MAXPOOL = "maxpool"
-    AVGPOOL = "avgpool"
-
-    def __str__(self) -> str:
-        return self.value
-
-    @property
-    def is_pool(self) -> bool:
-        return self in (OpKind.MAXPOOL, OpKind.AVGPOOL)
-
-    @property
-    def torch_name(self) -> str:
-        return {
-            OpKind.CONV: "Conv",
-            OpKind.CONVTRANSPOSE: "ConvTranspose",
-            OpKind.MAXPOOL: "MaxPool",
-            OpKind.AVGPOOL: "AvgPool",
-        }[self]
-
-
-# Spellings users copy from model code or papers, folded to lower case without "_", "-", "nn.".
-_KIND_ALIASES = {
-    "conv": OpKind.CONV,
-    "convolution": OpKind.CONV,
-    "convtranspose": OpKind.CONVTRANSPOSE,
-    "transposeconv": OpKind.CONVTRANSPOSE,
-    "transposedconv": OpKind.CONVTRANSPOSE,
-    "convtransposed": OpKind.CONVTRANSPOSE,
-    "deconv": OpKind.CONVTRANSPOSE,
-    "deconvolution": OpKind.CONVTRANSPOSE,
-    "upconv": OpKind.CONVTRANSPOSE,
-    "maxpool": OpKind.MAXPOOL,
-    "maxpooling": OpKind.MAXPOOL,
-    "avgpool": OpKind.AVGPOOL,
-    "avgpooling": OpKind.AVGPOOL,
-    "averagepool": OpKind.AVGPOOL,
-    "averagepooling": OpKind.AVGPOOL,
-}
 
 _OP_RE = re.compile(r"^(?P<kind>[a-z]+?)(?P<ndim>[123])d?$|^(?P<bare>[a-z]+)$")
 
@@ -85,12 +44,12 @@ def parse_op(name: str) -> OpName:
     if match:
         stem = match.group("kind") or match.group("bare")
         ndim = int(match.group("ndim")) if match.group("ndim") else None
-        kind = _KIND_ALIASES.get(stem)
-        if kind is not None:
+        kind = ALIASES.get(stem)
+        if kind is not None and (ndim is None or ndim in kind.family.ndims):
             return OpName(kind, ndim)
     raise MalformedInputError(
-        f"unknown op {name!r}: expected one of conv, convtranspose, maxpool, avgpool, "
-        "optionally with 1d, 2d or 3d (e.g. conv2d, convtranspose1d, maxpool3d)"
+        f"unknown op {name!r}: expected one of {op_list()}, optionally with 1d, 2d or 3d "
+        "(e.g. conv2d, convtranspose1d, maxpool3d)"
     )
 
 
@@ -294,7 +253,7 @@ def build_spec(
     )
     dilations = broadcast(dilation, ndim, "dilation")
     out_pads = broadcast(output_padding, ndim, "output_padding")
-    _check_applicable(kind, dilations, out_pads, ceil_mode, groups)
+    check_applicable(kind, dilations, out_pads, ceil_mode, groups)
     for label, values in (("kernel_size", kernel), ("stride", strides), ("dilation", dilations)):
         if min(values) < 1:
             raise MalformedInputError(f"{label} must be positive, got {min(values)}")
@@ -320,21 +279,27 @@ def build_spec(
     )
 
 
-def _check_applicable(
+def check_applicable(
     kind: OpKind,
     dilations: tuple[int, ...],
     out_pads: tuple[int, ...],
     ceil_mode: bool,
     groups: int,
 ) -> None:
-    if kind is OpKind.AVGPOOL and any(d != 1 for d in dilations):
-        raise MalformedInputError("dilation: PyTorch's AvgPool has no dilation parameter")
-    if kind is not OpKind.CONVTRANSPOSE and any(out_pads):
-        raise MalformedInputError("output_padding applies to transposed convolutions only")
-    if ceil_mode and not kind.is_pool:
-        raise MalformedInputError("ceil_mode applies to pooling layers only")
-    if groups != 1 and kind.is_pool:
-        raise MalformedInputError("groups applies to convolutions only")
+    """A parameter given to a family that does not take it (the op table says which do)."""
+    given = {
+        Param.DILATION: any(d != 1 for d in dilations),
+        Param.OUTPUT_PADDING: any(out_pads),
+        Param.CEIL_MODE: ceil_mode,
+        Param.GROUPS: groups != 1,
+    }
+    for param, used in given.items():
+        if used and not kind.family.takes_param(param):
+            which = [f.kind.value for f in OPS.values() if f.takes_param(param)]
+            raise MalformedInputError(
+                f"{param.value} ({FLAGS[param]}): PyTorch's {kind.torch_name} takes no "
+                f"{param.value}; it applies to {', '.join(which)} only"
+            )
     if groups < 1:
         raise MalformedInputError(f"groups must be positive, got {groups}")
 
