@@ -30,8 +30,12 @@ from typing import TYPE_CHECKING, Any
 from convcalc.errors import ConvcalcError, MalformedInputError
 from convcalc.shapes import ceil_div, dilated_kernel_extent, transposed_size
 from convcalc.specs import (
+    TORCH_RULES,
     LayerSpec,
     OpKind,
+    OutputPaddingLimit,
+    PoolPadLimit,
+    Rules,
     broadcast,
     build_spec,
     check_applicable,
@@ -52,6 +56,23 @@ class Convention(enum.StrEnum):
 
     def __str__(self) -> str:
         return self.value
+
+
+# Each framework's limits on the shared size rules (shapes.py reads them from the spec).
+_NOT_TORCH = Rules(
+    output_padding_limit=OutputPaddingLimit.STRIDE,  # Keras; TF's and ORT's conv-back checks
+    pool_pad_limit=PoolPadLimit.NONE,  # TF/Keras compute SAME padding themselves
+    symmetric_pool_padding=False,
+    avgpool3d_input_holds_kernel=False,
+)
+RULES: dict[Convention, Rules] = {
+    Convention.TORCH: TORCH_RULES,
+    Convention.TF: _NOT_TORCH,
+    Convention.KERAS: _NOT_TORCH,
+    Convention.ONNX: replace(
+        _NOT_TORCH, pool_pad_limit=PoolPadLimit.BELOW_KERNEL, truncating_division=True
+    ),
+}
 
 
 _MODES = {
@@ -276,7 +297,7 @@ def _spec(
         groups=r.groups,
         count_include_pad=count_include_pad,
     )
-    return replace(spec, convention=r.convention.value)
+    return replace(spec, convention=r.convention.value, rules=RULES[r.convention])
 
 
 def _torch(r: _Request) -> Resolved:

@@ -15,9 +15,16 @@ and beyond are exact.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import assert_never
 
 from convcalc.errors import ConvcalcError, MalformedInputError
-from convcalc.specs import LayerSpec, OpKind, dimension_names
+from convcalc.specs import (
+    LayerSpec,
+    OpKind,
+    OutputPaddingLimit,
+    PoolPadLimit,
+    dimension_names,
+)
 
 
 def dilated_kernel_extent(kernel: int, dilation: int = 1) -> int:
@@ -310,11 +317,11 @@ def conv_transpose_dim(
     output_padding: int = 0,
     *,
     label: str = "",
-    op_limit: str = "stride_or_dilation",
+    limit: OutputPaddingLimit = OutputPaddingLimit.STRIDE_OR_DILATION,
 ) -> DimShape:
     """Transposed-convolution output size in one dimension (``torch.nn.ConvTransposeNd``).
 
-    ``op_limit``: torch allows ``output_padding < max(stride, dilation)``; Keras and
+    ``limit``: torch allows ``output_padding < max(stride, dilation)``; Keras and
     onnxruntime (whose conv-back check rejects more) need ``output_padding < stride``.
 
     >>> conv_transpose_dim(2, 2, stride=3, padding=1).output
@@ -323,7 +330,7 @@ def conv_transpose_dim(
     pads = padding if isinstance(padding, tuple) else (padding, padding)
     _check_ranges(size, kernel, stride, pads, dilation, output_padding)
     # torch: "output padding must be smaller than either stride or dilation"
-    if op_limit == "stride" and output_padding >= stride:
+    if limit is OutputPaddingLimit.STRIDE and output_padding >= stride:
         raise ConvcalcError(
             f"output_padding: {output_padding} must be smaller than stride ({stride})"
             f"{_where(label)}"
@@ -368,7 +375,7 @@ def pool_dim(
     kind: OpKind = OpKind.MAXPOOL,
     label: str = "",
     unpadded_must_fit: bool = False,
-    pad_limit: str = "half",
+    pad_limit: PoolPadLimit = PoolPadLimit.HALF_KERNEL,
     truncate: bool = False,
 ) -> DimShape:
     """Max/avg pool output size in one dimension (torch's ``pooling_output_shape_pad_lr``).
@@ -376,8 +383,8 @@ def pool_dim(
     The stride defaults to the kernel size. With ceil_mode the last window must start inside the
     input or the left padding (torch, and onnxruntime alike). ``unpadded_must_fit`` is AvgPool3d's
     extra rule (torch's ``pool3d_shape_check(..., check_input_size=true)``): the unpadded input
-    must hold the kernel. ``pad_limit``: "half" is torch's ``p <= k // 2``, "below_kernel"
-    onnxruntime's ``p < k``, "none" for paddings a framework computes itself (TF's SAME).
+    must hold the kernel. ``pad_limit``: torch's ``p <= k // 2``, onnxruntime's ``p < k``, or none
+    for paddings a framework computes itself (TF's SAME).
     ``truncate``: onnxruntime divides in C++, rounding a negative span toward zero, so a window
     that overhangs the padded input by less than a stride still gives one output.
 
@@ -389,13 +396,13 @@ def pool_dim(
     # onnxruntime's SAME pools can compute a negative padding: it trims the input instead
     _check_ranges(size, kernel, stride, (0, 0) if truncate else pads, dilation, 0)
     # torch pool{1,2,3}d_shape_check: "pad should be smaller than or equal to half of kernel size"
-    if pad_limit == "half" and max(pads) > kernel // 2:
+    if pad_limit is PoolPadLimit.HALF_KERNEL and max(pads) > kernel // 2:
         raise ConvcalcError(
             f"padding: {max(pads)} must be at most half the kernel size, kernel_size // 2 = "
             f"{kernel // 2} (kernel_size={kernel}){_where(label)}"
         )
     # onnxruntime PoolAttributes: "Pad should be smaller than kernel."
-    if pad_limit == "below_kernel" and max(pads) >= kernel:
+    if pad_limit is PoolPadLimit.BELOW_KERNEL and max(pads) >= kernel:
         raise ConvcalcError(
             f"padding: {max(pads)} must be smaller than kernel_size {kernel}{_where(label)} "
             '(onnxruntime: "Pad should be smaller than kernel")'
@@ -470,38 +477,43 @@ def pool_output_size(
 
 
 def dim_shape(spec: LayerSpec, axis: int, size: int, label: str = "") -> DimShape:
-    """Apply the spec's rule to one spatial dimension."""
+    """Apply the spec's rule to one spatial dimension, under its framework's rules."""
     kernel, stride = spec.kernel_size[axis], spec.stride[axis]
-    pads, dilation = spec.padding[axis], spec.dilation[axis]
-    if spec.kind is OpKind.CONV:
-        return conv_dim(size, kernel, stride, pads, dilation, label=label)
-    if spec.kind is OpKind.CONVTRANSPOSE:
-        return conv_transpose_dim(
-            size,
-            kernel,
-            stride,
-            pads,
-            dilation,
-            spec.output_padding[axis],
-            label=label,
-            op_limit="stride_or_dilation" if spec.convention == "torch" else "stride",
-        )
-    torch = spec.convention == "torch"
-    if torch and pads[0] != pads[1]:
-        raise ConvcalcError("padding: PyTorch pools take symmetric padding only")
-    return pool_dim(
-        size,
-        kernel,
-        stride,
-        pads,
-        dilation,
-        spec.ceil_mode,
-        kind=spec.kind,
-        label=label,
-        unpadded_must_fit=torch and spec.kind is OpKind.AVGPOOL and spec.ndim == 3,
-        pad_limit={"torch": "half", "onnx": "below_kernel"}.get(spec.convention, "none"),
-        truncate=spec.convention == "onnx",
-    )
+    pads, dilation, rules = spec.padding[axis], spec.dilation[axis], spec.rules
+    match spec.kind:
+        case OpKind.CONV:
+            return conv_dim(size, kernel, stride, pads, dilation, label=label)
+        case OpKind.CONVTRANSPOSE:
+            return conv_transpose_dim(
+                size,
+                kernel,
+                stride,
+                pads,
+                dilation,
+                spec.output_padding[axis],
+                label=label,
+                limit=rules.output_padding_limit,
+            )
+        case OpKind.MAXPOOL | OpKind.AVGPOOL:
+            if rules.symmetric_pool_padding and pads[0] != pads[1]:
+                raise ConvcalcError("padding: PyTorch pools take symmetric padding only")
+            return pool_dim(
+                size,
+                kernel,
+                stride,
+                pads,
+                dilation,
+                spec.ceil_mode,
+                kind=spec.kind,
+                label=label,
+                unpadded_must_fit=rules.avgpool3d_input_holds_kernel
+                and spec.kind is OpKind.AVGPOOL
+                and spec.ndim == 3,
+                pad_limit=rules.pool_pad_limit,
+                truncate=rules.truncating_division,
+            )
+        case _:
+            assert_never(spec.kind)
 
 
 @dataclass(frozen=True)

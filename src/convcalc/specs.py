@@ -141,6 +141,40 @@ class PaddingMode(enum.StrEnum):
 Padding = tuple[tuple[int, int], ...]
 
 
+class OutputPaddingLimit(enum.Enum):
+    """How large a transposed conv's output_padding may be."""
+
+    STRIDE_OR_DILATION = "output_padding < max(stride, dilation)"  # torch
+    STRIDE = "output_padding < stride"  # Keras, onnxruntime
+
+
+class PoolPadLimit(enum.Enum):
+    """How large a pool's padding may be."""
+
+    HALF_KERNEL = "padding <= kernel_size // 2"  # torch
+    BELOW_KERNEL = "padding < kernel_size"  # onnxruntime
+    NONE = "no limit"  # a padding the framework computes itself (TF's SAME)
+
+
+@dataclass(frozen=True)
+class Rules:
+    """The limits a framework puts on the shared size rules: chosen per convention in
+    conventions.py, read by shapes.py (never a string flag tested inside a rule)."""
+
+    output_padding_limit: OutputPaddingLimit = OutputPaddingLimit.STRIDE_OR_DILATION
+    pool_pad_limit: PoolPadLimit = PoolPadLimit.HALF_KERNEL
+    # onnxruntime divides in C++: a negative span rounds toward zero, and its SAME pools may
+    # carry a negative padding (they trim the input)
+    truncating_division: bool = False
+    # torch's pools take symmetric padding only
+    symmetric_pool_padding: bool = True
+    # torch's AvgPool3d: the unpadded input must hold the kernel
+    avgpool3d_input_holds_kernel: bool = True
+
+
+TORCH_RULES = Rules()
+
+
 @dataclass(frozen=True)
 class LayerSpec:
     """A fully resolved layer: one value per spatial dimension for every parameter.
@@ -163,7 +197,8 @@ class LayerSpec:
     in_channels: int | None = None
     out_channels: int | None = None
     bias: bool = True
-    convention: str = "torch"  # whose limits apply: torch, tf, keras, onnx (see conventions.py)
+    convention: str = "torch"  # whose layer this is: torch, tf, keras, onnx (see conventions.py)
+    rules: Rules = TORCH_RULES  # that framework's limits
 
     @property
     def name(self) -> str:
