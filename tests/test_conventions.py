@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 from convcalc import ConvcalcError, MalformedInputError, layer_shape
 from convcalc.cli import app
 from convcalc.conventions import compare, resolve, same_pads, torch_equivalent
+from convcalc.specs import LayerArgs
 from convcalc.tensors import load_tensor
 from convcalc.trace import trace_layer
 
@@ -204,11 +205,13 @@ def test_torch_equivalents() -> None:
 
 def test_compare_rows() -> None:
     """compare: Keras gives 113 where torch's default MaxPool2d(2) gives 112."""
-    rows = {r.convention.value: r for r in compare("maxpool2d", (225,), kernel_size=(2,))}
+    rows = {
+        r.convention.value: r for r in compare("maxpool2d", (225,), LayerArgs(kernel_size=(2,)))
+    }
     assert rows["torch"].output == (112, 112) and rows["keras"].output == (112, 112)
     same = {
         r.convention.value: r
-        for r in compare("maxpool2d", (225,), kernel_size=(2,), padding="same")
+        for r in compare("maxpool2d", (225,), LayerArgs(kernel_size=(2,), padding="same"))
     }
     assert same["torch"].error and same["keras"].output == (113, 113)
     assert same["onnx"].output == (113, 113)

@@ -15,9 +15,10 @@ from convcalc import ConvcalcError
 from convcalc.cli import app
 from convcalc.conventions import shape_query
 from convcalc.solve import SweepRow, summarise, sweep, sweep_row
+from convcalc.specs import LayerArgs
 
 
-def random_layer(rng: random.Random) -> tuple[str, str, dict[str, Any]]:
+def random_layer(rng: random.Random) -> tuple[str, str, LayerArgs]:
     kind = rng.choice(["conv", "convtranspose", "maxpool", "avgpool"])
     ndim = rng.randint(1, 3)
     convention = rng.choice(["torch", "torch", "tf", "keras", "onnx"])
@@ -49,12 +50,12 @@ def random_layer(rng: random.Random) -> tuple[str, str, dict[str, Any]]:
         layer["padding"] = rng.choice(["same", "valid"])
     if kind == "convtranspose" and rng.random() < 0.5:
         layer["output_padding"] = tuple(rng.randint(0, max(x, y) - 1) for x, y in zip(s, d))
-    return f"{kind}{ndim}d", convention, layer
+    return f"{kind}{ndim}d", convention, LayerArgs(**layer)
 
 
-def explicit(op: str, convention: str, layer: dict[str, Any], size: int) -> SweepRow:
+def explicit(op: str, convention: str, layer: LayerArgs, size: int) -> SweepRow:
     try:
-        return sweep_row(size, shape_query(convention, op, (size,), **layer)[1])
+        return sweep_row(size, shape_query(convention, op, (size,), layer)[1])
     except ConvcalcError as error:
         return SweepRow(size, None, str(error))
 
@@ -71,7 +72,7 @@ def test_every_row_is_the_single_size_query(seed: int) -> None:
         sizes = range(start, start + 500 * step, step)
 
         def at(size: int, op: str = op, convention: str = convention, layer: Any = layer) -> Any:
-            return shape_query(convention, op, (size,), **layer)[1]
+            return shape_query(convention, op, (size,), layer)[1]
 
         rows = sweep(at, sizes)
         assert len(rows) == len(sizes)
@@ -83,7 +84,7 @@ def test_long_sweep_is_extrapolated_and_right() -> None:
     """1..100000 of a k3 s2 conv: the rows equal the formula everywhere."""
 
     def at(size: int) -> Any:
-        return shape_query("torch", "conv1d", (size,), kernel_size=(3,), stride=(2,))[1]
+        return shape_query("torch", "conv1d", (size,), LayerArgs((3,), (2,)))[1]
 
     rows = sweep(at, range(1, 100_001))
     assert rows[0].error is not None and rows[1].error is not None

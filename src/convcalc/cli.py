@@ -205,18 +205,6 @@ else:
     )
 
 
-def torch_spec(op: str, ndim: int | None, options: dict[str, Any], **extra: Any) -> Any:
-    """A PyTorch LayerSpec from parsed layer options, for the commands that take no convention
-    (sweeps, invert); build_spec does every check."""
-    from convcalc.specs import build_spec
-
-    if options.get("output_shape") is not None:
-        raise MalformedInputError("--output-shape needs one input size, not a sweep")
-    rest = {k: v for k, v in options.items() if k != "output_shape"}
-    rest["output_padding"] = rest["output_padding"] or (0,)
-    return build_spec(op, ndim=ndim, **rest, **extra)
-
-
 def shape(ctx: typer.Context, **values: Any) -> None:
     """Output size of one layer, with the formula and the numbers put in; --in a..b sweeps a
     range of sizes (a summary table; --plain or --json list every size).
@@ -382,16 +370,25 @@ def _trace_command(
     with reporting(ctx, as_json or fmt == Format.JSON):
         chosen = resolve_format(fmt, as_json, plain, (Format.TABLE, Format.JSON, Format.PLAIN))
         from convcalc.tensors import load_tensor
-        from convcalc.trace import choose_view, trace_layer
+        from convcalc.trace import choose_view, trace_args
 
-        result = trace_layer(
+        args = layer_options(
+            kernel,
+            stride,
+            padding,
+            dilation,
+            output_padding,
+            ceil,
+            output_shape,
+            groups=groups,
+            count_include_pad=count_include_pad,
+        )
+        result = trace_args(
             op,
             load_tensor(x, "input"),
             load_tensor(w, "weight") if w is not None else None,
             load_tensor(b, "bias") if b is not None else None,
-            **layer_options(kernel, stride, padding, dilation, output_padding, ceil, output_shape),
-            groups=groups,
-            count_include_pad=count_include_pad,
+            args,
             convention=convention,
             for_at=at is not None,
         )
@@ -681,15 +678,14 @@ def invert(
     """
     with reporting(ctx, as_json or fmt == Format.JSON):
         chosen = resolve_format(fmt, as_json, plain, (Format.TABLE, Format.JSON, Format.PLAIN))
+        from convcalc.conventions import resolve_args
         from convcalc.solve import invert as invert_layer
-        from convcalc.specs import broadcast, parse_op, parse_size_list
+        from convcalc.specs import parse_size_list
 
-        name = parse_op(op)
         sizes = parse_size_list(input_size, "input size (--in)", minimum=1)
-        ndim = name.ndim or len(sizes)
-        options = layer_options(kernel, stride, padding, dilation, output_padding, ceil)
-        spec = torch_spec(op, ndim, options)
-        inversion = invert_layer(spec, broadcast(sizes, ndim, "input size"))
+        args = layer_options(kernel, stride, padding, dilation, output_padding, ceil)
+        resolved = resolve_args("torch", op, sizes, args)
+        inversion = invert_layer(resolved.spec, resolved.input_size)
     from convcalc import serialize
 
     emit(
@@ -747,7 +743,7 @@ def compare(
         rows = compare_layers(
             op,
             sizes,
-            **layer_options(kernel, stride, padding, dilation, output_padding, ceil, output_shape),
+            layer_options(kernel, stride, padding, dilation, output_padding, ceil, output_shape),
         )
     from convcalc.serialize import comparison_dicts, comparison_plain
 

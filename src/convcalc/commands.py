@@ -10,6 +10,7 @@ from typing import Any
 from convcalc.errors import MalformedInputError
 from convcalc.options import SHAPE_FORMATS, Format
 from convcalc.output import emit, progress_on_stderr, resolve_format
+from convcalc.specs import LayerArgs
 
 
 def layer_options(
@@ -20,23 +21,32 @@ def layer_options(
     output_padding: str | None,
     ceil: bool,
     output_shape: str | None = None,
-) -> dict[str, Any]:
-    """The shared layer options parsed into the keyword arguments of the core's resolvers.
+    *,
+    groups: int = 1,
+    count_include_pad: bool | None = None,
+    cin: int | None = None,
+    cout: int | None = None,
+) -> LayerArgs:
+    """The shared layer options parsed, once, into the typed carrier the core takes.
     Messages name the parameter and the flag: ``kernel_size (--k): '3x' is not ...``."""
     from convcalc.specs import parse_padding, parse_size_list
 
     def sizes(text: str | None, name: str, minimum: int = 0) -> tuple[int, ...] | None:
         return None if text is None else parse_size_list(text, name, minimum=minimum)
 
-    return {
-        "kernel_size": sizes(kernel, "kernel_size (--k)"),
-        "stride": sizes(stride, "stride (--s)"),
-        "padding": parse_padding(padding, "padding (--p)"),
-        "dilation": sizes(dilation, "dilation (--d)"),
-        "output_padding": sizes(output_padding, "output_padding (--op)"),
-        "ceil_mode": ceil,
-        "output_shape": sizes(output_shape or None, "output size (--output-size)", 1),
-    }
+    return LayerArgs(
+        kernel_size=sizes(kernel, "kernel_size (--k)"),
+        stride=sizes(stride, "stride (--s)"),
+        padding=parse_padding(padding, "padding (--p)"),
+        dilation=sizes(dilation, "dilation (--d)") or (1,),
+        output_padding=sizes(output_padding, "output_padding (--op)"),
+        ceil_mode=ceil,
+        count_include_pad=count_include_pad,
+        output_shape=sizes(output_shape or None, "output size (--output-size)", 1),
+        groups=groups,
+        in_channels=cin,
+        out_channels=cout,
+    )
 
 
 def shape(
@@ -67,21 +77,31 @@ def shape(
     from convcalc.specs import parse_op, parse_size_list
 
     name = parse_op(op)
-    layer = layer_options(kernel, stride, padding, dilation, output_padding, ceil, output_shape)
-    layer.update(groups=groups, in_channels=cin, out_channels=cout)
+    layer = layer_options(
+        kernel,
+        stride,
+        padding,
+        dilation,
+        output_padding,
+        ceil,
+        output_shape,
+        groups=groups,
+        cin=cin,
+        cout=cout,
+    )
     sweep_range = parse_range(input_size)
     if sweep_range is None:
         sizes = parse_size_list(input_size, "input size (--in)", minimum=1)
-        resolved, result = shape_query(convention, op, sizes, batch=batch, **layer)
+        resolved, result = shape_query(convention, op, sizes, layer, batch)
         _emit_shape(chosen, result, resolved)
         return
-    if layer["output_shape"] is not None:
+    if layer.output_shape is not None:
         raise MalformedInputError("--output-size needs one input size, not a sweep")
     from convcalc import serialize
     from convcalc.solve import sweep
 
     def at(size: int) -> Any:
-        return shape_query(convention, op, (size,), batch=batch, **layer)[1]
+        return shape_query(convention, op, (size,), layer, batch)[1]
 
     title = f"{name.kind.value}{name.ndim or 1}d"
     with progress_on_stderr(f"{title} sweep") as progress:

@@ -31,9 +31,11 @@ from convcalc.errors import ConvcalcError, MalformedInputError
 from convcalc.shapes import ceil_div, dilated_kernel_extent, transposed_size
 from convcalc.specs import (
     TORCH_RULES,
+    LayerArgs,
     LayerSpec,
     OpKind,
     OutputPaddingLimit,
+    PaddingArg,
     PoolPadLimit,
     Rules,
     broadcast,
@@ -144,7 +146,7 @@ def resolve(
     *,
     kernel_size: tuple[int, ...] | None,
     stride: tuple[int, ...] | None = None,
-    padding: Any = (0,),
+    padding: PaddingArg = (0,),
     dilation: tuple[int, ...] = (1,),
     output_padding: tuple[int, ...] | None = None,
     ceil_mode: bool = False,
@@ -154,22 +156,13 @@ def resolve(
     in_channels: int | None = None,
     out_channels: int | None = None,
 ) -> Resolved:
-    """Resolve a layer written in a framework's terms into explicit pads and a LayerSpec.
+    """``resolve_args`` with the arguments as keywords (the Python API).
 
     >>> r = resolve("keras", "conv2d", (5, 5), kernel_size=(3,), stride=(2,), padding="same")
     >>> r.spec.padding
     ((1, 1), (1, 1))
     """
-    try:
-        convention = Convention(str(convention).lower())
-    except ValueError:
-        raise MalformedInputError(
-            f"convention: expected torch, tf, keras or onnx, got {convention!r}"
-        ) from None
-    resolved = _resolve(
-        convention,
-        op,
-        input_size,
+    args = LayerArgs(
         kernel_size,
         stride,
         padding,
@@ -179,11 +172,28 @@ def resolve(
         count_include_pad,
         output_shape,
         groups,
+        in_channels,
+        out_channels,
     )
+    return resolve_args(convention, op, input_size, args)
+
+
+def resolve_args(
+    convention: Convention | str, op: str, input_size: tuple[int, ...], args: LayerArgs
+) -> Resolved:
+    """Resolve a layer written in a framework's terms into explicit pads and a LayerSpec."""
+    try:
+        convention = Convention(str(convention).lower())
+    except ValueError:
+        raise MalformedInputError(
+            f"convention: expected torch, tf, keras or onnx, got {convention!r}"
+        ) from None
+    resolved = _resolve(convention, op, input_size, args)
     ndim = resolved.spec.ndim
     resolved = replace(
         resolved, input_size=tuple(input_size * ndim if len(input_size) == 1 else input_size)
     )
+    in_channels, out_channels = args.in_channels, args.out_channels
     if in_channels is None and out_channels is None:
         return resolved
     from convcalc.specs import _check_channels
@@ -198,34 +208,29 @@ def shape_query(
     convention: Convention | str,
     op: str,
     input_size: tuple[int, ...],
-    *,
+    args: LayerArgs,
     batch: int | None = None,
-    **layer: Any,
 ) -> tuple[Resolved, LayerShape]:
     """``convcalc shape``'s one question: the layer resolved under a convention and its output
     size at one input size. A sweep asks it once per size (``solve.sweep``), so every row of a
     sweep is exactly this answer."""
     from convcalc.shapes import layer_shape
 
-    resolved = resolve(convention, op, input_size, **layer)
+    resolved = resolve_args(convention, op, input_size, args)
     sizes = resolved.input_size
     return resolved, layer_shape(resolved.spec, sizes, batch)
 
 
 def _resolve(
-    convention: Convention,
-    op: str,
-    input_size: tuple[int, ...],
-    kernel_size: tuple[int, ...] | None,
-    stride: tuple[int, ...] | None,
-    padding: Any,
-    dilation: tuple[int, ...],
-    output_padding: tuple[int, ...] | None,
-    ceil_mode: bool,
-    count_include_pad: bool | None,
-    output_shape: tuple[int, ...] | None,
-    groups: int,
+    convention: Convention, op: str, input_size: tuple[int, ...], args: LayerArgs
 ) -> Resolved:
+    kernel_size, stride, padding = args.kernel_size, args.stride, args.padding
+    dilation, output_padding, ceil_mode = args.dilation, args.output_padding, args.ceil_mode
+    count_include_pad, output_shape, groups = (
+        args.count_include_pad,
+        args.output_shape,
+        args.groups,
+    )
     from convcalc.specs import parse_op
 
     name = parse_op(op)
@@ -776,14 +781,14 @@ class Comparison:
     error: str | None
 
 
-def compare(op: str, input_size: tuple[int, ...], **kwargs: Any) -> list[Comparison]:
+def compare(op: str, input_size: tuple[int, ...], args: LayerArgs) -> list[Comparison]:
     """The same layer arguments under every convention (errors kept, not raised)."""
     from convcalc.shapes import layer_shape
 
     rows = []
     for convention in Convention:
         try:
-            resolved = resolve(convention, op, input_size, **kwargs)
+            resolved = resolve_args(convention, op, input_size, args)
             output = layer_shape(resolved.spec, resolved.input_size).output
             rows.append(Comparison(convention, resolved, output, None))
         except ConvcalcError as error:

@@ -20,14 +20,14 @@ from __future__ import annotations
 import math
 import re
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fractions import Fraction
 from pathlib import Path
 from typing import Any, NamedTuple
 
 from convcalc.errors import ConvcalcError, MalformedInputError
 from convcalc.shapes import LayerShape, layer_shape
-from convcalc.specs import LayerSpec, OpKind, build_spec, parse_int, parse_op, parse_size_list
+from convcalc.specs import LayerArgs, LayerSpec, OpKind, parse_int, parse_op, parse_size_list
 
 Shape = tuple[int, ...]
 
@@ -570,20 +570,24 @@ def _conv_like(
         out_channels = c_in
     elif out_channels is None:
         raise MalformedInputError(f"out_channels: {kind.value} needs out_channels (c64 inline)")
-    spec = build_spec(
-        f"{kind.value}{ndim}d",
-        kernel_size=_as_list(raw["kernel_size"], "kernel_size") if "kernel_size" in raw else None,
-        stride=_as_list(raw["stride"], "stride") if raw.get("stride") is not None else None,
-        padding=padding,
-        dilation=_as_list(raw.get("dilation", 1), "dilation"),
-        output_padding=_as_list(raw.get("output_padding", 0), "output_padding"),
+    args = LayerArgs(
+        kernel_size=tuple(_as_list(raw["kernel_size"], "kernel_size"))
+        if "kernel_size" in raw
+        else None,
+        stride=tuple(_as_list(raw["stride"], "stride")) if raw.get("stride") is not None else None,
+        padding=padding if isinstance(padding, str) else tuple(padding),
+        dilation=tuple(_as_list(raw.get("dilation", 1), "dilation")),
+        output_padding=tuple(_as_list(raw.get("output_padding", 0), "output_padding")),
         ceil_mode=_flag(raw, "ceil_mode", False),
-        groups=_int(raw, "groups", 1),
         count_include_pad=_flag(raw, "count_include_pad", True),
+        groups=_int(raw, "groups", 1),
         in_channels=c_in,
         out_channels=out_channels,
-        bias=_flag(raw, "bias", True),
     )
+    from convcalc.conventions import resolve_args
+
+    spec = resolve_args("torch", f"{kind.value}{ndim}d", spatial, args).spec
+    spec = replace(spec, bias=_flag(raw, "bias", True))
     result = layer_shape(spec, spatial, current[0])
     out = result.tensor_shape("output")
     assert out is not None

@@ -141,6 +141,29 @@ class PaddingMode(enum.StrEnum):
 Padding = tuple[tuple[int, int], ...]
 
 
+PaddingArg = tuple[int, ...] | tuple[tuple[int, int], ...] | str
+
+
+@dataclass(frozen=True)
+class LayerArgs:
+    """A layer's arguments as the user gave them, in PyTorch's keywords: parsed once at the edge
+    (the CLI's option strings, a TOML layer), not yet resolved against an input size or a
+    framework. The one carrier between modules: conventions.resolve_args, shape_query, compare
+    and trace.trace_args take it (no ``**options`` dicts)."""
+
+    kernel_size: tuple[int, ...] | None = None
+    stride: tuple[int, ...] | None = None
+    padding: PaddingArg = (0,)  # per side, one per dimension, before:after pairs, or a mode
+    dilation: tuple[int, ...] = (1,)
+    output_padding: tuple[int, ...] | None = None
+    ceil_mode: bool = False
+    count_include_pad: bool | None = None  # None: the framework's default
+    output_shape: tuple[int, ...] | None = None  # a transposed conv's requested output size
+    groups: int = 1
+    in_channels: int | None = None
+    out_channels: int | None = None
+
+
 class OutputPaddingLimit(enum.Enum):
     """How large a transposed conv's output_padding may be."""
 

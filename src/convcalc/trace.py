@@ -23,7 +23,7 @@ from convcalc.shapes import (
     layer_shape,
     zero_inserted_size,
 )
-from convcalc.specs import LayerSpec, OpKind
+from convcalc.specs import LayerArgs, LayerSpec, OpKind, PaddingArg
 from convcalc.tensors import Number, normalise, pad
 
 NEG_INF = float("-inf")
@@ -602,7 +602,7 @@ def trace_layer(
     *,
     kernel_size: tuple[int, ...] | None = None,
     stride: tuple[int, ...] | None = None,
-    padding: Any = (0,),
+    padding: PaddingArg = (0,),
     dilation: tuple[int, ...] = (1,),
     output_padding: tuple[int, ...] | None = None,
     ceil_mode: bool = False,
@@ -612,13 +612,7 @@ def trace_layer(
     output_shape: tuple[int, ...] | None = None,
     for_at: bool = False,
 ) -> Trace:
-    """Resolve the layer from the data and the options, check both, and trace it.
-
-    ``for_at``: the caller wants single elements (``--at``); the output is computed only when it
-    is small (AT_OUTPUT_ELEMENTS), and any size is allowed.
-
-    The kernel size of a conv comes from its weight; ``kernel_size``, when given too, must agree.
-    An op without 1d/2d/3d takes its dimensions from a plain input matrix.
+    """``trace_args`` with the arguments as keywords (the Python API).
 
     >>> from convcalc.tensors import load_tensor
     >>> t = trace_layer("convtranspose2d", load_tensor("1,2;3,4", "x"),
@@ -626,7 +620,40 @@ def trace_layer(
     >>> t.display_output.tolist()
     [[1, 0], [0, 4]]
     """
-    from convcalc.conventions import resolve
+    args = LayerArgs(
+        kernel_size=kernel_size,
+        stride=stride,
+        padding=padding,
+        dilation=dilation,
+        output_padding=output_padding,
+        ceil_mode=ceil_mode,
+        count_include_pad=count_include_pad,
+        output_shape=output_shape,
+        groups=groups,
+    )
+    return trace_args(op, x, w, b, args, convention=convention, for_at=for_at)
+
+
+def trace_args(
+    op: str,
+    x: np.ndarray,
+    w: np.ndarray | None,
+    b: np.ndarray | None,
+    args: LayerArgs,
+    *,
+    convention: str = "torch",
+    for_at: bool = False,
+) -> Trace:
+    """Resolve the layer from the data and the arguments, check both, and trace it.
+
+    ``for_at``: the caller wants single elements (``--at``); the output is computed only when it
+    is small (AT_OUTPUT_ELEMENTS), and any size is allowed.
+
+    The kernel size of a conv comes from its weight; ``kernel_size``, when given too, must agree.
+    An op without 1d/2d/3d takes its dimensions from a plain input matrix.
+    """
+    kernel_size, groups = args.kernel_size, args.groups
+    from convcalc.conventions import resolve_args
     from convcalc.specs import parse_op
 
     name = parse_op(op)
@@ -650,19 +677,11 @@ def trace_layer(
                 )
         kernel_size = from_weight
     spatial = tuple(x.shape[-ndim:])
-    spec = resolve(
+    spec = resolve_args(
         convention,
         str(name) if name.ndim else f"{name}{ndim}d",
         spatial,
-        kernel_size=None if kernel_size is None else tuple(kernel_size),
-        stride=stride,
-        padding=padding,
-        dilation=dilation,
-        output_padding=output_padding,
-        ceil_mode=ceil_mode,
-        groups=groups,
-        count_include_pad=count_include_pad,
-        output_shape=output_shape,
+        replace(args, kernel_size=None if kernel_size is None else tuple(kernel_size)),
     ).spec
     arranged_x, arranged_w, arranged_b, plain = arrange(ndim, spec.kind, x, w, b, groups)
     c_out = arranged_x.shape[0]
