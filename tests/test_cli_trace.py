@@ -271,5 +271,5 @@ def test_trace_golden(render: Callable[..., str], golden: Callable[[str, str], N
     assert t.display_output.tolist() == [[1, 0], [0, 4]]
     golden(
         "trace_convtranspose2d_scatter",
-        render(print_trace, t, t.all_steps(), "scatter", scatter_view(t), 0),
+        render(print_trace, t, t.all_steps(), scatter_view(t), 0),
     )

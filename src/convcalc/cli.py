@@ -6,7 +6,6 @@ Exit status: 0 success; 1 an invalid configuration (a layer PyTorch would reject
 
 from __future__ import annotations
 
-import enum
 import gc
 import inspect
 import os
@@ -30,6 +29,7 @@ from convcalc.output import (
     write_rich,
 )
 from convcalc.serialize import dumps, error_dict
+from convcalc.specs import ViewName
 
 # -h as well as --help, on every command
 CONTEXT = {"help_option_names": ["-h", "--help"]}
@@ -222,16 +222,6 @@ app.command(short_help="Output size of one layer, with its working.")(shape)
 COMPACT_JSON_STEPS = 200
 
 
-class View(enum.StrEnum):
-    """How a transposed convolution is shown."""
-
-    AUTO = "auto"
-    SCATTER = "scatter"
-    CONV = "conv"
-    MATRIX = "matrix"
-    STEPS = "steps"
-
-
 @app.command(short_help="Every multiply-accumulate of a layer on small data.")
 def trace(
     ctx: typer.Context,
@@ -286,13 +276,13 @@ def trace(
     convention: ConventionOpt = "torch",
     output_shape: OutputShapeOpt = None,
     view: Annotated[
-        View,
+        ViewName,
         typer.Option(
             "--view",
             help="Transposed convs: scatter, conv (zero-insertion), matrix "
             "(Cᵀ), or steps; auto picks the one that teaches best.",
         ),
-    ] = View.AUTO,
+    ] = ViewName.AUTO,
     at: Annotated[
         Optional[str],
         typer.Option(
@@ -359,7 +349,7 @@ def _trace_command(
     count_include_pad: bool | None,
     convention: str,
     output_shape: str | None,
-    view: View,
+    view: ViewName,
     at: str | None,
     max_steps: int | None,
     fmt: Format | None,
@@ -370,7 +360,7 @@ def _trace_command(
     with reporting(ctx, as_json or fmt == Format.JSON):
         chosen = resolve_format(fmt, as_json, plain, (Format.TABLE, Format.JSON, Format.PLAIN))
         from convcalc.tensors import load_tensor
-        from convcalc.trace import choose_view, trace_args
+        from convcalc.trace import ConvView, choose_view, trace_args
 
         args = layer_options(
             kernel,
@@ -393,32 +383,33 @@ def _trace_command(
             for_at=at is not None,
         )
         if chosen is Format.PLAIN:
-            if result.output is None:
+            values = result.display_output
+            if values is None:
                 raise MalformedInputError(
                     "--plain prints the whole output; with --at use the table or --json"
                 )
             from convcalc.serialize import array_plain
 
-            write(array_plain(result.display_output))
+            write(array_plain(values))
             return
         steps, hidden = select_steps(result, at, max_steps, chosen)
-        view_name, view_data = choose_view(result, view.value)
+        shown_view = choose_view(result, view)
         shown = steps
-        if view_name == "conv":
+        if isinstance(shown_view, ConvView):
             # the conv view shows the same output elements, as steps of its stride-1 conv
-            shown = [view_data.trace.step_at(step.index) for step in steps]
+            shown = [shown_view.trace.step_at(step.index) for step in steps]
         for step in steps:  # what is printed was computed twice, element-wise and vectorised
             if result.output is not None and step.value != result.output[step.index]:
                 raise ConvcalcError(f"internal check failed at {list(step.index)}")
     if chosen is Format.JSON:
-        from convcalc.serialize import trace_dict, view_dict
+        from convcalc.serialize import trace_dict
 
-        data = trace_dict(result, steps, view_name, view_dict(view_name, view_data))
+        data = trace_dict(result, steps, shown_view)
         write(dumps(data, compact=len(steps) > COMPACT_JSON_STEPS))
         return
     from convcalc.render import print_trace
 
-    write_rich(print_trace, result, shown, view_name, view_data, hidden)
+    write_rich(print_trace, result, shown, shown_view, hidden)
 
 
 def select_steps(

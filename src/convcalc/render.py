@@ -5,7 +5,8 @@ Every function takes the Console to print on, so tests can render into a StringI
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, assert_never
 
 from rich.console import Console
 from rich.table import Table
@@ -13,10 +14,22 @@ from rich.text import Text
 
 from convcalc.serialize import size_text
 from convcalc.shapes import LayerShape
-from convcalc.specs import OpKind
+from convcalc.specs import LayerSpec, OpKind
+
+if TYPE_CHECKING:
+    import numpy as np
+    from rich.console import Group
+
+    from convcalc.conventions import Comparison, Resolved
+    from convcalc.network import NetworkResult
+    from convcalc.solve import Inversion, Solution, SweepRow, SweepRun
+    from convcalc.trace import ConvView, MatrixView, ScatterView, Step, Term, Trace, View
+
+# a cell of a drawn grid: (row, column) -> whether it is padding, an inserted zero, marked...
+CellTest = Callable[[int, int], bool]
 
 
-def render_text(printer: Any, *args: Any) -> str:
+def render_text(printer: Callable[..., None], *args: Any) -> str:
     """Run a printer on a console that renders into a string with stdout's settings (its width,
     COLUMNS, NO_COLOR, colour only on a terminal). Piped output has no trailing spaces. The
     caller writes the string, so a full disk or a closed pipe is handled in one place."""
@@ -101,7 +114,7 @@ def working_grid(rows: list[tuple[str, str]]) -> Table:
     return grid
 
 
-def print_shape(console: Console, result: LayerShape, resolved: Any = None) -> None:
+def print_shape(console: Console, result: LayerShape, resolved: Resolved | None = None) -> None:
     """The table, then the working: the rule once in symbols and per dimension with numbers;
     under a framework convention also how its padding was resolved and the framework call."""
     title, table, legend = shape_table(result)
@@ -161,7 +174,9 @@ def _approx(value: object) -> str:
     return _num(value)
 
 
-def grid(array: Any, title: str, dim: Any = None, mark: Any = None) -> Any:
+def grid(
+    array: np.ndarray, title: str, dim: CellTest | None = None, mark: CellTest | None = None
+) -> Group:
     """A 1-d or 2-d array as a small table with row/column indices.
 
     ``dim(i, j)`` says a cell is padding or an inserted zero (shown dim); ``mark(i, j)`` bolds it.
@@ -190,7 +205,12 @@ MAX_GRID = 16  # widest grid drawn; two-digit values still fit 80 columns
 
 
 def print_grids(
-    console: Console, array: Any, name: str, plain: bool, dim: Any = None, limit: int = 4
+    console: Console,
+    array: np.ndarray,
+    name: str,
+    plain: bool,
+    dim: CellTest | None = None,
+    limit: int = 4,
 ) -> None:
     """One grid per leading index (channel) for (C, *spatial); 3-d spatial data is summarised."""
     spatial = array.ndim - 1
@@ -217,7 +237,7 @@ def print_grids(
         console.print(f"... {channels - limit} more channel(s) of {name} (see --json)")
 
 
-def grid_width(array: Any) -> int:
+def grid_width(array: np.ndarray) -> int:
     """Columns a grid of (C, *spatial) data needs: no cell is ever folded or cut."""
     rows = int(array.shape[-2]) if array.ndim > 2 else 1
     columns = int(array.shape[-1])
@@ -225,7 +245,7 @@ def grid_width(array: Any) -> int:
     return (max(widest, len(str(columns - 1))) + 2) * columns + len(str(rows)) + 2
 
 
-def print_weight(console: Console, w: Any, plain: bool, name: str = "w") -> None:
+def print_weight(console: Console, w: np.ndarray | None, plain: bool, name: str = "w") -> None:
     if w is None:
         return
     if w.ndim <= 4 and grid_width(w) > console.width:
@@ -250,9 +270,9 @@ def print_weight(console: Console, w: Any, plain: bool, name: str = "w") -> None
             shown += 1
 
 
-def _products(step: Any) -> str:
+def _products(step: Step) -> str:
     """``1·1 + 2·2 + …``; with several input channels one line per channel and its partial sum."""
-    channels: dict[int, list[Any]] = {}
+    channels: dict[int, list[Term]] = {}
     for term in step.terms:
         channels.setdefault(term.input_index[0], []).append(term)
     if not step.terms:
@@ -271,7 +291,7 @@ def _products(step: Any) -> str:
     return text
 
 
-def steps_table(trace: Any, steps: list[Any], title: str = "steps", source: str = "x") -> Table:
+def steps_table(trace: Trace, steps: list[Step], title: str = "steps", source: str = "x") -> Table:
     """One row per output element: its index, the window it reads, the working, the value."""
     from convcalc.specs import OpKind
 
@@ -302,7 +322,7 @@ def steps_table(trace: Any, steps: list[Any], title: str = "steps", source: str 
     return table
 
 
-def _pool_working(step: Any, include_pad: bool) -> str:
+def _pool_working(step: Step, include_pad: bool) -> str:
     if step.winner is not None or step.divisor is None:
         parts = []
         for n, term in enumerate(step.terms):
@@ -320,7 +340,11 @@ def _pool_working(step: Any, include_pad: bool) -> str:
 
 
 def print_trace(
-    console: Console, trace: Any, steps: list[Any], view: str | None, view_data: Any, hidden: int
+    console: Console,
+    trace: Trace,
+    steps: list[Step],
+    view: View | None,
+    hidden: int,
 ) -> None:
     """Input, weight, the steps (or the chosen view of a transposed conv), and the output."""
     from convcalc.serialize import size_text
@@ -350,15 +374,21 @@ def print_trace(
         print_grids(console, padded, "x", trace.plain, dim=_outside(limits))
     else:
         print_grids(console, trace.x, "x", trace.plain)
-    if spec.kind is OpKind.CONVTRANSPOSE and view in ("scatter", "conv", "matrix"):
-        print_weight(console, trace.w, trace.plain)
-        {"scatter": _print_scatter, "conv": _print_conv_view, "matrix": _print_matrix}[view](
-            console, trace, view_data, steps, hidden
-        )
-    else:
-        print_weight(console, trace.w, trace.plain)
-        console.print(steps_table(trace, steps))
-        _print_hidden(console, hidden)
+    print_weight(console, trace.w, trace.plain)
+    from convcalc.trace import ConvView, MatrixView, ScatterView
+
+    match view:
+        case ScatterView():
+            _print_scatter(console, trace, view, steps, hidden)
+        case ConvView():
+            _print_conv_view(console, trace, view, steps, hidden)
+        case MatrixView():
+            _print_matrix(console, trace, view, steps, hidden)
+        case None:
+            console.print(steps_table(trace, steps))
+            _print_hidden(console, hidden)
+        case _:
+            assert_never(view)
     if trace.b is not None:
         console.print(f"bias: {', '.join(_num(v) for v in trace.b)}")
     if trace.output is None:
@@ -379,7 +409,7 @@ def _print_hidden(console: Console, hidden: int) -> None:
         )
 
 
-def _outside(limits: list[tuple[int, int]]) -> Any:
+def _outside(limits: list[tuple[int, int]]) -> CellTest:
     def dim(i: int, j: int) -> bool:
         coords = (j,) if len(limits) == 1 else (i, j)
         return any(not (a <= c < z) for c, (a, z) in zip(coords, limits))
@@ -387,7 +417,7 @@ def _outside(limits: list[tuple[int, int]]) -> Any:
     return dim
 
 
-def _params_line(trace: Any) -> str:
+def _params_line(trace: Trace) -> str:
     from convcalc.serialize import spec_params
 
     params = spec_params(trace.spec)
@@ -401,7 +431,9 @@ def _params_line(trace: Any) -> str:
     return ", ".join(shown)
 
 
-def _print_scatter(console: Console, trace: Any, view: Any, steps: Any, hidden: int) -> None:
+def _print_scatter(
+    console: Console, trace: Trace, view: ScatterView, steps: list[Step], hidden: int
+) -> None:
     console.print(
         Text(
             "scatter view: each input element times the whole kernel, added into the "
@@ -442,7 +474,9 @@ def _print_scatter(console: Console, trace: Any, view: Any, steps: Any, hidden: 
     )
 
 
-def _print_conv_view(console: Console, trace: Any, view: Any, steps: Any, hidden: int) -> None:
+def _print_conv_view(
+    console: Console, trace: Trace, view: ConvView, steps: list[Step], hidden: int
+) -> None:
     spec = trace.spec
     console.print(
         Text(
@@ -464,7 +498,7 @@ def _print_conv_view(console: Console, trace: Any, view: Any, steps: Any, hidden
     _print_hidden(console, hidden)
 
 
-def _inserted_mask(view: Any, spec: Any) -> Any:
+def _inserted_mask(view: ConvView, spec: LayerSpec) -> CellTest:
     """Cells of the padded, zero-inserted input that are padding or inserted zeros."""
     starts = [max(a, 0) - max(-a, 0) for a, _ in view.pads]
     sizes = view.zero_inserted.shape[1:]
@@ -480,7 +514,9 @@ def _inserted_mask(view: Any, spec: Any) -> Any:
     return dim
 
 
-def _print_matrix(console: Console, trace: Any, view: Any, steps: Any, hidden: int) -> None:
+def _print_matrix(
+    console: Console, trace: Trace, view: MatrixView, steps: list[Step], hidden: int
+) -> None:
     console.print(
         Text(
             "matrix view: the conv with the same k, s, p, d is y = C·x on flattened "
@@ -504,7 +540,7 @@ def human(count: int) -> str:
     return str(count)
 
 
-def print_network(console: Console, result: Any) -> None:
+def print_network(console: Console, result: NetworkResult) -> None:
     """The layer table with totals, a legend, and the failed expectations.
 
     Shapes drop the batch (it is in the title) so the table fits 80 columns; named layers show
@@ -535,7 +571,7 @@ def print_network(console: Console, result: Any) -> None:
         output = Text(dims(layer.output_shape))
         if layer.expect_ok is True:
             output.append(" ok", style="green")
-        elif layer.expect_ok is False:
+        elif layer.expect_ok is False and layer.expect is not None:
             want = (
                 layer.expect[1:] if len(layer.expect) == len(layer.output_shape) else layer.expect
             )
@@ -564,7 +600,9 @@ def print_network(console: Console, result: Any) -> None:
 # --- solve / invert / sweep -------------------------------------------------------------------
 
 
-def print_solutions(console: Console, solutions: list[Any], labels: list[str], limit: int) -> None:
+def print_solutions(
+    console: Console, solutions: list[Solution], labels: list[str], limit: int
+) -> None:
     """Ranked candidates per distinct (input, output) pair, or the nearest sizes."""
     for solution, label in zip(solutions, labels):
         title = (
@@ -605,7 +643,7 @@ def print_solutions(console: Console, solutions: list[Any], labels: list[str], l
             console.print(f"... {len(solution.candidates) - limit} more (--limit N)", style="dim")
 
 
-def print_inversion(console: Console, inversion: Any) -> None:
+def print_inversion(console: Console, inversion: Inversion) -> None:
     """The inverse op, its output_padding, and the input sizes that collide."""
     from convcalc.serialize import inverse_name
 
@@ -661,7 +699,7 @@ MAX_SWEEP_RUNS = 24
 
 
 def print_sweep(
-    console: Console, op: str, convention: str, rows: list[Any], runs: list[Any]
+    console: Console, op: str, convention: str, rows: list[SweepRow], runs: list[SweepRun]
 ) -> None:
     """Runs of input sizes that behave alike, as progressions, with the marks a reviewer looks
     for: a screenful however long the sweep."""
@@ -715,14 +753,16 @@ def print_sweep(
         )
 
 
-def print_comparison(console: Console, op: str, sizes: Any, rows: list[Any]) -> None:
+def print_comparison(
+    console: Console, op: str, sizes: tuple[int, ...], rows: list[Comparison]
+) -> None:
     """One row per convention; outputs and paddings that differ from torch's in yellow."""
     from convcalc.conventions import torch_equivalent
 
-    def pads_text(spec: Any) -> str:
+    def pads_text(spec: LayerSpec) -> str:
         return ",".join(f"{b}:{a}" for b, a in spec.padding)
 
-    base = next((r for r in rows if r.convention.value == "torch" and r.output), None)
+    base = next((r for r in rows if r.convention.value == "torch" and r.resolved), None)
     shown = next((r.resolved.input_size for r in rows if r.resolved is not None), sizes)
     headline(
         console, f"{op}, input {'x'.join(map(str, shown))}: the same arguments under each framework"
@@ -733,15 +773,16 @@ def print_comparison(console: Console, op: str, sizes: Any, rows: list[Any]) -> 
     table.add_column("pad b:a", overflow="fold")
     table.add_column("op", overflow="fold")
     table.add_column("call / error", overflow="fold")
+    base_pads = base.resolved.spec.padding if base is not None and base.resolved else None
     for row in rows:
-        if row.resolved is None:
-            table.add_row(row.convention.value, "-", "-", "-", Text(row.error, style="red"))
+        if row.resolved is None or row.output is None:
+            table.add_row(row.convention.value, "-", "-", "-", Text(row.error or "", style="red"))
             continue
         spec = row.resolved.spec
         out = "x".join(map(str, row.output))
         pads = pads_text(spec)
         differs_out = base is not None and row.output != base.output
-        differs_pad = base is not None and spec.padding != base.resolved.spec.padding
+        differs_pad = base_pads is not None and spec.padding != base_pads
         table.add_row(
             row.convention.value,
             Text(out, style="bold yellow" if differs_out else ""),

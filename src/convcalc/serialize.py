@@ -7,13 +7,20 @@ from __future__ import annotations
 
 import json
 import re
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, assert_never
 
 from convcalc.shapes import DimShape, LayerShape
 from convcalc.specs import LayerSpec, OpKind
 
 if TYPE_CHECKING:
-    from convcalc.solve import SweepRow
+    from fractions import Fraction
+
+    import numpy as np
+
+    from convcalc.conventions import Comparison
+    from convcalc.network import LayerResult, NetworkResult
+    from convcalc.solve import Candidate, Inversion, Solution, SweepRow
+    from convcalc.trace import Step, Trace, View
 
 
 def size_text(sizes: tuple[int, ...] | list[int]) -> str:
@@ -112,9 +119,7 @@ def dumps(data: Any, compact: bool = False) -> str:
     return _NUMBER_LIST.sub(lambda m: "[" + re.sub(r",\s+", ", ", m.group(1)) + "]", text)
 
 
-def trace_dict(
-    trace: Any, steps: list[Any], view: str | None = None, view_data: Any = None
-) -> dict[str, Any]:
+def trace_dict(trace: Trace, steps: list[Step], view: View | None = None) -> dict[str, Any]:
     """The ``trace --json`` object (numbers as JSON numbers; fractions as floats)."""
     from convcalc.tensors import to_plain
 
@@ -141,12 +146,14 @@ def trace_dict(
         "steps": [step_dict(step, trace.plain) for step in steps],
     }
     if view is not None:
-        data["view"] = view
-        data["view_data"] = view_data
+        from convcalc.trace import view_name
+
+        data["view"] = view_name(view).value
+        data["view_data"] = view_dict(view)
     return data
 
 
-def array_plain(array: Any) -> str:
+def array_plain(array: np.ndarray) -> str:
     """``trace --plain``: the output values, one row per line, entries separated by spaces,
     fractions as ``41/9``; channels (and 3-d slices) separated by a blank line."""
     from convcalc.tensors import number_text
@@ -158,7 +165,7 @@ def array_plain(array: Any) -> str:
     return "\n\n".join(array_plain(part) for part in array)
 
 
-def step_dict(step: Any, plain: bool) -> dict[str, Any]:
+def step_dict(step: Step, plain: bool) -> dict[str, Any]:
     """One output element's working. (The hot loop of a large trace's JSON: ints, the usual
     case, skip the conversion call.)"""
     from convcalc.tensors import to_plain
@@ -193,11 +200,11 @@ def step_dict(step: Any, plain: bool) -> dict[str, Any]:
     return data
 
 
-def _fraction_number(value: Any) -> Any:
+def _fraction_number(value: Fraction) -> int | float:
     return value.numerator if value.denominator == 1 else float(value)
 
 
-def network_dict(result: Any) -> dict[str, Any]:
+def network_dict(result: NetworkResult) -> dict[str, Any]:
     """The ``net --json`` object."""
     layers = []
     for layer in result.layers:
@@ -239,13 +246,14 @@ def network_dict(result: Any) -> dict[str, Any]:
     }
 
 
-def shape_text(shape: Any) -> str:
+def shape_text(shape: tuple[int, ...]) -> str:
     """``(1, 64, 32, 32)``."""
     return "(" + ", ".join(str(v) for v in shape) + ")"
 
 
-def mismatch_text(layer: Any) -> str:
+def mismatch_text(layer: LayerResult) -> str:
     """One line naming the layer, what it gives and what was expected."""
+    assert layer.expect is not None, "only a layer with an expect can mismatch"
     return (
         f'layer {layer.index} "{layer.name}" ({layer.type}): output '
         f"{shape_text(layer.output_shape)}, expected {layer.expect_text} = "
@@ -253,17 +261,15 @@ def mismatch_text(layer: Any) -> str:
     )
 
 
-def network_rows(result: Any) -> list[list[str]]:
+def network_rows(result: NetworkResult) -> list[list[str]]:
     """Rows for markdown/csv/table: #, name, layer, output, params, MACs, RF, check."""
     from convcalc.network import rf_text
 
     rows = []
     for layer in result.layers:
-        check = (
-            ""
-            if layer.expect_ok is None
-            else ("ok" if layer.expect_ok else f"MISMATCH: want {shape_text(layer.expect)}")
-        )
+        check = ""
+        if layer.expect is not None:
+            check = "ok" if layer.expect_ok else f"MISMATCH: want {shape_text(layer.expect)}"
         name = "" if layer.name == str(layer.index) else layer.name
         rows.append(
             [
@@ -283,7 +289,7 @@ def network_rows(result: Any) -> list[list[str]]:
 NETWORK_HEADER = ["#", "name", "layer", "output", "params", "MACs", "RF", "check"]
 
 
-def network_markdown(result: Any) -> str:
+def network_markdown(result: NetworkResult) -> str:
     """A GitHub-flavoured markdown table with a totals row, to paste into a design document."""
     rows = network_rows(result)
     lines = [
@@ -302,7 +308,7 @@ def network_markdown(result: Any) -> str:
     return "\n".join(lines)
 
 
-def network_csv(result: Any) -> str:
+def network_csv(result: NetworkResult) -> str:
     """CSV with plain integers (no thousands separators) and a final total row."""
     import csv
     import io
@@ -354,7 +360,7 @@ def network_csv(result: Any) -> str:
     return buffer.getvalue()
 
 
-def candidate_dict(candidate: Any) -> dict[str, Any]:
+def candidate_dict(candidate: Candidate) -> dict[str, Any]:
     """One solve candidate."""
     dim = candidate.dim
     data: dict[str, Any] = {
@@ -375,7 +381,7 @@ def candidate_dict(candidate: Any) -> dict[str, Any]:
     return data
 
 
-def solutions_plain(solutions: list[Any], labels: list[str], limit: int) -> str:
+def solutions_plain(solutions: list[Solution], labels: list[str], limit: int) -> str:
     """``solve --plain``: the candidates, best first, one per line (``k3 s2 p1``); with
     different sizes per dimension each block starts with ``# H: 224 -> 112``."""
     lines = []
@@ -386,22 +392,22 @@ def solutions_plain(solutions: list[Any], labels: list[str], limit: int) -> str:
     return "\n".join(lines)
 
 
-def inversion_plain(inversion: Any) -> str:
+def inversion_plain(inversion: Inversion) -> str:
     """``invert --plain``: the output_padding per dimension, ``-`` where none reaches."""
     return "x".join(
         "-" if item.output_padding is None else str(item.output_padding) for item in inversion.dims
     )
 
 
-def comparison_plain(rows: list[Any]) -> str:
+def comparison_plain(rows: list[Comparison]) -> str:
     """``compare --plain``: ``FRAMEWORK OUTPUT`` per line, ``-`` where it rejects the layer."""
     return "\n".join(
-        f"{row.convention.value} {'-' if row.resolved is None else size_text(row.output)}"
+        f"{row.convention.value} {'-' if row.output is None else size_text(row.output)}"
         for row in rows
     )
 
 
-def solution_dict(solution: Any, limit: int | None = None) -> dict[str, Any]:
+def solution_dict(solution: Solution, limit: int | None = None) -> dict[str, Any]:
     """The ``solve --json`` object for one (input, output) pair."""
     shown = solution.candidates if limit is None else solution.candidates[:limit]
     return {
@@ -416,7 +422,7 @@ def solution_dict(solution: Any, limit: int | None = None) -> dict[str, Any]:
     }
 
 
-def inversion_dict(inversion: Any) -> dict[str, Any]:
+def inversion_dict(inversion: Inversion) -> dict[str, Any]:
     """The ``invert --json`` object."""
     spec = inversion.spec
     dims = []
@@ -482,7 +488,7 @@ def sweep_plain(rows: list[SweepRow]) -> str:
     return "\n".join(f"{r.input} {'-' if r.output is None else size_text(r.output)}" for r in rows)
 
 
-def comparison_dicts(rows: list[Any]) -> list[dict[str, Any]]:
+def comparison_dicts(rows: list[Comparison]) -> list[dict[str, Any]]:
     """``compare --json``: one entry per convention."""
     from convcalc.conventions import torch_equivalent
 
@@ -493,7 +499,7 @@ def comparison_dicts(rows: list[Any]) -> list[dict[str, Any]]:
             "output": None,
             "error": row.error,
         }
-        if row.resolved is not None:
+        if row.resolved is not None and row.output is not None:
             spec = row.resolved.spec
             item.update(
                 output=list(row.output),
@@ -507,23 +513,26 @@ def comparison_dicts(rows: list[Any]) -> list[dict[str, Any]]:
     return data
 
 
-def view_dict(name: str | None, data: Any) -> Any:
+def view_dict(view: View) -> dict[str, Any]:
     """The JSON form of a transposed conv view's intermediate data."""
     from convcalc.tensors import to_plain
+    from convcalc.trace import ConvView, MatrixView, ScatterView
 
-    if name == "scatter":
-        return {"full": to_plain(data.full), "crop": [list(c) for c in data.crop]}
-    if name == "conv":
-        return {
-            "zero_inserted": to_plain(data.zero_inserted),
-            "padding": [list(p) for p in data.pads],
-            "padded": to_plain(data.padded),
-            "kernel_rotated": to_plain(data.kernel),
-        }
-    if name == "matrix":
-        return {
-            "matrix": to_plain(data.matrix),
-            "input_flat": to_plain(data.x_flat),
-            "output_flat": to_plain(data.y_flat),
-        }
-    return None
+    match view:
+        case ScatterView():
+            return {"full": to_plain(view.full), "crop": [list(c) for c in view.crop]}
+        case ConvView():
+            return {
+                "zero_inserted": to_plain(view.zero_inserted),
+                "padding": [list(p) for p in view.pads],
+                "padded": to_plain(view.padded),
+                "kernel_rotated": to_plain(view.kernel),
+            }
+        case MatrixView():
+            return {
+                "matrix": to_plain(view.matrix),
+                "input_flat": to_plain(view.x_flat),
+                "output_flat": to_plain(view.y_flat),
+            }
+        case _:
+            assert_never(view)

@@ -164,6 +164,16 @@ class LayerArgs:
     out_channels: int | None = None
 
 
+class ViewName(enum.StrEnum):
+    """How a traced transposed convolution is shown (``--view``; trace.py draws each)."""
+
+    AUTO = "auto"
+    SCATTER = "scatter"
+    CONV = "conv"
+    MATRIX = "matrix"
+    STEPS = "steps"
+
+
 class OutputPaddingLimit(enum.Enum):
     """How large a transposed conv's output_padding may be."""
 

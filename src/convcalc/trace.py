@@ -23,7 +23,7 @@ from convcalc.shapes import (
     layer_shape,
     zero_inserted_size,
 )
-from convcalc.specs import LayerArgs, LayerSpec, OpKind, PaddingArg
+from convcalc.specs import LayerArgs, LayerSpec, OpKind, PaddingArg, ViewName
 from convcalc.tensors import Number, normalise, pad
 
 NEG_INF = float("-inf")
@@ -541,38 +541,58 @@ def matrix_view(trace: Trace) -> MatrixView:
     return MatrixView(matrix, x_flat, y_flat)
 
 
-def choose_view(trace: Trace, view: str = "auto") -> tuple[str | None, Any]:
-    """The view of a transposed conv to show ("auto", "scatter", "conv", "matrix" or "steps"),
-    computed and checked against the output: a view that disagreed would never be printed.
-    Other ops have only their steps; without a computed output (``--at`` on a large layer)
-    there are only steps too."""
+# the views of a transposed convolution
+View = ScatterView | ConvView | MatrixView
+
+
+def view_name(view: View) -> ViewName:
+    match view:
+        case ScatterView():
+            return ViewName.SCATTER
+        case ConvView():
+            return ViewName.CONV
+        case MatrixView():
+            return ViewName.MATRIX
+        case _:
+            assert_never(view)
+
+
+def choose_view(trace: Trace, view: ViewName = ViewName.AUTO) -> View | None:
+    """The view of a transposed conv to show (None: its steps), computed and checked against the
+    output: a view that disagreed would never be printed. Other ops have only their steps;
+    without a computed output (``--at`` on a large layer) there are only steps too."""
     if trace.spec.kind is not OpKind.CONVTRANSPOSE:
-        if view not in ("auto", "steps"):
+        if view not in (ViewName.AUTO, ViewName.STEPS):
             raise MalformedInputError("--view applies to transposed convolutions only")
-        return None, None
+        return None
     if trace.output is None:
-        if view not in ("auto", "steps"):
+        if view not in (ViewName.AUTO, ViewName.STEPS):
             raise MalformedInputError(
                 f"--view {view}: the output has {trace.step_count:,} elements, too many to draw "
                 "the view; --at shows the element's steps"
             )
-        return None, None
-    name = default_view(trace.spec) if view == "auto" else view
-    if name == "steps":
-        return None, None
-    data: Any
-    if name == "conv":
-        data = conv_view(trace)
-        produced = reference_output(data)
-    elif name == "matrix":
-        data = matrix_view(trace)
-        produced = data.y_flat.reshape(trace.output.shape)
-    else:
-        data = scatter_view(trace)
-        produced = data.output
+        return None
+    name = default_view(trace.spec) if view is ViewName.AUTO else view
+    data: View
+    match name:
+        case ViewName.STEPS:
+            return None
+        case ViewName.CONV:
+            data = conv_view(trace)
+            produced = reference_output(data)
+        case ViewName.MATRIX:
+            data = matrix_view(trace)
+            produced = data.y_flat.reshape(trace.output.shape)
+        case ViewName.SCATTER:
+            data = scatter_view(trace)
+            produced = data.output
+        case ViewName.AUTO:
+            raise AssertionError("default_view never answers auto")
+        case _:
+            assert_never(name)
     if not (produced == trace.output).all():
         raise ConvcalcError(f"internal check failed: the {name} view disagrees with the output")
-    return name, data
+    return data
 
 
 def reference_output(view: ConvView) -> np.ndarray:
@@ -583,15 +603,15 @@ def reference_output(view: ConvView) -> np.ndarray:
     return run(inner.spec, inner.x, inner.w, inner.b)
 
 
-def default_view(spec: LayerSpec) -> str:
+def default_view(spec: LayerSpec) -> ViewName:
     """The view that teaches best: scatter when the padding crops more than the kernel overlaps
     (negative effective padding), else the zero-insertion convolution PyTorch's docs describe."""
     if any(
         dilated_kernel_extent(k, d) - 1 < p
         for d, k, (p, _) in zip(spec.dilation, spec.kernel_size, spec.padding)
     ):
-        return "scatter"
-    return "conv" if any(s > 1 for s in spec.stride) else "scatter"
+        return ViewName.SCATTER
+    return ViewName.CONV if any(s > 1 for s in spec.stride) else ViewName.SCATTER
 
 
 def trace_layer(
