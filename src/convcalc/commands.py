@@ -42,7 +42,7 @@ def layer_options(
         output_padding=sizes(output_padding, "output_padding (--op)"),
         ceil_mode=ceil,
         count_include_pad=count_include_pad,
-        output_shape=sizes(output_shape or None, "output size (--output-size)", 1),
+        output_shape=sizes(output_shape or None, "output size (--out)", 1),
         groups=groups,
         in_channels=cin,
         out_channels=cout,
@@ -95,8 +95,10 @@ def shape(
         resolved, result = shape_query(convention, op, sizes, layer, batch)
         _emit_shape(chosen, result, resolved)
         return
-    if layer.output_shape is not None:
-        raise MalformedInputError("--output-size needs one input size, not a sweep")
+    if layer.output_shape is not None and not name.kind.is_adaptive:
+        raise MalformedInputError(
+            "--out/--output-size of a transposed conv needs one input size, not a sweep"
+        )
     from convcalc import serialize
     from convcalc.solve import sweep
 
@@ -133,8 +135,12 @@ def _emit_shape(chosen: Format, result: Any, resolved: Any) -> None:
         return data
 
     def table(console: Any, shape: Any) -> None:
-        from convcalc.render import print_shape
+        from convcalc.render import print_adaptive_shape, print_shape
+        from convcalc.shapes import AdaptiveShape
 
-        print_shape(console, shape, resolved)
+        if isinstance(shape, AdaptiveShape):
+            print_adaptive_shape(console, shape)
+        else:
+            print_shape(console, shape, resolved)
 
     emit(chosen, result, json=as_json, plain=lambda r: size_text(r.output), table=table)

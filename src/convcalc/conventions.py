@@ -34,8 +34,10 @@ from convcalc.specs import (
     LayerArgs,
     LayerSpec,
     OpKind,
+    OpName,
     OutputPaddingLimit,
     PaddingArg,
+    Param,
     PoolPadLimit,
     Rules,
     broadcast,
@@ -45,7 +47,7 @@ from convcalc.specs import (
 )
 
 if TYPE_CHECKING:
-    from convcalc.shapes import LayerShape
+    from convcalc.shapes import AnyShape
 
 
 class Convention(enum.StrEnum):
@@ -210,15 +212,14 @@ def shape_query(
     input_size: tuple[int, ...],
     args: LayerArgs,
     batch: int | None = None,
-) -> tuple[Resolved, LayerShape]:
+) -> tuple[Resolved, AnyShape]:
     """``convcalc shape``'s one question: the layer resolved under a convention and its output
     size at one input size. A sweep asks it once per size (``solve.sweep``), so every row of a
     sweep is exactly this answer."""
-    from convcalc.shapes import layer_shape
+    from convcalc.shapes import shape_of
 
     resolved = resolve_args(convention, op, input_size, args)
-    sizes = resolved.input_size
-    return resolved, layer_shape(resolved.spec, sizes, batch)
+    return resolved, shape_of(resolved.spec, resolved.input_size, batch)
 
 
 def _resolve(
@@ -234,6 +235,8 @@ def _resolve(
     from convcalc.specs import parse_op
 
     name = parse_op(op)
+    if name.kind.is_adaptive:
+        return _adaptive(convention, name, input_size, args)
     if kernel_size is None:
         raise MalformedInputError(f"{name} needs a kernel size (--k)")
     ndim = name.ndim or len(input_size)
@@ -266,13 +269,39 @@ def _resolve(
         output_shape,
         groups,
     )
+    if output_shape is not None and kind is not OpKind.CONVTRANSPOSE:
+        check_applicable(kind, (1,), (0,), False, 1, {Param.OUTPUT_SIZE: True})
     if convention is Convention.TORCH:
         return _torch(request)
-    if output_shape is not None and kind is not OpKind.CONVTRANSPOSE:
-        raise MalformedInputError("--output-shape applies to transposed convolutions only")
     if convention in (Convention.TF, Convention.KERAS):
         return _tf(request)
     return _onnx(request)
+
+
+def _adaptive(
+    convention: Convention, name: OpName, input_size: tuple[int, ...], args: LayerArgs
+) -> Resolved:
+    """Adaptive pools: PyTorch's (TF has none, ONNX only the global pool, out = 1)."""
+    if convention is not Convention.TORCH:
+        raise ConvcalcError(
+            f"convention: {convention.value} has no {name.kind.torch_name} (an adaptive pool is "
+            "PyTorch's; ONNX has GlobalAveragePool/GlobalMaxPool, out = 1)"
+        )
+    ndim = name.ndim or len(input_size)
+    spec = build_spec(
+        name,
+        ndim=ndim,
+        kernel_size=args.kernel_size,
+        stride=args.stride,
+        padding=args.padding,
+        dilation=args.dilation,
+        output_padding=args.output_padding or (0,),
+        ceil_mode=args.ceil_mode,
+        groups=args.groups,
+        output_size=args.output_shape,
+    )
+    size = "x".join(map(str, spec.output_size))
+    return Resolved(Convention.TORCH, spec, (), f"torch.nn.{name.kind.torch_name}{ndim}d({size})")
 
 
 def _spec(

@@ -22,6 +22,8 @@ class OpKind(enum.StrEnum):
     CONVTRANSPOSE = "convtranspose"
     MAXPOOL = "maxpool"
     AVGPOOL = "avgpool"
+    ADAPTIVEAVGPOOL = "adaptiveavgpool"
+    ADAPTIVEMAXPOOL = "adaptivemaxpool"
 
     def __str__(self) -> str:
         return self.value
@@ -38,6 +40,10 @@ class OpKind(enum.StrEnum):
     def torch_name(self) -> str:
         return OPS[self].torch_name
 
+    @property
+    def is_adaptive(self) -> bool:
+        return OPS[self].adaptive
+
 
 class Param(enum.StrEnum):
     """Layer parameters, by PyTorch's keyword (the CLI maps each to its flag)."""
@@ -51,6 +57,7 @@ class Param(enum.StrEnum):
     COUNT_INCLUDE_PAD = "count_include_pad"
     GROUPS = "groups"
     PADDING_MODE = "padding='same'/'valid'"
+    OUTPUT_SIZE = "output_size"
 
 
 # the CLI's flag for each parameter, for messages that say what to type
@@ -64,6 +71,7 @@ FLAGS = {
     Param.COUNT_INCLUDE_PAD: "--count-include-pad",
     Param.GROUPS: "--groups",
     Param.PADDING_MODE: "--p same",
+    Param.OUTPUT_SIZE: "--out",
 }
 
 
@@ -78,6 +86,8 @@ class OpFamily:
     takes: frozenset[Param]
     pool: bool  # stride defaults to the kernel; keeps the channels; has no weights
     description: str
+    # windows from the output size asked for, not a kernel sliding at a stride
+    adaptive: bool = False
 
     def takes_param(self, param: Param) -> bool:
         return param in self.takes
@@ -112,7 +122,7 @@ OPS: dict[OpKind, OpFamily] = {
                 "upconv",
             ),
             (1, 2, 3),
-            _CONV_PARAMS | {Param.OUTPUT_PADDING},
+            _CONV_PARAMS | {Param.OUTPUT_PADDING, Param.OUTPUT_SIZE},
             False,
             "transposed convolution, torch.nn.ConvTransposeNd",
         ),
@@ -143,6 +153,28 @@ OPS: dict[OpKind, OpFamily] = {
             ),
             True,
             "average pooling, torch.nn.AvgPoolNd",
+        ),
+        OpFamily(
+            OpKind.ADAPTIVEAVGPOOL,
+            "AdaptiveAvgPool",
+            ("adaptiveavgpool", "adaptiveaveragepool", "adaptiveavgpooling"),
+            (1, 2, 3),
+            frozenset({Param.OUTPUT_SIZE}),
+            True,
+            "adaptive average pooling, torch.nn.AdaptiveAvgPoolNd: windows "
+            "[floor(i*in/out), ceil((i+1)*in/out))",
+            adaptive=True,
+        ),
+        OpFamily(
+            OpKind.ADAPTIVEMAXPOOL,
+            "AdaptiveMaxPool",
+            ("adaptivemaxpool", "adaptivemaxpooling"),
+            (1, 2, 3),
+            frozenset({Param.OUTPUT_SIZE}),
+            True,
+            "adaptive max pooling, torch.nn.AdaptiveMaxPoolNd: windows "
+            "[floor(i*in/out), ceil((i+1)*in/out))",
+            adaptive=True,
         ),
     )
 }

@@ -113,11 +113,11 @@ CONVENTION = Opt(
 )
 OUTPUT_SHAPE = Opt(
     "output_shape",
-    ("--output-shape", "--output-size"),
+    ("--out", "--output-size", "--output-shape"),
     Kind.TEXT,
     None,
-    "Transposed convs: the output size asked for (torch forward(output_size=), ONNX/TF "
-    "output_shape); output_padding and cropping follow from it.",
+    "The output size asked for: an adaptive pool's output_size; a transposed conv's "
+    "forward(output_size=) (ONNX/TF output_shape), from which output_padding and cropping follow.",
     "SIZE",
 )
 JSON = Opt("as_json", ("--json",), Kind.FLAG, False, "Shortcut for --format json.")

@@ -40,6 +40,8 @@ def run(spec: LayerSpec, x: np.ndarray, w: np.ndarray | None, b: np.ndarray | No
             return max_pool(spec, x)
         case OpKind.AVGPOOL:
             return avg_pool(spec, x)
+        case OpKind.ADAPTIVEAVGPOOL | OpKind.ADAPTIVEMAXPOOL:
+            return adaptive_pool(spec, x)
         case _:
             assert_never(spec.kind)
 
@@ -218,3 +220,26 @@ def avg_pool(spec: LayerSpec, x: np.ndarray) -> np.ndarray:
         for t, c in zip(total.reshape(-1), np.broadcast_to(count, total.shape).reshape(-1))
     ]
     return result
+
+
+def adaptive_pool(spec: LayerSpec, x: np.ndarray) -> np.ndarray:
+    """Adaptive average or max pool: one window per output element, each computed with numpy
+    on its slice (exact: sums of Python ints and fractions, a Fraction for each average)."""
+    from convcalc.shapes import adaptive_shape
+
+    shape = adaptive_shape(spec, tuple(x.shape[1:]))
+    out = np.empty((x.shape[0], *shape.output), dtype=object)
+    average = spec.kind is OpKind.ADAPTIVEAVGPOOL
+    for pos in itertools.product(*(range(n) for n in shape.output)):
+        cut: tuple[slice, ...] = tuple(slice(*dim.window(i)) for dim, i in zip(shape.dims, pos))
+        window = x[(slice(None), *cut)]
+        flat = window.reshape(x.shape[0], -1)
+        if average:
+            count = flat.shape[1]
+            out[(slice(None), *pos)] = [  # type: ignore[index]
+                t // count if type(t) is int and t % count == 0 else normalise(Fraction(t) / count)
+                for t in flat.sum(axis=1)
+            ]
+        else:
+            out[(slice(None), *pos)] = flat.max(axis=1)  # type: ignore[index]
+    return out

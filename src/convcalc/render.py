@@ -13,7 +13,7 @@ from rich.table import Table
 from rich.text import Text
 
 from convcalc.serialize import size_text
-from convcalc.shapes import LayerShape
+from convcalc.shapes import AdaptiveShape, LayerShape
 from convcalc.specs import LayerSpec, OpKind
 
 if TYPE_CHECKING:
@@ -112,6 +112,39 @@ def working_grid(rows: list[tuple[str, str]]) -> Table:
     for label, text in rows:
         grid.add_row(label, text)
     return grid
+
+
+def print_adaptive_shape(console: Console, result: AdaptiveShape) -> None:
+    """An adaptive pool: per dimension in, out and the windows, then the rule and the working
+    (which windows overlap, which repeat input)."""
+    spec = result.spec
+    headline(
+        console,
+        f"{spec.name}: input {size_text(result.input)} -> output {size_text(result.output)}",
+    )
+    table = Table()
+    for name in ("dim", "in", "out", "windows [start, end)"):
+        table.add_column(
+            name, overflow="fold", justify="right" if name in ("in", "out") else "left"
+        )
+    for dim in result.dims:
+        shown = [dim.window(i) for i in range(min(dim.output, 6))]
+        spans = " ".join(f"[{a},{z})" for a, z in shown)
+        if dim.output > len(shown):
+            spans += f" ... ({dim.output - len(shown)} more)"
+        table.add_row(dim.label or "L", str(dim.input), Text(str(dim.output), "bold green"), spans)
+    console.print(table)
+    rows = [("window i =", "[floor(i*in/out), ceil((i+1)*in/out))  (PyTorch's AdaptivePooling)")]
+    shown_lines: dict[tuple[str, ...], list[str]] = {}
+    for dim in result.dims:
+        shown_lines.setdefault(dim.working, []).append(dim.label or "L")
+    for lines, labels in shown_lines.items():
+        for number, line in enumerate(lines):
+            rows.append((", ".join(labels) + ":" if number == 0 else "", line))
+    before, after = result.tensor_shape("input"), result.tensor_shape("output")
+    if before and after:
+        rows.append(("tensor:", f"{tuple(before)} -> {tuple(after)}"))
+    console.print(working_grid(rows))
 
 
 def print_shape(console: Console, result: LayerShape, resolved: Resolved | None = None) -> None:
@@ -726,7 +759,9 @@ def print_sweep(
                     if row.unread == 1
                     else f"ignores the last {row.unread} inputs"
                 )
-            if row.roundtrip is None:
+            if row.roundtrip is None and op.startswith("adaptive"):
+                notes.append("adaptive windows read every input")
+            elif row.roundtrip is None:
                 notes.append("no conv maps the output back")
             elif row.output and op.startswith("convtranspose"):
                 if row.roundtrip != row.input:

@@ -9,7 +9,7 @@ import json
 import re
 from typing import TYPE_CHECKING, Any, assert_never
 
-from convcalc.shapes import DimShape, LayerShape
+from convcalc.shapes import AdaptiveDim, AdaptiveShape, AnyShape, DimShape
 from convcalc.specs import LayerSpec, OpKind
 
 if TYPE_CHECKING:
@@ -30,6 +30,8 @@ def size_text(sizes: tuple[int, ...] | list[int]) -> str:
 
 def spec_params(spec: LayerSpec) -> dict[str, Any]:
     """The resolved parameters, one value per spatial dimension (padding as [before, after])."""
+    if spec.kind.is_adaptive:
+        return {"output_size": list(spec.output_size)}
     params: dict[str, Any] = {
         "kernel_size": list(spec.kernel_size),
         "stride": list(spec.stride),
@@ -78,9 +80,14 @@ def dim_dict(dim: DimShape) -> dict[str, Any]:
     return data
 
 
-def layer_shape_dict(result: LayerShape) -> dict[str, Any]:
-    """The ``shape --json`` object."""
+def layer_shape_dict(result: AnyShape) -> dict[str, Any]:
+    """The ``shape --json`` object (an adaptive pool's dims carry its windows)."""
     spec = result.spec
+    dims = (
+        [adaptive_dim_dict(dim) for dim in result.dims]
+        if isinstance(result, AdaptiveShape)
+        else [dim_dict(dim) for dim in result.dims]
+    )
     return {
         "op": spec.name,
         "kind": spec.kind.value,
@@ -90,7 +97,23 @@ def layer_shape_dict(result: LayerShape) -> dict[str, Any]:
         "params": spec_params(spec),
         "input_shape": _maybe_list(result.tensor_shape("input")),
         "output_shape": _maybe_list(result.tensor_shape("output")),
-        "dims": [dim_dict(dim) for dim in result.dims],
+        "dims": dims,
+    }
+
+
+def adaptive_dim_dict(dim: AdaptiveDim) -> dict[str, Any]:
+    """One dimension of an adaptive pool: its windows as [start, end) pairs (null past
+    MAX_LISTED_WINDOWS), whether they overlap, and the working."""
+    windows = dim.windows
+    return {
+        "dim": dim.label or "L",
+        "input": dim.input,
+        "output": dim.output,
+        "windows": None if windows is None else [list(w) for w in windows],
+        "overlapping": dim.overlapping,
+        "repeats_input": dim.output > dim.input,
+        "formula": dim.formula,
+        "working": list(dim.working),
     }
 
 

@@ -15,7 +15,7 @@ and beyond are exact.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import assert_never
+from typing import Union, assert_never
 
 from convcalc.errors import ConvcalcError, MalformedInputError
 from convcalc.specs import (
@@ -512,8 +512,143 @@ def dim_shape(spec: LayerSpec, axis: int, size: int, label: str = "") -> DimShap
                 pad_limit=rules.pool_pad_limit,
                 truncate=rules.truncating_division,
             )
+        case OpKind.ADAPTIVEAVGPOOL | OpKind.ADAPTIVEMAXPOOL:
+            raise AssertionError("an adaptive pool has no sliding window: see adaptive_dim")
         case _:
             assert_never(spec.kind)
+
+
+# The most windows of one dimension that are listed (JSON ``windows``, the working).
+MAX_LISTED_WINDOWS = 100_000
+
+
+@dataclass(frozen=True)
+class AdaptiveDim:
+    """One dimension of an adaptive pool: output element i reads the input window
+    ``[floor(i*in/out), ceil((i+1)*in/out))`` (PyTorch's AdaptivePooling.h)."""
+
+    kind: OpKind
+    input: int
+    output: int
+    label: str = ""
+
+    def window(self, i: int) -> tuple[int, int]:
+        """``[start, end)`` of output element i."""
+        return (i * self.input) // self.output, ceil_div((i + 1) * self.input, self.output)
+
+    @property
+    def windows(self) -> tuple[tuple[int, int], ...] | None:
+        """Every window, or None past MAX_LISTED_WINDOWS."""
+        if self.output > MAX_LISTED_WINDOWS:
+            return None
+        return tuple(self.window(i) for i in range(self.output))
+
+    @property
+    def lengths(self) -> tuple[int, ...]:
+        """The window lengths that occur (the pattern repeats: the first 8192 windows tell)."""
+        return tuple(
+            sorted({z - a for a, z in (self.window(i) for i in range(min(self.output, 8192)))})
+        )
+
+    @property
+    def overlapping(self) -> bool:
+        """Neighbouring windows share input elements (in % out != 0, out > 1)."""
+        return self.output > 1 and self.input % self.output != 0
+
+    @property
+    def formula(self) -> str:
+        return "window i = [floor(i*in/out), ceil((i+1)*in/out))"
+
+    @property
+    def working(self) -> tuple[str, ...]:
+        shown = min(self.output, 8)
+        spans = ", ".join(
+            f"{i}: [{a}, {z})" for i, (a, z) in ((i, self.window(i)) for i in range(shown))
+        )
+        more = f", ... ({self.output - shown} more)" if self.output > shown else ""
+        lines = [f"in {self.input} -> out {self.output}: {spans}{more}"]
+        if self.output > self.input:
+            lines.append(
+                f"out > in: windows repeat input elements ({self.output} windows over "
+                f"{self.input} elements)"
+            )
+        elif self.overlapping:
+            lengths = " and ".join(map(str, self.lengths))
+            lines.append(
+                f"in % out = {self.input % self.output}: neighbouring windows overlap; "
+                f"window length{'s' if len(self.lengths) > 1 else ''} {lengths}"
+            )
+        elif self.output:
+            lines.append(
+                f"in % out = 0: windows of {self.input // self.output} tile the input, "
+                f"a pool with kernel_size = stride = {self.input // self.output}"
+            )
+        return tuple(lines)
+
+
+@dataclass(frozen=True)
+class AdaptiveShape:
+    """An adaptive pool applied to an input: the windows of each dimension."""
+
+    spec: LayerSpec
+    dims: tuple[AdaptiveDim, ...]
+    batch: int | None = None
+
+    @property
+    def input(self) -> tuple[int, ...]:
+        return tuple(dim.input for dim in self.dims)
+
+    @property
+    def output(self) -> tuple[int, ...]:
+        return tuple(dim.output for dim in self.dims)
+
+    def tensor_shape(self, side: str) -> tuple[int, ...] | None:
+        channels = self.spec.in_channels
+        if channels is None:
+            return None
+        spatial = self.input if side == "input" else self.output
+        lead = (self.batch,) if self.batch is not None else ()
+        return (*lead, channels, *spatial)
+
+
+def adaptive_shape(
+    spec: LayerSpec, input_size: tuple[int, ...], batch: int | None = None
+) -> AdaptiveShape:
+    """The windows of an adaptive pool for a spatial input size.
+
+    >>> from convcalc.specs import build_spec
+    >>> shape = adaptive_shape(build_spec("adaptiveavgpool1d", output_size=(3,)), (5,))
+    >>> shape.dims[0].windows
+    ((0, 2), (1, 4), (3, 5))
+    """
+    _check_rank(spec, input_size)
+    labels = dimension_names(spec.ndim) if spec.ndim > 1 else ("",)
+    for size in input_size:
+        if size < 1:
+            raise MalformedInputError(f"input size must be positive, got {size}")
+    dims = tuple(
+        AdaptiveDim(spec.kind, size, out, labels[axis])
+        for axis, (size, out) in enumerate(zip(input_size, spec.output_size))
+    )
+    return AdaptiveShape(spec, dims, batch)
+
+
+AnyShape = Union["LayerShape", AdaptiveShape]
+
+
+def shape_of(spec: LayerSpec, input_size: tuple[int, ...], batch: int | None = None) -> AnyShape:
+    """The output of any layer: sliding windows (``layer_shape``) or adaptive ones."""
+    if spec.kind.is_adaptive:
+        return adaptive_shape(spec, input_size, batch)
+    return layer_shape(spec, input_size, batch)
+
+
+def _check_rank(spec: LayerSpec, input_size: tuple[int, ...]) -> None:
+    if len(input_size) != spec.ndim:
+        raise MalformedInputError(
+            f"input size: got {len(input_size)} values {tuple(input_size)} for a "
+            f"{spec.ndim}-d {spec.kind.value}; give {spec.ndim}"
+        )
 
 
 @dataclass(frozen=True)
@@ -557,11 +692,7 @@ def layer_shape(
     >>> layer_shape(build_spec("conv2d", kernel_size=(3,), stride=(2,)), (5, 5)).output
     (2, 2)
     """
-    if len(input_size) != spec.ndim:
-        raise MalformedInputError(
-            f"input size: got {len(input_size)} values {tuple(input_size)} for a "
-            f"{spec.ndim}-d {spec.kind.value}; give {spec.ndim}"
-        )
+    _check_rank(spec, input_size)
     labels = dimension_names(spec.ndim) if spec.ndim > 1 else ("",)
     dims = tuple(dim_shape(spec, axis, size, labels[axis]) for axis, size in enumerate(input_size))
     return LayerShape(spec, dims, batch)

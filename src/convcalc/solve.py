@@ -7,12 +7,13 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, assert_never
 
 from convcalc.errors import ConvcalcError, MalformedInputError
 from convcalc.shapes import (
+    AdaptiveShape,
+    AnyShape,
     DimShape,
-    LayerShape,
     conv_dim,
     conv_transpose_dim,
     dilated_kernel_extent,
@@ -111,6 +112,11 @@ def solve(
     """
     if size < 1 or target < 1:
         raise MalformedInputError("solve: input and output sizes must be positive")
+    if kind.is_adaptive:
+        raise MalformedInputError(
+            f"solve: an adaptive pool gives the output size it is asked for: "
+            f"{kind.torch_name}({target}) maps any input to {target}"
+        )
     dilations = [1] if kind is OpKind.AVGPOOL else _choices(dilation, bounds.dilation)
     found: list[Candidate] = []
     near: dict[int, Candidate] = {}
@@ -163,19 +169,24 @@ def _dims(
             pass
     for p in _choices(padding, top, 0):
         try:
-            if kind is OpKind.CONV:
-                dims.append(conv_dim(size, k, s, p, d))
-            elif kind is OpKind.CONVTRANSPOSE:
-                # output_padding is whatever closes the gap, if torch allows it
-                base = transposed_size(size, k, s, (p, p), d)
-                ops = (
-                    [output_padding]
-                    if output_padding is not None
-                    else [min(max(target - base, 0), max(s, d) - 1)]
-                )
-                dims.extend(conv_transpose_dim(size, k, s, p, d, op) for op in ops)
-            else:
-                dims.append(pool_dim(size, k, s, p, d, ceil_mode, kind=kind))
+            match kind:
+                case OpKind.CONV:
+                    dims.append(conv_dim(size, k, s, p, d))
+                case OpKind.CONVTRANSPOSE:
+                    # output_padding is whatever closes the gap, if torch allows it
+                    base = transposed_size(size, k, s, (p, p), d)
+                    ops = (
+                        [output_padding]
+                        if output_padding is not None
+                        else [min(max(target - base, 0), max(s, d) - 1)]
+                    )
+                    dims.extend(conv_transpose_dim(size, k, s, p, d, op) for op in ops)
+                case OpKind.MAXPOOL | OpKind.AVGPOOL:
+                    dims.append(pool_dim(size, k, s, p, d, ceil_mode, kind=kind))
+                case OpKind.ADAPTIVEAVGPOOL | OpKind.ADAPTIVEMAXPOOL:
+                    raise AssertionError("solve() turns adaptive pools away first")
+                case _:
+                    assert_never(kind)
         except ConvcalcError:
             continue
     return dims
@@ -282,8 +293,10 @@ class SweepRow(NamedTuple):
     needs_output_padding: int | None = None
 
 
-def sweep_row(size: int, shape: LayerShape) -> SweepRow:
+def sweep_row(size: int, shape: AnyShape) -> SweepRow:
     """The marks a reviewer looks for, from the single-size answer."""
+    if isinstance(shape, AdaptiveShape):  # reads every input; no inverse layer
+        return SweepRow(size, shape.output)
     dim = shape.dims[0]
     output = shape.output
     if dim.kind is OpKind.CONVTRANSPOSE:
@@ -313,7 +326,7 @@ _SWEEP_MAX_PERIOD = 64
 
 
 def sweep(
-    at: Callable[[int], LayerShape],
+    at: Callable[[int], AnyShape],
     sizes: range,
     progress: Callable[[int, int], None] | None = None,
 ) -> list[SweepRow]:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from convcalc.errors import ConvcalcError, MalformedInputError
 from convcalc.ops import ALIASES, FLAGS, OPS, OpKind, Param, op_list
 
-__all__ = ["OpKind"]  # re-exported: the op table lives in ops.py
+__all__ = ["OpKind", "Param"]  # re-exported: the op table lives in ops.py
 
 
 _OP_RE = re.compile(r"^(?P<kind>[a-z]+?)(?P<ndim>[123])d?$|^(?P<bare>[a-z]+)$")
@@ -232,6 +232,7 @@ class LayerSpec:
     bias: bool = True
     convention: str = "torch"  # whose layer this is: torch, tf, keras, onnx (see conventions.py)
     rules: Rules = TORCH_RULES  # that framework's limits
+    output_size: tuple[int, ...] = ()  # adaptive pools: the output asked for, per dimension
 
     @property
     def name(self) -> str:
@@ -291,9 +292,11 @@ def build_spec(
     in_channels: int | None = None,
     out_channels: int | None = None,
     bias: bool = True,
+    output_size: Sequence[int] | None = None,
 ) -> LayerSpec:
     """Resolve PyTorch-style layer arguments into a LayerSpec: the one place defaults and
-    op-specific rules are applied (stride defaults to the kernel for pools, 'same' padding, groups).
+    op-specific rules are applied (stride defaults to the kernel for pools, 'same' padding, groups;
+    an adaptive pool's output size).
 
     >>> build_spec("maxpool2d", kernel_size=(2,)).stride
     (2, 2)
@@ -313,6 +316,16 @@ def build_spec(
         )
     if ndim is None:
         raise MalformedInputError(f"{name}: say 1d, 2d or 3d, or give one input size per dimension")
+    if kind.is_adaptive:
+        given = {
+            Param.KERNEL_SIZE: kernel_size is not None,
+            Param.STRIDE: stride is not None,
+            Param.PADDING: padding not in ((0,), 0, "valid"),
+        }
+        check_applicable(kind, tuple(dilation), tuple(output_padding), ceil_mode, groups, given)
+        return _adaptive_spec(kind, ndim, output_size, in_channels, out_channels)
+    if output_size is not None:
+        check_applicable(kind, (1,), (0,), False, 1, {Param.OUTPUT_SIZE: True})
     if kernel_size is None:
         raise MalformedInputError(f"{kind.value}{ndim}d needs a kernel size (--k)")
     kernel = broadcast(kernel_size, ndim, "kernel_size")
@@ -347,12 +360,44 @@ def build_spec(
     )
 
 
+def _adaptive_spec(
+    kind: OpKind,
+    ndim: int,
+    output_size: Sequence[int] | None,
+    in_channels: int | None,
+    out_channels: int | None,
+) -> LayerSpec:
+    if output_size is None:
+        raise MalformedInputError(
+            f"output_size (--out): {kind.torch_name}{ndim}d needs the output size, e.g. --out 7"
+        )
+    wanted = broadcast(output_size, ndim, "output_size (--out)")
+    if min(wanted) < 0:
+        # torch: "elements of output_size must be greater than or equal to 0"
+        raise MalformedInputError(f"output_size (--out): elements must be >= 0, got {min(wanted)}")
+    _check_channels(kind, 1, in_channels, out_channels)
+    zeros = (0,) * ndim
+    return LayerSpec(
+        kind,
+        ndim,
+        zeros,
+        (1,) * ndim,
+        ((0, 0),) * ndim,
+        (1,) * ndim,
+        zeros,
+        in_channels=in_channels,
+        out_channels=in_channels,
+        output_size=wanted,
+    )
+
+
 def check_applicable(
     kind: OpKind,
     dilations: tuple[int, ...],
     out_pads: tuple[int, ...],
     ceil_mode: bool,
     groups: int,
+    more: dict[Param, bool] | None = None,
 ) -> None:
     """A parameter given to a family that does not take it (the op table says which do)."""
     given = {
@@ -360,6 +405,7 @@ def check_applicable(
         Param.OUTPUT_PADDING: any(out_pads),
         Param.CEIL_MODE: ceil_mode,
         Param.GROUPS: groups != 1,
+        **(more or {}),
     }
     for param, used in given.items():
         if used and not kind.family.takes_param(param):

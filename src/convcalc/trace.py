@@ -18,9 +18,11 @@ import numpy as np
 
 from convcalc.errors import ConvcalcError, MalformedInputError
 from convcalc.shapes import (
+    AdaptiveShape,
+    AnyShape,
     LayerShape,
     dilated_kernel_extent,
-    layer_shape,
+    shape_of,
     zero_inserted_size,
 )
 from convcalc.specs import LayerArgs, LayerSpec, OpKind, PaddingArg, ViewName
@@ -81,7 +83,7 @@ class Trace:
     """
 
     spec: LayerSpec
-    shape: LayerShape
+    shape: AnyShape
     x: np.ndarray  # (C_in, *spatial)
     w: np.ndarray | None
     b: np.ndarray | None
@@ -232,7 +234,7 @@ def explain(
     """
     from convcalc import reference
 
-    shape = layer_shape(spec, tuple(x.shape[1:]))
+    shape = shape_of(spec, tuple(x.shape[1:]))
     trace = Trace(spec, shape, x, w, b, None, plain)
     if with_output:
         if trace.step_count > MAX_OUTPUT_ELEMENTS:
@@ -261,6 +263,8 @@ def _step(trace: Trace, o: int, pos: tuple[int, ...]) -> Step:
             return _conv_transpose_step(spec, x, w, b, o, pos)
         case OpKind.MAXPOOL | OpKind.AVGPOOL:
             return _pool_step(spec, x, o, pos)
+        case OpKind.ADAPTIVEAVGPOOL | OpKind.ADAPTIVEMAXPOOL:
+            return _adaptive_step(trace, o, pos)
         case _:
             assert_never(spec.kind)
 
@@ -417,6 +421,31 @@ def _avg_step(
     )
 
 
+def _adaptive_step(trace: Trace, c: int, pos: tuple[int, ...]) -> Step:
+    """Output element ``pos`` of an adaptive pool: its window ``[floor(i*in/out),
+    ceil((i+1)*in/out))`` per dimension, all of it read (no padding)."""
+    shape = trace.shape
+    assert isinstance(shape, AdaptiveShape)
+    window = tuple(dim.window(i) for dim, i in zip(shape.dims, pos))
+    terms = [
+        Term((c, *at), trace.x[(c, *at)], None, None, trace.x[(c, *at)])
+        for at in itertools.product(*(range(a, z) for a, z in window))
+    ]
+    if trace.spec.kind is OpKind.ADAPTIVEMAXPOOL:
+        return _max_step((c, *pos), terms, window)
+    total = sum((t.input_value for t in terms), 0)
+    spans = " x ".join(f"[{a}, {z})" for a, z in window)
+    return Step(
+        (c, *pos),
+        tuple(terms),
+        normalise(Fraction(total) / len(terms)),
+        total=total,
+        divisor=len(terms),
+        divisor_reason=f"the window {spans}: {len(terms)} element(s)",
+        window=window,
+    )
+
+
 # --- transposed convolution, the other views ----------------------------------------------------
 
 
@@ -481,6 +510,7 @@ def conv_view(trace: Trace) -> ConvView:
     z_size = tuple(zero_inserted_size(n, s) for n, s in zip(in_size, spec.stride))
     zero_inserted = np.zeros((x.shape[0], *z_size), dtype=object)
     zero_inserted[(slice(None), *(slice(None, None, s) for s in spec.stride))] = x
+    assert isinstance(trace.shape, LayerShape)
     pads = tuple(dim.effective_padding for dim in trace.shape.dims)
     padded = pad(zero_inserted, [(0, 0)] + [(max(a, 0), max(z, 0)) for a, z in pads])
     crop = tuple(
