@@ -23,7 +23,16 @@ if TYPE_CHECKING:
     from convcalc.conventions import Comparison, Resolved
     from convcalc.network import NetworkResult
     from convcalc.solve import Inversion, Solution, SweepRow, SweepRun
-    from convcalc.trace import ConvView, MatrixView, ScatterView, Step, Term, Trace, View
+    from convcalc.trace import (
+        ConvView,
+        Im2colView,
+        MatrixView,
+        ScatterView,
+        Step,
+        Term,
+        Trace,
+        View,
+    )
 
 # a cell of a drawn grid: (row, column) -> whether it is padding, an inserted zero, marked...
 CellTest = Callable[[int, int], bool]
@@ -408,7 +417,7 @@ def print_trace(
     else:
         print_grids(console, trace.x, "x", trace.plain)
     print_weight(console, trace.w, trace.plain)
-    from convcalc.trace import ConvView, MatrixView, ScatterView
+    from convcalc.trace import ConvView, Im2colView, MatrixView, ScatterView
 
     match view:
         case ScatterView():
@@ -417,6 +426,8 @@ def print_trace(
             _print_conv_view(console, trace, view, steps, hidden)
         case MatrixView():
             _print_matrix(console, trace, view, steps, hidden)
+        case Im2colView():
+            _print_im2col(console, trace, view, steps, hidden)
         case None:
             console.print(steps_table(trace, steps))
             _print_hidden(console, hidden)
@@ -560,6 +571,65 @@ def _print_matrix(
     console.print(grid(view.matrix, "C"))
     console.print(f"x flattened: [{', '.join(_num(v) for v in view.x_flat)}]")
     console.print(f"Cᵀ·x = [{', '.join(_num(v) for v in view.y_flat)}]")
+
+
+def _print_im2col(
+    console: Console, trace: Trace, view: Im2colView, steps: list[Step], hidden: int
+) -> None:
+    """The column matrix, the weight matrix and their product, as the im2col article draws
+    them (its ``col`` is this column matrix transposed: one row per window)."""
+    spec = trace.spec
+    console.print(
+        Text(
+            "im2col view: every window of the padded input becomes a column (rows: channel and "
+            "kernel offset), every kernel a row of the weight matrix; the convolution is one "
+            "matrix product, reshaped into the output",
+            style="bold",
+        )
+    )
+    k = "x".join(map(str, spec.kernel_size))
+    console.print(
+        f"columns: {view.columns.shape[0]} x {view.columns.shape[1]} = (C_in·{k}) x L, L = "
+        f"{' x '.join(map(str, trace.shape.output))} windows; weight matrix: "
+        f"{view.weight_matrix.shape[0]} x {view.weight_matrix.shape[1]} = C_out x (C_in·{k})"
+        + ("; block diagonal, one block per group" if spec.groups > 1 else "")
+    )
+    labels = [
+        ",".join(map(str, (c, *m))) if c or trace.x.shape[0] > 1 else ",".join(map(str, m))
+        for c, m in view.rows
+    ]
+    shown = min(view.columns.shape[1], 12)
+    columns = Table(box=None, padding=(0, 1), header_style="dim")
+    columns.add_column("row (c,k)" if trace.x.shape[0] > 1 else "row (k)", style="dim")
+    for col in range(shown):
+        columns.add_column(str(col), justify="right", overflow="fold")
+    for row, label in enumerate(labels[:48]):
+        columns.add_row(label, *(Text(_num(v)) for v in view.columns[row, :shown]))
+    console.print(Text("columns (unfold): one column per window", style="bold"))
+    console.print(columns)
+    if len(labels) > 48 or view.columns.shape[1] > shown:
+        console.print(
+            f"... the whole {view.columns.shape[0]} x {view.columns.shape[1]} matrix is in "
+            "--json (columns)",
+            style="yellow",
+        )
+    spans = "; ".join(
+        f"{col}: {', '.join(f'{a}:{z}' for a, z in window)}"
+        for col, window in enumerate(view.windows[:shown])
+    )
+    console.print(f"windows (input rows:cols of each column): {spans}", style="dim")
+    if grid_width(view.weight_matrix.reshape(1, *view.weight_matrix.shape)) <= console.width:
+        console.print(grid(view.weight_matrix, "weight matrix (one row per output channel)"))
+    else:
+        console.print(f"weight matrix: shape {list(view.weight_matrix.shape)} (see --json)")
+    product = view.product[:, :shown]
+    console.print(
+        grid(product, "weight matrix · columns" + (" + bias" if trace.b is not None else ""))
+    )
+    console.print(
+        "reshaped: row o of the product is output channel o, its L columns the output "
+        f"positions in row-major order ({' x '.join(map(str, trace.shape.output))})"
+    )
 
 
 # --- net --------------------------------------------------------------------------------------

@@ -173,6 +173,9 @@ def trace_dict(trace: Trace, steps: list[Step], view: View | None = None) -> dic
 
         data["view"] = view_name(view).value
         data["view_data"] = view_dict(view)
+        if "columns" in data["view_data"]:  # im2col: the two matrices at the top level too
+            data["columns"] = data["view_data"]["columns"]
+            data["weight_matrix"] = data["view_data"]["weight_matrix"]
     return data
 
 
@@ -539,7 +542,7 @@ def comparison_dicts(rows: list[Comparison]) -> list[dict[str, Any]]:
 def view_dict(view: View) -> dict[str, Any]:
     """The JSON form of a transposed conv view's intermediate data."""
     from convcalc.tensors import to_plain
-    from convcalc.trace import ConvView, MatrixView, ScatterView
+    from convcalc.trace import ConvView, Im2colView, MatrixView, ScatterView
 
     match view:
         case ScatterView():
@@ -556,6 +559,14 @@ def view_dict(view: View) -> dict[str, Any]:
                 "matrix": to_plain(view.matrix),
                 "input_flat": to_plain(view.x_flat),
                 "output_flat": to_plain(view.y_flat),
+            }
+        case Im2colView():
+            return {
+                "columns": to_plain(view.columns),
+                "weight_matrix": to_plain(view.weight_matrix),
+                "product": to_plain(view.product),
+                "rows": [[c, *m] for c, m in view.rows],
+                "windows": [[list(span) for span in window] for window in view.windows],
             }
         case _:
             assert_never(view)

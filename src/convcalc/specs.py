@@ -165,13 +165,15 @@ class LayerArgs:
 
 
 class ViewName(enum.StrEnum):
-    """How a traced transposed convolution is shown (``--view``; trace.py draws each)."""
+    """How a traced convolution is shown (``--view``; trace.py builds each): a transposed conv
+    as scatter, zero-insertion conv or matrix; a conv as im2col; any op as its steps."""
 
     AUTO = "auto"
     SCATTER = "scatter"
     CONV = "conv"
     MATRIX = "matrix"
     STEPS = "steps"
+    IM2COL = "im2col"  # a convolution as one matrix product (trace.py: im2col_view)
 
 
 class OutputPaddingLimit(enum.Enum):

@@ -571,8 +571,70 @@ def matrix_view(trace: Trace) -> MatrixView:
     return MatrixView(matrix, x_flat, y_flat)
 
 
-# the views of a transposed convolution
-View = ScatterView | ConvView | MatrixView
+@dataclass
+class Im2colView:
+    """A convolution as one matrix product (im2col): every window of the padded input laid out
+    as a column, the kernels as rows, output = weight_matrix @ columns (+ bias), reshaped.
+
+    ``columns`` is ``torch.nn.functional.unfold(x)[0]``: rows ordered (channel, *kernel offset),
+    columns the output positions in row-major order. With groups the weight matrix is block
+    diagonal: each output channel reads only its group's rows.
+    """
+
+    columns: np.ndarray  # (C_in * prod(k), L)
+    weight_matrix: np.ndarray  # (C_out, C_in * prod(k))
+    product: np.ndarray  # (C_out, L), bias included
+    rows: list[tuple[int, tuple[int, ...]]]  # (channel, kernel offset) of each row
+    windows: list[tuple[tuple[int, int], ...]]  # [start, stop) per dimension of each column
+
+
+def im2col_view(trace: Trace) -> Im2colView:
+    """Lay out every window as a column (the padding as zeros) and every kernel as a row."""
+    from convcalc.reference import run
+
+    spec, x, w = trace.spec, trace.x, trace.w
+    assert w is not None and spec.kind is OpKind.CONV
+    shape = trace.shape
+    assert isinstance(shape, LayerShape)
+    c_in, c_out, groups = x.shape[0], w.shape[0], spec.groups
+    offsets = list(_positions(spec.kernel_size))
+    positions = list(_positions(shape.output))
+    rows = [(c, m) for c in range(c_in) for m in offsets]
+    cells = len(rows) * len(positions)
+    if cells > MAX_OUTPUT_ELEMENTS:
+        raise MalformedInputError(
+            f"--view im2col: the column matrix has {cells:,} cells; it is built up to "
+            f"{MAX_OUTPUT_ELEMENTS:,} (--at i,j shows one element's steps)"
+        )
+    padded = pad(x, [(0, 0), *spec.padding])
+    columns = np.empty((len(rows), len(positions)), dtype=object)
+    windows = []
+    for col, pos in enumerate(positions):
+        starts = [j * s for j, s in zip(pos, spec.stride)]  # in padded coordinates
+        for row, (c, m) in enumerate(rows):
+            at = tuple(st + mi * d for st, mi, d in zip(starts, m, spec.dilation))
+            columns[row, col] = padded[(c, *at)]
+        windows.append(_window([st - p for st, (p, _) in zip(starts, spec.padding)], spec))
+    cin_g, cout_g = c_in // groups, c_out // groups
+    per_channel = len(offsets)
+    weight_matrix = np.zeros((c_out, len(rows)), dtype=object)
+    for o in range(c_out):
+        group = o // cout_g
+        block = w[o].reshape(-1)  # (C_in/groups * prod(k)), (channel, offset) order
+        start = group * cin_g * per_channel
+        weight_matrix[o, start : start + len(block)] = block
+    product = weight_matrix.dot(columns)
+    if trace.b is not None:
+        product = product + trace.b.reshape(-1, 1)
+    view = Im2colView(columns, weight_matrix, product, rows, windows)
+    expected = trace.output if trace.output is not None else run(spec, x, w, trace.b)
+    if not (product.reshape(expected.shape) == expected).all():
+        raise ConvcalcError("internal check failed: the im2col product disagrees with the output")
+    return view
+
+
+# the views of a convolution and a transposed convolution
+View = ScatterView | ConvView | MatrixView | Im2colView
 
 
 def view_name(view: View) -> ViewName:
@@ -583,17 +645,28 @@ def view_name(view: View) -> ViewName:
             return ViewName.CONV
         case MatrixView():
             return ViewName.MATRIX
+        case Im2colView():
+            return ViewName.IM2COL
         case _:
             assert_never(view)
 
 
 def choose_view(trace: Trace, view: ViewName = ViewName.AUTO) -> View | None:
-    """The view of a transposed conv to show (None: its steps), computed and checked against the
-    output: a view that disagreed would never be printed. Other ops have only their steps;
-    without a computed output (``--at`` on a large layer) there are only steps too."""
+    """The view to show (None: the steps), computed and checked against the output: a view that
+    disagreed would never be printed. A transposed conv has scatter, conv and matrix; a conv
+    has im2col (asked for; its steps are the default); other ops only their steps; without a
+    computed output (``--at`` on a large layer) there are only steps too."""
+    if trace.spec.kind is OpKind.CONV and view is ViewName.IM2COL:
+        if trace.output is None:
+            raise MalformedInputError(
+                f"--view im2col: the output has {trace.step_count:,} elements, too many to lay "
+                "out; --at shows the element's steps"
+            )
+        return im2col_view(trace)
     if trace.spec.kind is not OpKind.CONVTRANSPOSE:
         if view not in (ViewName.AUTO, ViewName.STEPS):
-            raise MalformedInputError("--view applies to transposed convolutions only")
+            which = "convolutions" if view is ViewName.IM2COL else "transposed convolutions"
+            raise MalformedInputError(f"--view {view}: applies to {which} only")
         return None
     if trace.output is None:
         if view not in (ViewName.AUTO, ViewName.STEPS):
@@ -618,6 +691,10 @@ def choose_view(trace: Trace, view: ViewName = ViewName.AUTO) -> View | None:
             produced = data.output
         case ViewName.AUTO:
             raise AssertionError("default_view never answers auto")
+        case ViewName.IM2COL:
+            raise MalformedInputError(
+                "--view im2col: applies to convolutions (a transposed conv: --view matrix)"
+            )
         case _:
             assert_never(name)
     if not (produced == trace.output).all():
