@@ -258,6 +258,15 @@ def trace(
         Optional[str],
         typer.Option("--b", "--bias", metavar="DATA", help="Bias (C_out,), e.g. '1,2'."),
     ] = None,
+    grad_out: Annotated[
+        Optional[str],
+        typer.Option(
+            "--grad-out",
+            metavar="DATA",
+            help="Convs and transposed convs: dL/dY (the output's layout, same forms as --x); "
+            "traces the backward pass: grad_input, grad_weight, grad_bias.",
+        ),
+    ] = None,
     kernel: KOpt = None,
     stride: SOpt = None,
     padding: POpt = "0",
@@ -314,6 +323,7 @@ def trace(
             x,
             w,
             b,
+            grad_out,
             kernel,
             stride,
             padding,
@@ -339,6 +349,7 @@ def _trace_command(
     x: str,
     w: str | None,
     b: str | None,
+    grad_out: str | None,
     kernel: str | None,
     stride: str | None,
     padding: str,
@@ -401,15 +412,27 @@ def _trace_command(
         for step in steps:  # what is printed was computed twice, element-wise and vectorised
             if result.output is not None and step.value != result.output[step.index]:
                 raise ConvcalcError(f"internal check failed at {list(step.index)}")
+        gradients = None
+        if grad_out is not None:
+            from convcalc.backward import backward
+
+            if result.output is None:
+                raise MalformedInputError("--grad-out needs the whole output; drop --at")
+            gradients = backward(result, load_tensor(grad_out, "grad_out"))
+            back_steps, back_hidden = select_steps(gradients.input_trace, None, max_steps, chosen)
     if chosen is Format.JSON:
-        from convcalc.serialize import trace_dict
+        from convcalc.serialize import backward_dict, trace_dict
 
         data = trace_dict(result, steps, shown_view)
+        if gradients is not None:
+            data.update(backward_dict(result, gradients, back_steps))
         write(dumps(data, compact=len(steps) > COMPACT_JSON_STEPS))
         return
-    from convcalc.render import print_trace
+    from convcalc.render import print_backward, print_trace
 
     write_rich(print_trace, result, shown, shown_view, hidden)
+    if gradients is not None:
+        write_rich(print_backward, result, gradients, back_steps, back_hidden)
 
 
 def select_steps(

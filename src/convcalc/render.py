@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     import numpy as np
     from rich.console import Group
 
+    from convcalc.backward import Backward
     from convcalc.conventions import Comparison, Resolved
     from convcalc.network import NetworkResult
     from convcalc.solve import Inversion, Solution, SweepRow, SweepRun
@@ -629,6 +630,68 @@ def _print_im2col(
     console.print(
         "reshaped: row o of the product is output channel o, its L columns the output "
         f"positions in row-major order ({' x '.join(map(str, trace.shape.output))})"
+    )
+
+
+def print_backward(
+    console: Console, trace: Trace, grads: Backward, steps: list[Step], hidden: int
+) -> None:
+    """The backward pass: dL/dY, then grad_input as the (transposed) convolution it is, with its
+    steps; grad_weight as dY against the windows of x (im2col); grad_bias as sums of dY."""
+    import numpy as np
+
+    spec = trace.spec
+    conv = spec.kind is OpKind.CONV
+    console.print(Text("backward pass, given dL/dY:", style="bold"))
+    print_grids(console, grads.grad_out, "dY", trace.plain)
+    what = (
+        "the gradient of a conv with respect to its input is the transposed conv of dY with "
+        "the same weight"
+        if conv
+        else "the gradient of a transposed conv with respect to its input is the conv of dY "
+        "with the same weight"
+    )
+    headline(console, f"grad_input = {grads.grad_input_op}")
+    console.print(f"({what}; its multiply-accumulates:)", style="dim")
+    console.print(steps_table(grads.input_trace, steps, title="steps of grad_input", source="dY"))
+    _print_hidden(console, hidden)
+    print_grids(console, grads.grad_input, "grad_input", trace.plain)
+    if conv:
+        rule = "grad_weight[o, c, m] = sum over output positions j of x[c, j*s + m*d - p]·dY[o, j]"
+        how = "dY · im2col(x)ᵀ: each row of dY against each row of the column matrix of x"
+    else:
+        rule = "grad_weight[c, o, m] = sum over input positions i of x[c, i]·dY[o, i*s + m*d - p]"
+        how = "x · im2col(dY)ᵀ: each input channel against each row of the column matrix of dY"
+    headline(console, rule)
+    console.print(how, style="dim")
+    table = Table(box=None, padding=(0, 1))
+    table.add_column("w", overflow="fold")
+    table.add_column("working", overflow="fold")
+    table.add_column("grad", justify="right", style="bold green", overflow="fold")
+    lead = grads.grad_weight.shape[0] // spec.groups
+    per = int(np.prod(grads.grad_weight.shape[1:]))
+    shown = 0
+    for index in np.ndindex(*grads.grad_weight.shape):
+        if shown == 16:
+            break
+        flat = int(np.ravel_multi_index(index[1:], grads.grad_weight.shape[1:]))
+        group = index[0] // lead
+        row = grads.weight_rows[index[0]]
+        column = grads.weight_columns[group * per + flat]
+        terms = [f"{_num(a)}·{_num(b)}" for a, b in zip(column, row) if a != 0 and b != 0]
+        text = " + ".join(terms) if terms else "0 (every product has a zero)"
+        table.add_row(f"[{','.join(map(str, index))}]", text, _num(grads.grad_weight[index]))
+        shown += 1
+    console.print(table)
+    if grads.grad_weight.size > shown:
+        console.print(f"... {grads.grad_weight.size - shown} more (see --json)", style="dim")
+    console.print(
+        "(products with a zero factor, padding or zeros of dY, are left out of the working)",
+        style="dim",
+    )
+    console.print(
+        Text("grad_bias[o] = sum of dY[o]: ", style="bold")
+        + Text(", ".join(_num(v) for v in grads.grad_bias))
     )
 
 

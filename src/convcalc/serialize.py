@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 
     import numpy as np
 
+    from convcalc.backward import Backward
     from convcalc.conventions import Comparison
     from convcalc.network import LayerResult, NetworkResult
     from convcalc.solve import Candidate, Inversion, Solution, SweepRow
@@ -177,6 +178,25 @@ def trace_dict(trace: Trace, steps: list[Step], view: View | None = None) -> dic
             data["columns"] = data["view_data"]["columns"]
             data["weight_matrix"] = data["view_data"]["weight_matrix"]
     return data
+
+
+def backward_dict(trace: Trace, grads: Backward, steps: list[Step]) -> dict[str, Any]:
+    """``trace --grad-out --json``: each gradient in the layout its tensor was given in (a
+    plain matrix in, a plain matrix out), and the steps of grad_input's (transposed) conv."""
+    from convcalc.tensors import to_plain
+
+    weight = grads.grad_weight
+    if trace.weight_plain and weight.shape[0] * weight.shape[1] == 1:
+        weight = weight[0, 0]
+    return {
+        "grad_out": to_plain(grads.grad_out[0] if trace.plain else grads.grad_out),
+        "grad_input": to_plain(grads.grad_input[0] if trace.plain else grads.grad_input),
+        "grad_weight": to_plain(weight),
+        "grad_bias": to_plain(grads.grad_bias),
+        "grad_input_op": grads.grad_input_op,
+        "grad_input_steps_total": grads.input_trace.step_count,
+        "grad_input_steps": [step_dict(step, trace.plain) for step in steps],
+    }
 
 
 def array_plain(array: np.ndarray) -> str:

@@ -89,6 +89,7 @@ class Trace:
     b: np.ndarray | None
     output: np.ndarray | None  # (C_out, *spatial_out)
     plain: bool = True  # the input was a plain matrix: show the output without a channel axis
+    weight_plain: bool = False  # the weight was a plain kernel (one channel per group)
 
     @property
     def out_channels(self) -> int:
@@ -606,15 +607,11 @@ def im2col_view(trace: Trace) -> Im2colView:
             f"--view im2col: the column matrix has {cells:,} cells; it is built up to "
             f"{MAX_OUTPUT_ELEMENTS:,} (--at i,j shows one element's steps)"
         )
-    padded = pad(x, [(0, 0), *spec.padding])
-    columns = np.empty((len(rows), len(positions)), dtype=object)
-    windows = []
-    for col, pos in enumerate(positions):
-        starts = [j * s for j, s in zip(pos, spec.stride)]  # in padded coordinates
-        for row, (c, m) in enumerate(rows):
-            at = tuple(st + mi * d for st, mi, d in zip(starts, m, spec.dilation))
-            columns[row, col] = padded[(c, *at)]
-        windows.append(_window([st - p for st, (p, _) in zip(starts, spec.padding)], spec))
+    columns = unfold_columns(x, spec)
+    windows = [
+        _window([j * s - p for j, s, (p, _) in zip(pos, spec.stride, spec.padding)], spec)
+        for pos in positions
+    ]
     cin_g, cout_g = c_in // groups, c_out // groups
     per_channel = len(offsets)
     weight_matrix = np.zeros((c_out, len(rows)), dtype=object)
@@ -631,6 +628,26 @@ def im2col_view(trace: Trace) -> Im2colView:
     if not (product.reshape(expected.shape) == expected).all():
         raise ConvcalcError("internal check failed: the im2col product disagrees with the output")
     return view
+
+
+def unfold_columns(x: np.ndarray, spec: LayerSpec) -> np.ndarray:
+    """im2col, exactly: every window of the padded input ``x`` (C, *spatial) of the sliding
+    layer ``spec`` as a column, rows ordered (channel, *kernel offset), columns the output
+    positions in row-major order: ``torch.nn.functional.unfold(x)[0]``. Built with one numpy
+    slice per kernel offset, so it costs the size of the result."""
+    shape = shape_of(spec, tuple(x.shape[1:]))
+    out = shape.output
+    offsets = list(_positions(spec.kernel_size))
+    widths = [(0, 0), *spec.padding]
+    padded = pad(x, widths) if x.dtype == object else np.pad(x, widths)
+    columns = np.empty((x.shape[0], len(offsets), int(np.prod(out))), dtype=object)
+    for n, m in enumerate(offsets):
+        window = tuple(
+            slice(mi * d, mi * d + s * (o - 1) + 1, s)
+            for mi, d, s, o in zip(m, spec.dilation, spec.stride, out)
+        )
+        columns[:, n, :] = padded[(slice(None), *window)].reshape(x.shape[0], -1)
+    return columns.reshape(x.shape[0] * len(offsets), -1)
 
 
 # the views of a convolution and a transposed convolution
@@ -819,5 +836,6 @@ def trace_args(
     )
     trace = explain(spec, arranged_x, arranged_w, arranged_b, plain, with_output=False)
     if not for_at or trace.step_count <= AT_OUTPUT_ELEMENTS:
-        return explain(spec, arranged_x, arranged_w, arranged_b, plain)
+        trace = explain(spec, arranged_x, arranged_w, arranged_b, plain)
+    trace.weight_plain = w is not None and w.ndim == ndim
     return trace
