@@ -62,7 +62,6 @@ def test_fast_path_equals_typer(argv: list[str]) -> None:
         ["shape", "conv2d", "--in", "5", "--k", "3", "-h"],
         ["shape", "conv2d", "--in", "5", "--kk", "3"],
         ["shape", "conv2d", "--in", "5", "--k", "3", "--k", "5"],
-        ["shape", "conv2d", "--k", "3"],
         ["shape", "--in", "5", "--k", "3"],
         ["shape", "conv2d", "conv2d", "--in", "5", "--k", "3"],
         ["shape", "conv2d", "--in", "5", "--k"],
@@ -73,6 +72,15 @@ def test_fast_path_equals_typer(argv: list[str]) -> None:
 def test_unusual_command_lines_go_to_typer(argv: list[str]) -> None:
     assert options.parse_fast(argv[1:], options.SHAPE) is None
     assert run(FAST, argv) == run(TYPER, argv)
+
+
+def test_missing_input_size_is_the_same_usage_error() -> None:
+    """--in is optional in the table (a fold needs none); every other op asks for it, exit 2
+    with the usage lines, on both paths."""
+    argv = ["shape", "conv2d", "--k", "3"]
+    code, out, err = run(FAST, argv)
+    assert (code, out, err) == run(TYPER, argv)
+    assert code == 2 and "input size (--in)" in err and "Usage:" in err
 
 
 def test_option_table_builds_the_typer_command() -> None:

@@ -55,7 +55,7 @@ def test_nothing_fits_reports_nearest() -> None:
 @given(
     st.integers(1, 60),
     st.integers(1, 60),
-    st.sampled_from([k for k in OpKind if not k.is_adaptive]),
+    st.sampled_from([k for k in OpKind if not k.is_adaptive and k is not OpKind.FOLD]),
 )
 def test_every_candidate_really_gives_the_target(size: int, target: int, kind: OpKind) -> None:
     """Each candidate reproduces the target through the forward rule; none is missed by the

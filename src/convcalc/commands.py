@@ -10,7 +10,7 @@ from typing import Any
 from convcalc.errors import MalformedInputError
 from convcalc.options import SHAPE_FORMATS, Format
 from convcalc.output import emit, progress_on_stderr, resolve_format
-from convcalc.specs import LayerArgs
+from convcalc.specs import LayerArgs, OpKind
 
 
 def layer_options(
@@ -52,7 +52,7 @@ def layer_options(
 def shape(
     *,
     op: str,
-    input_size: str,
+    input_size: str | None,
     kernel: str | None,
     stride: str | None,
     padding: str,
@@ -89,6 +89,14 @@ def shape(
         cin=cin,
         cout=cout,
     )
+    if input_size is None:
+        if name.kind is not OpKind.FOLD:
+            raise MalformedInputError(
+                f"input size (--in): {name} needs the input size, e.g. --in 5 or --in 5x7"
+            )
+        resolved, result = shape_query(convention, op, (), layer, batch)
+        _emit_shape(chosen, result, resolved)
+        return
     sweep_range = parse_range(input_size)
     if sweep_range is None:
         sizes = parse_size_list(input_size, "input size (--in)", minimum=1)
@@ -135,11 +143,13 @@ def _emit_shape(chosen: Format, result: Any, resolved: Any) -> None:
         return data
 
     def table(console: Any, shape: Any) -> None:
-        from convcalc.render import print_adaptive_shape, print_shape
-        from convcalc.shapes import AdaptiveShape
+        from convcalc.render import print_adaptive_shape, print_fold_shape, print_shape
+        from convcalc.shapes import AdaptiveShape, FoldShape
 
         if isinstance(shape, AdaptiveShape):
             print_adaptive_shape(console, shape)
+        elif isinstance(shape, FoldShape):
+            print_fold_shape(console, shape)
         else:
             print_shape(console, shape, resolved)
 

@@ -192,11 +192,12 @@ def resolve_args(
         ) from None
     resolved = _resolve(convention, op, input_size, args)
     ndim = resolved.spec.ndim
-    resolved = replace(
-        resolved, input_size=tuple(input_size * ndim if len(input_size) == 1 else input_size)
-    )
+    if resolved.spec.kind is not OpKind.FOLD:  # a Fold's input size is its L
+        resolved = replace(
+            resolved, input_size=tuple(input_size * ndim if len(input_size) == 1 else input_size)
+        )
     in_channels, out_channels = args.in_channels, args.out_channels
-    if in_channels is None and out_channels is None:
+    if in_channels is None and out_channels is None or resolved.spec.kind in FOLDING:
         return resolved
     from convcalc.specs import _check_channels
 
@@ -237,6 +238,8 @@ def _resolve(
     name = parse_op(op)
     if name.kind.is_adaptive:
         return _adaptive(convention, name, input_size, args)
+    if name.kind in (OpKind.UNFOLD, OpKind.FOLD):
+        return _folding(convention, name, input_size, args)
     if kernel_size is None:
         raise MalformedInputError(f"{name} needs a kernel size (--k)")
     ndim = name.ndim or len(input_size)
@@ -276,6 +279,61 @@ def _resolve(
     if convention in (Convention.TF, Convention.KERAS):
         return _tf(request)
     return _onnx(request)
+
+
+FOLDING = (OpKind.UNFOLD, OpKind.FOLD)
+
+
+def _folding(
+    convention: Convention, name: OpName, input_size: tuple[int, ...], args: LayerArgs
+) -> Resolved:
+    """Unfold (im2col) and Fold (col2im): PyTorch's, 2-d. Fold's input size is its L."""
+    torch_name = name.kind.torch_name
+    if convention is not Convention.TORCH:
+        raise ConvcalcError(f"convention: {convention.value} has no {torch_name} (PyTorch's)")
+    if name.ndim not in (None, 2):
+        raise MalformedInputError(f"{name}: PyTorch's {torch_name} is 2-d (4-D input) only")
+    fold = name.kind is OpKind.FOLD
+    if not fold and len(input_size) not in (1, 2):
+        raise MalformedInputError(
+            f"input size: {torch_name} takes 2 spatial sizes (H, W), got {len(input_size)}"
+        )
+    if fold and len(input_size) > 1:
+        raise MalformedInputError(
+            "input size: Fold's input is the column matrix (C*prod(k), L): give L, e.g. --in 9"
+        )
+    if fold and args.output_shape is None:
+        raise MalformedInputError("output_size (--out): Fold needs the output size, e.g. --out 4x4")
+    rows = args.in_channels
+    spec = build_spec(
+        OpName(name.kind, 2),
+        kernel_size=args.kernel_size,
+        stride=args.stride,
+        padding=args.padding,
+        dilation=args.dilation,
+        output_padding=args.output_padding or (0,),
+        ceil_mode=args.ceil_mode,
+        groups=args.groups,
+        in_channels=rows,
+        output_size=args.output_shape,
+    )
+    if fold and rows is not None:
+        per = 1
+        for k in spec.kernel_size:
+            per *= k
+        if rows % per:
+            # torch: "Expected size of input's dimension 1 to be divisible by the product of
+            # kernel_size"
+            raise ConvcalcError(
+                f"in_channels (--cin): the input's rows C*prod(k) = {rows} must be divisible by "
+                f"the product of kernel_size {per}"
+            )
+        spec = replace(spec, out_channels=rows // per)
+    args_text = f"kernel_size={_one(spec.kernel_size)}, stride={_one(spec.stride)}"
+    if fold:
+        args_text = f"output_size={_one(spec.output_size)}, " + args_text
+    sizes = input_size if fold else broadcast(input_size, 2, "input size")
+    return Resolved(Convention.TORCH, spec, (), f"torch.nn.{torch_name}({args_text})", tuple(sizes))
 
 
 def _adaptive(

@@ -24,6 +24,8 @@ class OpKind(enum.StrEnum):
     AVGPOOL = "avgpool"
     ADAPTIVEAVGPOOL = "adaptiveavgpool"
     ADAPTIVEMAXPOOL = "adaptivemaxpool"
+    UNFOLD = "unfold"
+    FOLD = "fold"
 
     def __str__(self) -> str:
         return self.value
@@ -43,6 +45,10 @@ class OpKind(enum.StrEnum):
     @property
     def is_adaptive(self) -> bool:
         return OPS[self].adaptive
+
+    @property
+    def has_weight(self) -> bool:
+        return self in (OpKind.CONV, OpKind.CONVTRANSPOSE)
 
 
 class Param(enum.StrEnum):
@@ -88,6 +94,8 @@ class OpFamily:
     description: str
     # windows from the output size asked for, not a kernel sliding at a stride
     adaptive: bool = False
+    # named with its dimensions (conv2d); Unfold and Fold are not
+    dimensioned: bool = True
 
     def takes_param(self, param: Param) -> bool:
         return param in self.takes
@@ -175,6 +183,36 @@ OPS: dict[OpKind, OpFamily] = {
             "adaptive max pooling, torch.nn.AdaptiveMaxPoolNd: windows "
             "[floor(i*in/out), ceil((i+1)*in/out))",
             adaptive=True,
+        ),
+        OpFamily(
+            OpKind.UNFOLD,
+            "Unfold",
+            ("unfold", "im2col"),
+            (2,),
+            frozenset({Param.KERNEL_SIZE, Param.STRIDE, Param.PADDING, Param.DILATION}),
+            False,
+            "im2col, torch.nn.Unfold: every sliding block of the input as a column, "
+            "(C, H, W) -> (C*prod(k), L)",
+            dimensioned=False,
+        ),
+        OpFamily(
+            OpKind.FOLD,
+            "Fold",
+            ("fold", "col2im"),
+            (2,),
+            frozenset(
+                {
+                    Param.KERNEL_SIZE,
+                    Param.STRIDE,
+                    Param.PADDING,
+                    Param.DILATION,
+                    Param.OUTPUT_SIZE,
+                }
+            ),
+            False,
+            "col2im, torch.nn.Fold: columns (C*prod(k), L) summed back into (C, *output_size), "
+            "overlaps added",
+            dimensioned=False,
         ),
     )
 }

@@ -65,9 +65,8 @@ IN = Opt(
     None,
     "Spatial input size: one integer for every dimension, or one per dimension as 5x7 or 5,7; "
     "a..b[:step] sweeps every size in a range. For `conv`, `maxpool`... without 1d/2d/3d the "
-    "count sets the dimensions.",
+    "count sets the dimensions. For fold: the L of its input (optional; it is checked).",
     metavar="SIZE",
-    required=True,
 )
 KERNEL = Opt(
     "kernel", ("--k", "--kernel-size"), Kind.TEXT, None, "Kernel size (e.g. 3 or 3x5).", "K"

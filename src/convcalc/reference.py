@@ -42,6 +42,13 @@ def run(spec: LayerSpec, x: np.ndarray, w: np.ndarray | None, b: np.ndarray | No
             return avg_pool(spec, x)
         case OpKind.ADAPTIVEAVGPOOL | OpKind.ADAPTIVEMAXPOOL:
             return adaptive_pool(spec, x)
+        case OpKind.UNFOLD:
+            from convcalc.trace import unfold_columns
+
+            blocks = layer_shape(spec, tuple(x.shape[1:])).output
+            return unfold_columns(x, spec).reshape(-1, *blocks)
+        case OpKind.FOLD:
+            return fold(spec, x)
         case _:
             assert_never(spec.kind)
 
@@ -243,3 +250,24 @@ def adaptive_pool(spec: LayerSpec, x: np.ndarray) -> np.ndarray:
         else:
             out[(slice(None), *pos)] = flat.max(axis=1)  # type: ignore[index]
     return out
+
+
+def fold(spec: LayerSpec, x: np.ndarray) -> np.ndarray:
+    """col2im: each row (channel, kernel offset) of the columns scattered back at its offset,
+    one numpy slice per kernel offset, overlaps added; then the padding cropped."""
+    from convcalc.shapes import fold_shape
+
+    shape = fold_shape(spec, int(x.shape[1]))
+    blocks, out = shape.blocks.output, spec.output_size
+    offsets = list(_offsets(spec.kernel_size))
+    channels = x.shape[0] // len(offsets)
+    padded = _zeros((channels, *(n + a + z for n, (a, z) in zip(out, spec.padding))))
+    rows = x.reshape(channels, len(offsets), *blocks)
+    for n, m in enumerate(offsets):
+        target = tuple(
+            slice(mi * d, mi * d + s * (b - 1) + 1, s)
+            for mi, d, s, b in zip(m, spec.dilation, spec.stride, blocks)
+        )
+        padded[(slice(None), *target)] += rows[:, n]
+    crop = tuple(slice(a, a + n) for n, (a, _) in zip(out, spec.padding))
+    return padded[(slice(None), *crop)].copy()

@@ -13,7 +13,7 @@ from rich.table import Table
 from rich.text import Text
 
 from convcalc.serialize import size_text
-from convcalc.shapes import AdaptiveShape, LayerShape
+from convcalc.shapes import AdaptiveShape, FoldShape, LayerShape
 from convcalc.specs import LayerSpec, OpKind
 
 if TYPE_CHECKING:
@@ -155,6 +155,34 @@ def print_adaptive_shape(console: Console, result: AdaptiveShape) -> None:
     if before and after:
         rows.append(("tensor:", f"{tuple(before)} -> {tuple(after)}"))
     console.print(working_grid(rows))
+
+
+def print_fold_shape(console: Console, result: FoldShape) -> None:
+    """Fold answers backwards: for the output size, the sliding blocks per dimension (the
+    unfold of that output), hence the L and the rows its input must have."""
+    spec = result.spec
+    k = "x".join(map(str, spec.kernel_size))
+    rows = spec.in_channels
+    shape_in = f"({rows if rows is not None else f'C·{k}'}, {result.required})"
+    headline(console, f"fold: input {shape_in} -> output {size_text(result.output)}")
+    _, table, legend = shape_table(result.blocks)
+    console.print(Text("the output's sliding blocks (in: output size, out: blocks):", "bold"))
+    console.print(table)
+    console.print(legend, style="dim")
+    counts = " * ".join(map(str, result.blocks.output))
+    lines = [
+        ("L =", f"blocks per dimension multiplied: {counts} = {result.required}"),
+        (
+            "rows =",
+            f"C·prod(kernel_size) = C·{result.kernel_elements}: each column holds one block of "
+            "every channel",
+        ),
+        ("", "overlapping blocks are added where they meet (trace fold counts them per pixel)"),
+    ]
+    before, after = result.tensor_shape("input"), result.tensor_shape("output")
+    if before and after:
+        lines.append(("tensor:", f"{tuple(before)} -> {tuple(after)}"))
+    console.print(working_grid(lines))
 
 
 def print_shape(console: Console, result: LayerShape, resolved: Resolved | None = None) -> None:
@@ -336,17 +364,24 @@ def _products(step: Step) -> str:
 
 def steps_table(trace: Trace, steps: list[Step], title: str = "steps", source: str = "x") -> Table:
     """One row per output element: its index, the window it reads, the working, the value."""
+    import numpy as np
+
     from convcalc.specs import OpKind
 
     kind = trace.spec.kind
+    windowed = kind not in (OpKind.CONVTRANSPOSE, OpKind.FOLD)
     table = Table(title=title, title_justify="left", title_style="bold", show_lines=False)
     table.add_column("out", overflow="fold")
-    if kind is not OpKind.CONVTRANSPOSE:
+    if windowed:
         table.add_column("window", overflow="fold", style="dim")
     table.add_column("working", overflow="fold")
     table.add_column("value", justify="right", style="bold green", overflow="fold")
+    blocks = trace.shape.output
     for step in steps:
         label = f"[{_idx(step.index, trace.plain)}]"
+        if kind is OpKind.UNFOLD:  # (row, column) of the column matrix
+            column = int(np.ravel_multi_index(step.index[1:], blocks))
+            label = f"[{step.index[0]},{column}]"
         window = ""
         if step.window:
             spans = ",".join(
@@ -356,11 +391,33 @@ def steps_table(trace: Trace, steps: list[Step], title: str = "steps", source: s
             window = f"{source}[{'' if trace.plain else str(step.index[0]) + ','}{spans}]"
             if kind is OpKind.CONV and not trace.plain:
                 window = f"{source}[:,{spans}]"
-        if kind.is_pool:
-            work, value = _pool_working(step, trace.spec.count_include_pad), _approx(step.value)
-        else:
-            work, value = _products(step), _num(step.value)
-        row = [label] + ([window] if kind is not OpKind.CONVTRANSPOSE else []) + [work, value]
+        match kind:
+            case OpKind.MAXPOOL | OpKind.AVGPOOL | OpKind.ADAPTIVEAVGPOOL | OpKind.ADAPTIVEMAXPOOL:
+                work = _pool_working(step, trace.spec.count_include_pad)
+                value = _approx(step.value)
+            case OpKind.CONV | OpKind.CONVTRANSPOSE:
+                work, value = _products(step), _num(step.value)
+            case OpKind.UNFOLD:
+                term = step.terms[0]
+                at = ",".join(map(str, term.input_index[1:] if trace.plain else term.input_index))
+                work = f"padding ({at}) -> 0" if term.padding else f"x[{at}]"
+                value = _num(step.value)
+            case OpKind.FOLD:
+                parts = [
+                    f"col[{r},{c}] {_num(t.input_value)}"
+                    for t in step.terms
+                    for r, c in [t.input_index]
+                ]
+                count = len(step.terms)
+                work = (
+                    " + ".join(parts) + f"  ({count} contribution{'s' if count != 1 else ''})"
+                    if parts
+                    else "0 (no block reaches it)"
+                )
+                value = _num(step.value)
+            case _:
+                assert_never(kind)
+        row = [label] + ([window] if windowed else []) + [work, value]
         table.add_row(*row)
     return table
 
@@ -441,6 +498,14 @@ def print_trace(
             f"output: shape {list(trace.output_shape)}, not computed (--at on a layer this "
             "large computes only the element asked for)"
         )
+    elif spec.kind is OpKind.UNFOLD:
+        columns = trace.output.reshape(trace.output.shape[0], -1)
+        if max(columns.shape) <= MAX_GRID * 4 and grid_width(columns[None]) <= console.width:
+            console.print(
+                grid(columns, "output: the column matrix (C·prod(k) x L), one column per block")
+            )
+        else:
+            console.print(f"output: columns {list(columns.shape)} (--plain or --json: values)")
     else:
         print_grids(console, trace.output, "output", trace.plain)
 

@@ -9,7 +9,7 @@ import json
 import re
 from typing import TYPE_CHECKING, Any, assert_never
 
-from convcalc.shapes import AdaptiveDim, AdaptiveShape, AnyShape, DimShape
+from convcalc.shapes import AdaptiveDim, AdaptiveShape, AnyShape, DimShape, FoldShape
 from convcalc.specs import LayerSpec, OpKind
 
 if TYPE_CHECKING:
@@ -84,6 +84,8 @@ def dim_dict(dim: DimShape) -> dict[str, Any]:
 def layer_shape_dict(result: AnyShape) -> dict[str, Any]:
     """The ``shape --json`` object (an adaptive pool's dims carry its windows)."""
     spec = result.spec
+    if isinstance(result, FoldShape):
+        return fold_shape_dict(result)
     dims = (
         [adaptive_dim_dict(dim) for dim in result.dims]
         if isinstance(result, AdaptiveShape)
@@ -99,6 +101,26 @@ def layer_shape_dict(result: AnyShape) -> dict[str, Any]:
         "input_shape": _maybe_list(result.tensor_shape("input")),
         "output_shape": _maybe_list(result.tensor_shape("output")),
         "dims": dims,
+    }
+
+
+def fold_shape_dict(result: FoldShape) -> dict[str, Any]:
+    """``shape fold --json``: the inverse question answered: the L and the rows the input must
+    have for the output size asked for, and the sliding blocks per dimension."""
+    spec = result.spec
+    return {
+        "op": spec.name,
+        "kind": spec.kind.value,
+        "ndim": spec.ndim,
+        "input": [result.required],
+        "output": list(result.output),
+        "params": spec_params(spec),
+        "blocks": list(result.blocks.output),
+        "required_blocks": result.required,
+        "kernel_elements": result.kernel_elements,
+        "input_shape": _maybe_list(result.tensor_shape("input")),
+        "output_shape": _maybe_list(result.tensor_shape("output")),
+        "dims": [dim_dict(dim) for dim in result.blocks.dims],
     }
 
 
@@ -155,11 +177,7 @@ def trace_dict(trace: Trace, steps: list[Step], view: View | None = None) -> dic
         "ndim": spec.ndim,
         "params": spec_params(spec),
         "input_shape": x_shape,
-        "output_shape": list(
-            trace.output_shape[1:]
-            if trace.plain and trace.output_shape[0] == 1
-            else trace.output_shape
-        ),
+        "output_shape": _display_shape(trace),
         "in_channels": spec.in_channels,
         "out_channels": spec.out_channels,
         "input": to_plain(trace.x[0] if trace.plain else trace.x),
@@ -178,6 +196,15 @@ def trace_dict(trace: Trace, steps: list[Step], view: View | None = None) -> dic
             data["columns"] = data["view_data"]["columns"]
             data["weight_matrix"] = data["view_data"]["weight_matrix"]
     return data
+
+
+def _display_shape(trace: Trace) -> list[int]:
+    import math
+
+    shape = trace.output_shape
+    if trace.spec.kind is OpKind.UNFOLD:
+        return [shape[0], math.prod(shape[1:])]
+    return list(shape[1:] if trace.plain and shape[0] == 1 else shape)
 
 
 def backward_dict(trace: Trace, grads: Backward, steps: list[Step]) -> dict[str, Any]:

@@ -14,6 +14,7 @@ and beyond are exact.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Union, assert_never
 
@@ -512,10 +513,42 @@ def dim_shape(spec: LayerSpec, axis: int, size: int, label: str = "") -> DimShap
                 pad_limit=rules.pool_pad_limit,
                 truncate=rules.truncating_division,
             )
+        case OpKind.UNFOLD | OpKind.FOLD:
+            return blocks_dim(size, kernel, stride, pads, dilation, label=label, kind=spec.kind)
         case OpKind.ADAPTIVEAVGPOOL | OpKind.ADAPTIVEMAXPOOL:
             raise AssertionError("an adaptive pool has no sliding window: see adaptive_dim")
         case _:
             assert_never(spec.kind)
+
+
+def blocks_dim(
+    size: int,
+    kernel: int,
+    stride: int,
+    padding: tuple[int, int],
+    dilation: int,
+    *,
+    label: str = "",
+    kind: OpKind = OpKind.UNFOLD,
+) -> DimShape:
+    """Unfold/Fold: the number of sliding blocks in one dimension, the conv rule
+    ``floor((in + 2p - d*(k-1) - 1) / s) + 1``, which must be at least one (torch's
+    im2col_shape_check)."""
+    from dataclasses import replace
+
+    try:
+        dim = conv_dim(size, kernel, stride, padding, dilation, label=label)
+    except MalformedInputError:
+        raise
+    except ConvcalcError:
+        span = size + padding[0] + padding[1] - dilated_kernel_extent(kernel, dilation)
+        raise ConvcalcError(
+            f"kernel_size: the number of sliding blocks is {span // stride + 1} in dimension "
+            f"{label or 'L'} (input {size} + padding {padding[0]}+{padding[1]}, dilated kernel "
+            f'{dilated_kernel_extent(kernel, dilation)}); torch: "calculated shape of the array '
+            'of sliding blocks ... but its components must be at least one"'
+        ) from None
+    return replace(dim, kind=kind)
 
 
 # The most windows of one dimension that are listed (JSON ``windows``, the working).
@@ -633,13 +666,88 @@ def adaptive_shape(
     return AdaptiveShape(spec, dims, batch)
 
 
-AnyShape = Union["LayerShape", AdaptiveShape]
+@dataclass(frozen=True)
+class FoldShape:
+    """Fold (col2im) answers the inverse question: for an output size, the sliding blocks per
+    dimension (``blocks``: the unfold of that output), so the L its input must have, and the
+    channels: the input's C*prod(k) rows, C of them after the fold."""
+
+    spec: LayerSpec
+    blocks: LayerShape  # the unfold of the output: input = output_size, output = blocks
+    given: int | None  # L as given (--in), checked against the blocks
+    batch: int | None = None
+
+    @property
+    def required(self) -> int:
+        """The L the input must have: the product of the blocks per dimension."""
+        return math.prod(self.blocks.output)
+
+    @property
+    def input(self) -> tuple[int, ...]:
+        return (self.required,)
+
+    @property
+    def output(self) -> tuple[int, ...]:
+        return self.spec.output_size
+
+    @property
+    def kernel_elements(self) -> int:
+        return math.prod(self.spec.kernel_size)
+
+    def tensor_shape(self, side: str) -> tuple[int, ...] | None:
+        rows = self.spec.in_channels
+        if rows is None:
+            return None
+        lead = (self.batch,) if self.batch is not None else ()
+        if side == "input":
+            return (*lead, rows, self.required)
+        return (*lead, rows // self.kernel_elements, *self.output)
+
+
+def fold_shape(spec: LayerSpec, given: int | None = None, batch: int | None = None) -> FoldShape:
+    """The blocks a Fold's output size holds; the input's L must equal their product.
+
+    >>> from convcalc.specs import build_spec
+    >>> fold_shape(build_spec("fold", kernel_size=(2,), output_size=(4,))).required
+    9
+    """
+    labels = dimension_names(spec.ndim)
+    dims = []
+    for axis, size in enumerate(spec.output_size):
+        dims.append(
+            blocks_dim(
+                size,
+                spec.kernel_size[axis],
+                spec.stride[axis],
+                spec.padding[axis],
+                spec.dilation[axis],
+                label=labels[axis],
+                kind=OpKind.FOLD,
+            )
+        )
+    blocks = LayerShape(spec, tuple(dims), batch)
+    shape = FoldShape(spec, blocks, given, batch)
+    if given is not None and given != shape.required:
+        counts = " * ".join(map(str, blocks.output))
+        raise ConvcalcError(
+            f"input size: the input's L must be the number of sliding blocks {counts} = "
+            f"{shape.required} for output_size={list(spec.output_size)}, got {given}; torch: "
+            "\"expected size of input's dimension 2 to match the calculated number of sliding "
+            'blocks"'
+        )
+    return shape
+
+
+AnyShape = Union["LayerShape", AdaptiveShape, FoldShape]
 
 
 def shape_of(spec: LayerSpec, input_size: tuple[int, ...], batch: int | None = None) -> AnyShape:
-    """The output of any layer: sliding windows (``layer_shape``) or adaptive ones."""
+    """The output of any layer: sliding windows (``layer_shape``), adaptive ones, or a Fold's
+    blocks (``input_size`` is then its L, or empty)."""
     if spec.kind.is_adaptive:
         return adaptive_shape(spec, input_size, batch)
+    if spec.kind is OpKind.FOLD:
+        return fold_shape(spec, input_size[0] if input_size else None, batch)
     return layer_shape(spec, input_size, batch)
 
 
@@ -671,14 +779,19 @@ class LayerShape:
     def out_channels(self) -> int | None:
         if self.spec.kind.is_pool:
             return self.spec.in_channels
+        if self.spec.kind is OpKind.UNFOLD and self.spec.in_channels is not None:
+            return self.spec.in_channels * math.prod(self.spec.kernel_size)
         return self.spec.out_channels
 
     def tensor_shape(self, side: str) -> tuple[int, ...] | None:
-        """``(N, C, *spatial)`` for side 'input' or 'output', when the channels are known."""
+        """``(N, C, *spatial)`` for side 'input' or 'output', when the channels are known; an
+        Unfold's output is ``(N, C*prod(k), L)``."""
         channels = self.spec.in_channels if side == "input" else self.out_channels
         if channels is None:
             return None
         spatial = self.input if side == "input" else self.output
+        if self.spec.kind is OpKind.UNFOLD and side == "output":
+            spatial = (math.prod(self.output),)
         lead = (self.batch,) if self.batch is not None else ()
         return (*lead, channels, *spatial)
 

@@ -14,6 +14,8 @@ from convcalc.shapes import (
     AdaptiveShape,
     AnyShape,
     DimShape,
+    FoldShape,
+    blocks_dim,
     conv_dim,
     conv_transpose_dim,
     dilated_kernel_extent,
@@ -112,10 +114,10 @@ def solve(
     """
     if size < 1 or target < 1:
         raise MalformedInputError("solve: input and output sizes must be positive")
-    if kind.is_adaptive:
+    if kind.is_adaptive or kind is OpKind.FOLD:
         raise MalformedInputError(
-            f"solve: an adaptive pool gives the output size it is asked for: "
-            f"{kind.torch_name}({target}) maps any input to {target}"
+            f"solve: {kind.torch_name} gives the output size it is asked for "
+            f"(output_size={target}); nothing to solve"
         )
     dilations = [1] if kind is OpKind.AVGPOOL else _choices(dilation, bounds.dilation)
     found: list[Candidate] = []
@@ -183,8 +185,10 @@ def _dims(
                     dims.extend(conv_transpose_dim(size, k, s, p, d, op) for op in ops)
                 case OpKind.MAXPOOL | OpKind.AVGPOOL:
                     dims.append(pool_dim(size, k, s, p, d, ceil_mode, kind=kind))
-                case OpKind.ADAPTIVEAVGPOOL | OpKind.ADAPTIVEMAXPOOL:
-                    raise AssertionError("solve() turns adaptive pools away first")
+                case OpKind.UNFOLD:
+                    dims.append(blocks_dim(size, k, s, (p, p), d))
+                case OpKind.ADAPTIVEAVGPOOL | OpKind.ADAPTIVEMAXPOOL | OpKind.FOLD:
+                    raise AssertionError("solve() turns adaptive pools and fold away first")
                 case _:
                     assert_never(kind)
         except ConvcalcError:
@@ -295,7 +299,7 @@ class SweepRow(NamedTuple):
 
 def sweep_row(size: int, shape: AnyShape) -> SweepRow:
     """The marks a reviewer looks for, from the single-size answer."""
-    if isinstance(shape, AdaptiveShape):  # reads every input; no inverse layer
+    if isinstance(shape, AdaptiveShape | FoldShape):  # no window left unread, no inverse
         return SweepRow(size, shape.output)
     dim = shape.dims[0]
     output = shape.output

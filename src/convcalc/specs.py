@@ -238,6 +238,8 @@ class LayerSpec:
 
     @property
     def name(self) -> str:
+        if not self.kind.family.dimensioned:
+            return self.kind.value
         return f"{self.kind.value}{self.ndim}d"
 
     @property
@@ -311,7 +313,8 @@ def build_spec(
         raise MalformedInputError(
             f"{name} is {name.ndim}-d but the input has {ndim} spatial dimension(s)"
         )
-    ndim = name.ndim or ndim
+    dims = kind.family.ndims
+    ndim = name.ndim or ndim or (dims[0] if len(dims) == 1 else None)
     if ndim is not None and ndim not in (1, 2, 3):
         raise MalformedInputError(
             f"{name}: PyTorch has 1d, 2d and 3d layers; the sizes give {ndim} dimensions"
@@ -344,6 +347,7 @@ def build_spec(
         raise MalformedInputError(f"output_padding must be non-negative, got {min(out_pads)}")
     mode, pads = _resolve_padding(kind, padding, kernel, strides, dilations, ndim)
     _check_channels(kind, groups, in_channels, out_channels)
+    wanted = () if output_size is None else broadcast(output_size, ndim, "output_size (--out)")
     return LayerSpec(
         kind,
         ndim,
@@ -359,6 +363,7 @@ def build_spec(
         in_channels,
         in_channels if kind.is_pool and out_channels is None else out_channels,
         bias,
+        output_size=wanted,
     )
 
 

@@ -20,12 +20,13 @@ from convcalc.errors import ConvcalcError, MalformedInputError
 from convcalc.shapes import (
     AdaptiveShape,
     AnyShape,
+    FoldShape,
     LayerShape,
     dilated_kernel_extent,
     shape_of,
     zero_inserted_size,
 )
-from convcalc.specs import LayerArgs, LayerSpec, OpKind, PaddingArg, ViewName
+from convcalc.specs import LayerArgs, LayerSpec, OpKind, OpName, PaddingArg, ViewName
 from convcalc.tensors import Number, normalise, pad
 
 NEG_INF = float("-inf")
@@ -93,6 +94,10 @@ class Trace:
 
     @property
     def out_channels(self) -> int:
+        if self.spec.kind is OpKind.UNFOLD:
+            return int(self.x.shape[0]) * math.prod(self.spec.kernel_size)
+        if self.spec.kind is OpKind.FOLD:
+            return int(self.x.shape[0]) // math.prod(self.spec.kernel_size)
         if self.w is None:
             return int(self.x.shape[0])
         if self.spec.kind is OpKind.CONV:
@@ -118,8 +123,12 @@ class Trace:
 
     @property
     def display_output(self) -> np.ndarray | None:
+        """The output as the user's layout has it: no channel axis for a plain matrix; an
+        Unfold's as torch's (C*prod(k), L) column matrix."""
         if self.output is None:
             return None
+        if self.spec.kind is OpKind.UNFOLD:
+            return self.output.reshape(self.output.shape[0], -1)
         return self.output[0] if self.plain and self.output.shape[0] == 1 else self.output
 
     def step_at(self, index: tuple[int, ...]) -> Step:
@@ -161,9 +170,9 @@ def arrange(
     if plain:
         x = x.reshape((1, *x.shape))
     c_in = x.shape[0]
-    if kind.is_pool:
+    if not kind.has_weight:
         if w is not None or b is not None:
-            raise MalformedInputError("weight/bias: pools have no weights")
+            raise MalformedInputError(f"weight/bias: {kind.torch_name} has no weights")
         return x, None, None, plain
     if w is None:
         raise MalformedInputError("weight: convolutions need --w")
@@ -266,6 +275,10 @@ def _step(trace: Trace, o: int, pos: tuple[int, ...]) -> Step:
             return _pool_step(spec, x, o, pos)
         case OpKind.ADAPTIVEAVGPOOL | OpKind.ADAPTIVEMAXPOOL:
             return _adaptive_step(trace, o, pos)
+        case OpKind.UNFOLD:
+            return _unfold_step(trace, o, pos)
+        case OpKind.FOLD:
+            return _fold_step(trace, o, pos)
         case _:
             assert_never(spec.kind)
 
@@ -445,6 +458,51 @@ def _adaptive_step(trace: Trace, c: int, pos: tuple[int, ...]) -> Step:
         divisor_reason=f"the window {spans}: {len(terms)} element(s)",
         window=window,
     )
+
+
+def _unfold_step(trace: Trace, row: int, block: tuple[int, ...]) -> Step:
+    """Column matrix element (row, block): row = (channel, kernel offset), block = the window's
+    position; a copy of one input element (0 where the window reads padding)."""
+    spec, x = trace.spec, trace.x
+    offsets = math.prod(spec.kernel_size)
+    c, flat = divmod(row, offsets)
+    m = np.unravel_index(flat, spec.kernel_size)
+    starts = [j * s - p for j, s, (p, _) in zip(block, spec.stride, spec.padding)]
+    at = tuple(st + int(mi) * d for st, mi, d in zip(starts, m, spec.dilation))
+    inside = all(0 <= a < n for a, n in zip(at, x.shape[1:]))
+    value = x[(c, *at)] if inside else 0
+    term = Term((c, *at), value, None, None, value, not inside)
+    return Step((row, *block), (term,), value, window=_window(starts, spec))
+
+
+def _fold_step(trace: Trace, c: int, pos: tuple[int, ...]) -> Step:
+    """Output pixel ``pos`` of channel c: the sum of every column element that lands on it
+    (block j, kernel offset m with j*s + m*d - p == pos, per dimension): overlaps are added."""
+    spec, x = trace.spec, trace.x
+    shape = trace.shape
+    assert isinstance(shape, FoldShape)
+    blocks = shape.blocks.output
+    per_dim = []
+    for i, n, k, s, d, (p, _) in zip(
+        pos, blocks, spec.kernel_size, spec.stride, spec.dilation, spec.padding
+    ):
+        pairs = []
+        for m in range(k):
+            t = i + p - m * d
+            if t % s == 0 and 0 <= t // s < n:
+                pairs.append((t // s, m))
+        per_dim.append(pairs)
+    offsets = math.prod(spec.kernel_size)
+    terms = []
+    for combo in itertools.product(*per_dim):
+        block = [pair[0] for pair in combo]
+        taps = [pair[1] for pair in combo]
+        row = c * offsets + int(np.ravel_multi_index(taps, spec.kernel_size))
+        column = int(np.ravel_multi_index(block, blocks))
+        value = x[row, column]
+        terms.append(Term((row, column), value, None, None, value))
+    total = sum((t.product for t in terms), 0)
+    return Step((c, *pos), tuple(terms), total, total=total, divisor=len(terms))
 
 
 # --- transposed convolution, the other views ----------------------------------------------------
@@ -801,10 +859,13 @@ def trace_args(
     from convcalc.specs import parse_op
 
     name = parse_op(op)
-    ndim = name.ndim or x.ndim
+    if name.kind is OpKind.FOLD:
+        return _fold_trace(name, x, w, b, args, convention)
+    dims = name.kind.family.ndims
+    ndim = name.ndim or (dims[0] if len(dims) == 1 else x.ndim)
     if ndim not in (1, 2, 3):
         raise MalformedInputError(f"input: a plain matrix with {x.ndim} axes gives no 1d/2d/3d op")
-    if not name.kind.is_pool:
+    if name.kind.has_weight:
         if w is None:
             raise MalformedInputError("weight: convolutions need --w")
         if w.ndim < ndim:
@@ -839,3 +900,25 @@ def trace_args(
         trace = explain(spec, arranged_x, arranged_w, arranged_b, plain)
     trace.weight_plain = w is not None and w.ndim == ndim
     return trace
+
+
+def _fold_trace(
+    name: OpName,
+    x: np.ndarray,
+    w: np.ndarray | None,
+    b: np.ndarray | None,
+    args: LayerArgs,
+    convention: str,
+) -> Trace:
+    """Fold's input is the column matrix (C*prod(k), L) itself, not an image."""
+    from convcalc.conventions import resolve_args
+
+    if w is not None or b is not None:
+        raise MalformedInputError("weight/bias: Fold has no weights")
+    if x.ndim != 2:
+        raise MalformedInputError(
+            f"input: Fold takes the column matrix (C*prod(k), L), 2 axes; got shape {list(x.shape)}"
+        )
+    rows = replace(args, in_channels=int(x.shape[0]))
+    spec = resolve_args(convention, str(name), (int(x.shape[1]),), rows).spec
+    return explain(spec, x, None, None, plain=spec.out_channels == 1)
