@@ -125,18 +125,18 @@ def test_ceil_mode_explains_dropped_window(runner: CliRunner) -> None:
     [
         (
             ["conv2d", "--in", "2", "--k", "5"],
-            "kernel_size: kernel_size 5 is larger than the padded input 2",
+            "kernel_size (--k): kernel_size 5 is larger than the padded input 2",
         ),
         (
             ["convtranspose2d", "--in", "5", "--k", "3", "--s", "2", "--op", "2"],
-            "output_padding: 2 must be smaller than either stride (2) or dilation (1)",
+            "output_padding (--op): 2 must be smaller than either stride (2) or dilation (1)",
         ),
-        (["maxpool2d", "--in", "5", "--k", "3", "--p", "2"], "padding: 2 must be at most half"),
+        (["maxpool2d", "--in", "5", "--k", "3", "--p", "2"], "padding (--p): 2 must be at most half"),
         (["convtranspose1d", "--in", "1", "--k", "1", "--p", "1"], "is not positive"),
         (["conv2d", "--in", "8", "--k", "3", "--s", "2", "--p", "same"], "strided"),
         (
             ["conv2d", "--in", "8", "--k", "3", "--groups", "2", "--cin", "3"],
-            "groups: in_channels=3 must be divisible by groups=2",
+            "groups (--groups): in_channels=3 must be divisible by groups=2",
         ),
         (["maxpool1d", "--in", "5", "--k", "3", "--s", "3", "--p", "1", "--d", "4"], "output size"),
     ],

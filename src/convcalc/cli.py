@@ -755,7 +755,7 @@ def compare(
         name = parse_op(op)
         sizes = parse_size_list(input_size, "input size (--in)", minimum=1)
         rows = compare_layers(
-            op,
+            name,
             sizes,
             layer_options(kernel, stride, padding, dilation, output_padding, ceil, output_shape),
         )

@@ -9,7 +9,7 @@ from typing import Any
 
 from convcalc.errors import MalformedInputError
 from convcalc.options import SHAPE_FORMATS, Format
-from convcalc.output import emit, progress_on_stderr, resolve_format
+from convcalc.output import emit, progress_on_stderr, resolve_format, with_flag
 from convcalc.specs import LayerArgs, OpKind
 
 
@@ -94,13 +94,13 @@ def shape(
             raise MalformedInputError(
                 f"input size (--in): {name} needs the input size, e.g. --in 5 or --in 5x7"
             )
-        resolved, result = shape_query(convention, op, (), layer, batch)
+        resolved, result = shape_query(convention, name, (), layer, batch)
         _emit_shape(chosen, result, resolved)
         return
     sweep_range = parse_range(input_size)
     if sweep_range is None:
         sizes = parse_size_list(input_size, "input size (--in)", minimum=1)
-        resolved, result = shape_query(convention, op, sizes, layer, batch)
+        resolved, result = shape_query(convention, name, sizes, layer, batch)
         _emit_shape(chosen, result, resolved)
         return
     if layer.output_shape is not None and not name.kind.is_adaptive:
@@ -111,11 +111,13 @@ def shape(
     from convcalc.solve import sweep
 
     def at(size: int) -> Any:
-        return shape_query(convention, op, (size,), layer, batch)[1]
+        return shape_query(convention, name, (size,), layer, batch)[1]
 
     title = f"{name.kind.value}{name.ndim or 1}d"
     with progress_on_stderr(f"{title} sweep") as progress:
         rows = sweep(at, sweep_range, progress)
+    # each row's error reads as the single-size query reports it (with the flag)
+    rows = [row._replace(error=with_flag(row.error)) if row.error else row for row in rows]
 
     def table(console: Any, found: Any) -> None:
         from convcalc.render import print_sweep

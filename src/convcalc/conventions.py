@@ -181,7 +181,7 @@ def resolve(
 
 
 def resolve_args(
-    convention: Convention | str, op: str, input_size: tuple[int, ...], args: LayerArgs
+    convention: Convention | str, op: str | OpName, input_size: tuple[int, ...], args: LayerArgs
 ) -> Resolved:
     """Resolve a layer written in a framework's terms into explicit pads and a LayerSpec."""
     try:
@@ -209,7 +209,7 @@ def resolve_args(
 
 def shape_query(
     convention: Convention | str,
-    op: str,
+    op: str | OpName,
     input_size: tuple[int, ...],
     args: LayerArgs,
     batch: int | None = None,
@@ -224,7 +224,7 @@ def shape_query(
 
 
 def _resolve(
-    convention: Convention, op: str, input_size: tuple[int, ...], args: LayerArgs
+    convention: Convention, op: str | OpName, input_size: tuple[int, ...], args: LayerArgs
 ) -> Resolved:
     kernel_size, stride, padding = args.kernel_size, args.stride, args.padding
     dilation, output_padding, ceil_mode = args.dilation, args.output_padding, args.ceil_mode
@@ -235,7 +235,7 @@ def _resolve(
     )
     from convcalc.specs import parse_op
 
-    name = parse_op(op)
+    name = op if isinstance(op, OpName) else parse_op(op)
     if name.kind.is_adaptive:
         return _adaptive(convention, name, input_size, args)
     if name.kind in (OpKind.UNFOLD, OpKind.FOLD):
@@ -868,7 +868,7 @@ class Comparison:
     error: str | None
 
 
-def compare(op: str, input_size: tuple[int, ...], args: LayerArgs) -> list[Comparison]:
+def compare(op: str | OpName, input_size: tuple[int, ...], args: LayerArgs) -> list[Comparison]:
     """The same layer arguments under every convention (errors kept, not raised)."""
     from convcalc.shapes import layer_shape
 

@@ -27,7 +27,15 @@ from typing import Any, NamedTuple
 
 from convcalc.errors import ConvcalcError, MalformedInputError
 from convcalc.shapes import LayerShape, layer_shape
-from convcalc.specs import LayerArgs, LayerSpec, OpKind, parse_int, parse_op, parse_size_list
+from convcalc.specs import (
+    LayerArgs,
+    LayerSpec,
+    OpKind,
+    OpName,
+    parse_int,
+    parse_op,
+    parse_size_list,
+)
 
 Shape = tuple[int, ...]
 
@@ -444,12 +452,21 @@ def _family(kind: str) -> tuple[str, int | None]:
         name = parse_op(kind)
     except MalformedInputError:
         raise MalformedInputError(f"unknown layer {kind!r}; net knows {known_layers()}") from None
+    if not name.kind.family.dimensioned:
+        raise MalformedInputError(
+            f"layer {kind!r}: {name.kind.torch_name} changes the tensor's rank, which net does "
+            f"not follow; `convcalc shape {name.kind.value}` and `trace` take it"
+        )
     return name.kind.value, name.ndim
 
 
 def known_layers() -> str:
     """Every layer type ``net`` reads, for error messages and --help."""
-    convs = ", ".join(f"{kind.value}1d/2d/3d" for kind in OpKind)
+    convs = ", ".join(
+        f"{kind.value}1d/2d/3d"
+        for kind in OpKind
+        if kind.family.dimensioned and not kind.is_adaptive
+    )
     others = sorted(_SHAPE_PRESERVING - {"swish", "dropout1d", "dropout2d", "dropout3d"})
     return (
         f"{convs}, adaptiveavgpool1d/2d/3d, adaptivemaxpool1d/2d/3d, batchnorm1d/2d/3d, "
@@ -586,7 +603,7 @@ def _conv_like(
     )
     from convcalc.conventions import resolve_args
 
-    spec = resolve_args("torch", f"{kind.value}{ndim}d", spatial, args).spec
+    spec = resolve_args("torch", OpName(kind, ndim), spatial, args).spec
     spec = replace(spec, bias=_flag(raw, "bias", True))
     result = layer_shape(spec, spatial, current[0])
     out = result.tensor_shape("output")

@@ -103,12 +103,30 @@ def emit(
             assert_never(chosen)
 
 
+def with_flag(message: str) -> str:
+    """The core names parameters (``kernel_size: ...``); the CLI adds the flag that sets it
+    (``kernel_size (--k): ...``)."""
+    import re
+
+    from convcalc.ops import FLAGS, Param
+
+    match = re.match(r"(\w+): ", message)
+    if match is None:
+        return message
+    try:
+        flag = FLAGS[Param(match.group(1))]
+    except (ValueError, KeyError):
+        return message
+    return f"{match.group(1)} ({flag}):{message[match.end() - 1 :]}"
+
+
 def report_error(
     message: str, code: int, as_json: bool, usage: str = "", to_stderr: bool = False
 ) -> None:
     """A one-line error: on stdout as JSON with --json (a script reads one stream), else on
     stderr after the usage lines of a malformed command line. ``to_stderr`` for output errors
     (stdout is what failed)."""
+    message = with_flag(message)
     if as_json and not to_stderr:
         try:
             write(dumps(error_dict(message, code)))

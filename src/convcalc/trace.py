@@ -884,7 +884,7 @@ def trace_args(
     spatial = tuple(x.shape[-ndim:])
     spec = resolve_args(
         convention,
-        str(name) if name.ndim else f"{name}{ndim}d",
+        OpName(name.kind, ndim),
         spatial,
         replace(args, kernel_size=None if kernel_size is None else tuple(kernel_size)),
     ).spec
@@ -920,5 +920,5 @@ def _fold_trace(
             f"input: Fold takes the column matrix (C*prod(k), L), 2 axes; got shape {list(x.shape)}"
         )
     rows = replace(args, in_channels=int(x.shape[0]))
-    spec = resolve_args(convention, str(name), (int(x.shape[1]),), rows).spec
+    spec = resolve_args(convention, name, (int(x.shape[1]),), rows).spec
     return explain(spec, x, None, None, plain=spec.out_channels == 1)
