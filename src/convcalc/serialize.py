@@ -535,6 +535,10 @@ def sweep_json(op: str, convention: str, rows: list[SweepRow]) -> str:
     ``output`` (dimension 0, or null), ``output_size`` (every dimension, as the single-size
     query's ``output``), ``error``, ``unread_input``, ``roundtrip``, ``needs_output_padding``."""
 
+    valid = (
+        '    {"input": %d, "output": %d, "output_size": [%s], "error": null, '
+        '"unread_input": %d, "roundtrip": %s, "needs_output_padding": %s}'
+    )
     lines = []
     for r in rows:
         if r.output is None:
@@ -544,13 +548,16 @@ def sweep_json(op: str, convention: str, rows: list[SweepRow]) -> str:
                 f'"unread_input": {r.unread}, "roundtrip": null, "needs_output_padding": null}}'
             )
             continue
-        back = "null" if r.roundtrip is None else r.roundtrip
-        needs = "null" if r.needs_output_padding is None else r.needs_output_padding
-        sizes = ", ".join(map(str, r.output))
         lines.append(
-            f'    {{"input": {r.input}, "output": {r.output[0]}, "output_size": [{sizes}], '
-            f'"error": null, "unread_input": {r.unread}, "roundtrip": {back}, '
-            f'"needs_output_padding": {needs}}}'
+            valid
+            % (
+                r.input,
+                r.output[0],
+                str(r.output[0]) if len(r.output) == 1 else ", ".join(map(str, r.output)),
+                r.unread,
+                "null" if r.roundtrip is None else r.roundtrip,
+                "null" if r.needs_output_padding is None else r.needs_output_padding,
+            )
         )
     head = f'{{\n  "op": {json.dumps(op)},\n  "convention": {json.dumps(convention)},\n  "rows": ['
     return head + ("\n" + ",\n".join(lines) + "\n  ]\n}" if lines else "]\n}")
