@@ -229,8 +229,9 @@ def trace(
         str,
         typer.Argument(
             show_default=False,
-            help="conv, convtranspose, maxpool, avgpool with 1d/2d/3d or without "
-            "(dimensions from the input matrix).",
+            help="conv, convtranspose, maxpool, avgpool, adaptiveavgpool, adaptivemaxpool with "
+            "1d/2d/3d or without (dimensions from the input matrix); unfold; fold (its --x is "
+            "the column matrix (C*prod(k), L), with --out).",
         ),
     ],
     x: Annotated[

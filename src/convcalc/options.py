@@ -48,16 +48,22 @@ class Opt:
     required: bool = False
 
 
-OP = Opt(
-    "op",
-    (),
-    Kind.ARGUMENT,
-    None,
-    "conv1d/2d/3d, convtranspose1d/2d/3d, maxpool1d/2d/3d, avgpool1d/2d/3d, or conv, "
-    "convtranspose, maxpool, avgpool (dimensions from --in). Aliases such as conv_transpose2d, "
-    "deconv2d, max_pool2d, Conv2d are accepted.",
-    required=True,
-)
+def _op_help() -> str:
+    """The OP argument's help, from the op table: each family and what it is."""
+    from convcalc.ops import OPS
+
+    families = "; ".join(
+        f"{f.kind.value}{'1d/2d/3d' if f.dimensioned and len(f.ndims) > 1 else ''}: "
+        f"{f.description.split(',')[0]}"
+        for f in OPS.values()
+    )
+    return (
+        f"{families}. Without 1d/2d/3d the dimensions come from --in. Aliases such as "
+        "conv_transpose2d, deconv2d, max_pool2d, Conv2d, im2col are accepted."
+    )
+
+
+OP = Opt("op", (), Kind.ARGUMENT, None, _op_help(), required=True)
 IN = Opt(
     "input_size",
     ("--in", "--input-size"),

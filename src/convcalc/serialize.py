@@ -91,6 +91,19 @@ def layer_shape_dict(result: AnyShape) -> dict[str, Any]:
         if isinstance(result, AdaptiveShape)
         else [dim_dict(dim) for dim in result.dims]
     )
+    if isinstance(result, AdaptiveShape):
+        return {
+            "op": spec.name,
+            "kind": spec.kind.value,
+            "ndim": spec.ndim,
+            "input": list(result.input),
+            "output": list(result.output),
+            "params": spec_params(spec),
+            "windows": _windows(result),
+            "input_shape": _maybe_list(result.tensor_shape("input")),
+            "output_shape": _maybe_list(result.tensor_shape("output")),
+            "dims": dims,
+        }
     return {
         "op": spec.name,
         "kind": spec.kind.value,
@@ -102,6 +115,12 @@ def layer_shape_dict(result: AnyShape) -> dict[str, Any]:
         "output_shape": _maybe_list(result.tensor_shape("output")),
         "dims": dims,
     }
+
+
+def _windows(result: AdaptiveShape) -> list[list[list[int]] | None]:
+    """Per dimension, the ``[start, end)`` window of every output index (null past
+    MAX_LISTED_WINDOWS)."""
+    return [None if dim.windows is None else [list(w) for w in dim.windows] for dim in result.dims]
 
 
 def fold_shape_dict(result: FoldShape) -> dict[str, Any]:
@@ -185,6 +204,7 @@ def trace_dict(trace: Trace, steps: list[Step], view: View | None = None) -> dic
         "bias": None if trace.b is None else to_plain(trace.b),
         "output": None if trace.output is None else to_plain(trace.display_output),
         "steps_total": trace.step_count,
+        **({"windows": _windows(trace.shape)} if isinstance(trace.shape, AdaptiveShape) else {}),
         "steps": [step_dict(step, trace.plain) for step in steps],
     }
     if view is not None:
