@@ -131,7 +131,10 @@ def test_ceil_mode_explains_dropped_window(runner: CliRunner) -> None:
             ["convtranspose2d", "--in", "5", "--k", "3", "--s", "2", "--op", "2"],
             "output_padding (--op): 2 must be smaller than either stride (2) or dilation (1)",
         ),
-        (["maxpool2d", "--in", "5", "--k", "3", "--p", "2"], "padding (--p): 2 must be at most half"),
+        (
+            ["maxpool2d", "--in", "5", "--k", "3", "--p", "2"],
+            "padding (--p): 2 must be at most half",
+        ),
         (["convtranspose1d", "--in", "1", "--k", "1", "--p", "1"], "is not positive"),
         (["conv2d", "--in", "8", "--k", "3", "--s", "2", "--p", "same"], "strided"),
         (
