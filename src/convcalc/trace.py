@@ -345,16 +345,7 @@ def _conv_transpose_step(
     groups = spec.groups
     cin_g, cout_g = x.shape[0] // groups, w.shape[1]
     group, oc = divmod(o, cout_g)
-    per_dim = []
-    for j, n, k, s, d, (p, _) in zip(
-        pos, in_size, spec.kernel_size, spec.stride, spec.dilation, spec.padding
-    ):
-        pairs = []
-        for m in range(k):
-            t = j + p - m * d
-            if t % s == 0 and 0 <= t // s < n:
-                pairs.append((t // s, m))
-        per_dim.append(pairs)
+    per_dim = _landing(spec, pos, in_size)
     terms = []
     for c in range(cin_g):
         channel = group * cin_g + c
@@ -475,6 +466,25 @@ def _unfold_step(trace: Trace, row: int, block: tuple[int, ...]) -> Step:
     return Step((row, *block), (term,), value, window=_window(starts, spec))
 
 
+def _landing(
+    spec: LayerSpec, pos: tuple[int, ...], sources: tuple[int, ...]
+) -> list[list[tuple[int, int]]]:
+    """Scatter read backwards, per dimension: the (source index i, kernel tap m) pairs with
+    ``i*s + m*d - p == pos``, i.e. every place a scatter-add writes to output ``pos`` (a
+    transposed conv's input elements, a fold's blocks)."""
+    per_dim = []
+    for j, n, k, s, d, (p, _) in zip(
+        pos, sources, spec.kernel_size, spec.stride, spec.dilation, spec.padding
+    ):
+        pairs = []
+        for m in range(k):
+            t = j + p - m * d
+            if t % s == 0 and 0 <= t // s < n:
+                pairs.append((t // s, m))
+        per_dim.append(pairs)
+    return per_dim
+
+
 def _fold_step(trace: Trace, c: int, pos: tuple[int, ...]) -> Step:
     """Output pixel ``pos`` of channel c: the sum of every column element that lands on it
     (block j, kernel offset m with j*s + m*d - p == pos, per dimension): overlaps are added."""
@@ -482,16 +492,7 @@ def _fold_step(trace: Trace, c: int, pos: tuple[int, ...]) -> Step:
     shape = trace.shape
     assert isinstance(shape, FoldShape)
     blocks = shape.blocks.output
-    per_dim = []
-    for i, n, k, s, d, (p, _) in zip(
-        pos, blocks, spec.kernel_size, spec.stride, spec.dilation, spec.padding
-    ):
-        pairs = []
-        for m in range(k):
-            t = i + p - m * d
-            if t % s == 0 and 0 <= t // s < n:
-                pairs.append((t // s, m))
-        per_dim.append(pairs)
+    per_dim = _landing(spec, pos, blocks)
     offsets = math.prod(spec.kernel_size)
     terms = []
     for combo in itertools.product(*per_dim):
