@@ -683,7 +683,7 @@ def _print_im2col(
         f"{col}: {', '.join(f'{a}:{z}' for a, z in window)}"
         for col, window in enumerate(view.windows[:shown])
     )
-    console.print(f"windows (input rows:cols of each column): {spans}", style="dim")
+    console.print(f"each column's window (start:stop per dimension): {spans}", style="dim")
     if grid_width(view.weight_matrix.reshape(1, *view.weight_matrix.shape)) <= console.width:
         console.print(grid(view.weight_matrix, "weight matrix (one row per output channel)"))
     else:
