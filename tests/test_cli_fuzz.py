@@ -45,6 +45,11 @@ ops = st.sampled_from(
         "deconv2d",
         "pool",
         "Conv2d",
+        "adaptiveavgpool2d",
+        "adaptivemaxpool1d",
+        "unfold",
+        "fold",
+        "im2col",
     ]
 )
 conventions = st.sampled_from(["torch", "tf", "keras", "onnx", "caffe"])
@@ -84,6 +89,7 @@ def test_shape_never_crashes(
     if ceil:
         args.append("--ceil")
     _ok(CliRunner().invoke(app, args))
+    _ok(CliRunner().invoke(app, [*args, "--out", k]))
 
 
 @settings(max_examples=150)
@@ -109,7 +115,7 @@ def test_shape_never_crashes(
     conventions,
 )
 def test_trace_never_crashes(op: str, x: str, w: str, s: str, p: str, convention: str) -> None:
-    """Random trace arguments end in a result or a clean error."""
+    """Random trace arguments end in a result or a clean error (views, --out, --grad-out too)."""
     args = [
         "trace",
         op,
@@ -127,6 +133,8 @@ def test_trace_never_crashes(op: str, x: str, w: str, s: str, p: str, convention
         convention,
     ]
     _ok(CliRunner().invoke(app, args))
+    for extra in (["--out", s], ["--view", "im2col"], ["--grad-out", x], ["--plain"]):
+        _ok(CliRunner().invoke(app, [*args, *extra]))
 
 
 @settings(max_examples=150)
