@@ -870,13 +870,13 @@ class Comparison:
 
 def compare(op: str | OpName, input_size: tuple[int, ...], args: LayerArgs) -> list[Comparison]:
     """The same layer arguments under every convention (errors kept, not raised)."""
-    from convcalc.shapes import layer_shape
+    from convcalc.shapes import shape_of
 
     rows = []
     for convention in Convention:
         try:
             resolved = resolve_args(convention, op, input_size, args)
-            output = layer_shape(resolved.spec, resolved.input_size).output
+            output = shape_of(resolved.spec, resolved.input_size).output
             rows.append(Comparison(convention, resolved, output, None))
         except ConvcalcError as error:
             rows.append(Comparison(convention, None, None, str(error)))

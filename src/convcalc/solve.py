@@ -233,6 +233,13 @@ def invert(spec: LayerSpec, size: tuple[int, ...]) -> Inversion:
     >>> [(d.preimage, d.output_padding) for d in inv.dims]
     [([7, 8], 0), ([7, 8], 1)]
     """
+    if spec.kind.is_adaptive or not spec.kind.family.dimensioned:
+        hint = (
+            "the inverse of Unfold is Fold (convcalc shape fold --out SIZE --k K)"
+            if spec.kind is OpKind.UNFOLD
+            else "it has no transposed counterpart in PyTorch"
+        )
+        raise MalformedInputError(f"invert: {spec.kind.torch_name}: {hint}")
     forward = layer_shape(spec, size)
     inversion = Inversion(spec)
     for axis, dim in enumerate(forward.dims):
