@@ -222,3 +222,20 @@ def test_onnxruntime(ort: Any, kind: str, ndim: int) -> None:
                 ours.astype(float), theirs, rtol=1e-5, atol=1e-4, err_msg=str((attrs, size))
             )
     assert agreed >= 10
+
+
+@pytest.mark.parametrize("kind", ["Average", "Max"])
+@pytest.mark.parametrize("ndim", [1, 2])
+def test_keras_adaptive_pools(keras: Any, kind: str, ndim: int) -> None:
+    """Keras 3's adaptive pools use PyTorch's windows: --convention keras equals them."""
+    rng = random.Random(f"keras-adaptive-{kind}-{ndim}")
+    for _ in range(20):
+        size = tuple(rng.randint(1, 9) for _ in range(ndim))
+        out = tuple(rng.randint(1, 9) for _ in range(ndim))
+        x = _data(rng, size)
+        op = f"adaptive{'avg' if kind == 'Average' else 'max'}pool{ndim}d"
+        ours = _ours(op, x, None, convention="keras", output_shape=out)
+        layer = getattr(keras.layers, f"Adaptive{kind}Pooling{ndim}D")(out)
+        theirs = np.asarray(layer(x.astype("float32")[None, ..., None]))[0, ..., 0]
+        assert ours is not None and tuple(ours.shape) == theirs.shape, (size, out)
+        np.testing.assert_allclose(ours.astype(float), theirs, rtol=1e-5, atol=1e-5)

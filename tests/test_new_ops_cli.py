@@ -21,6 +21,7 @@ from convcalc.cli import app
         (["shape", "fold", "--in", "8", "--out", "4x4", "--k", "2"], 1),
         (["shape", "unfold", "--in", "2", "--k", "3"], 1),
         (["shape", "adaptiveavgpool2d", "--in", "7", "--out", "3", "--convention", "onnx"], 1),
+        (["shape", "adaptiveavgpool2d", "--in", "7", "--out", "3", "--convention", "keras"], 0),
         (["shape", "adaptiveavgpool2d", "--in", "7", "--k", "3", "--out", "3"], 2),
         (["shape", "adaptiveavgpool2d", "--in", "7"], 2),
         (["shape", "unfold", "--in", "5x5x5", "--k", "2"], 2),

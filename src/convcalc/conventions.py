@@ -339,11 +339,12 @@ def _folding(
 def _adaptive(
     convention: Convention, name: OpName, input_size: tuple[int, ...], args: LayerArgs
 ) -> Resolved:
-    """Adaptive pools: PyTorch's (TF has none, ONNX only the global pool, out = 1)."""
-    if convention is not Convention.TORCH:
+    """Adaptive pools: PyTorch's and Keras 3's (the same windows); TF has none, ONNX only the
+    global pool (out = 1)."""
+    if convention not in (Convention.TORCH, Convention.KERAS):
         raise ConvcalcError(
-            f"convention: {convention.value} has no {name.kind.torch_name} (an adaptive pool is "
-            "PyTorch's; ONNX has GlobalAveragePool/GlobalMaxPool, out = 1)"
+            f"convention: {convention.value} has no {name.kind.torch_name} (adaptive pools are "
+            "PyTorch's and Keras 3's; ONNX has GlobalAveragePool/GlobalMaxPool, out = 1)"
         )
     ndim = name.ndim or len(input_size)
     spec = build_spec(
@@ -359,6 +360,14 @@ def _adaptive(
         output_size=args.output_shape,
     )
     size = "x".join(map(str, spec.output_size))
+    if convention is Convention.KERAS:
+        keras = (
+            "AdaptiveAveragePooling"
+            if name.kind is OpKind.ADAPTIVEAVGPOOL
+            else ("AdaptiveMaxPooling")
+        )
+        call = f"keras.layers.{keras}{ndim}D(output_size={_one(spec.output_size)})"
+        return Resolved(Convention.KERAS, replace(spec, convention="keras"), (), call)
     return Resolved(Convention.TORCH, spec, (), f"torch.nn.{name.kind.torch_name}{ndim}d({size})")
 
 
