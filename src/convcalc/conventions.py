@@ -44,6 +44,7 @@ from convcalc.specs import (
     build_spec,
     check_applicable,
     dimension_names,
+    spec_from_args,
 )
 
 if TYPE_CHECKING:
@@ -305,18 +306,7 @@ def _folding(
     if fold and args.output_shape is None:
         raise MalformedInputError("output_size (--out): Fold needs the output size, e.g. --out 4x4")
     rows = args.in_channels
-    spec = build_spec(
-        OpName(name.kind, 2),
-        kernel_size=args.kernel_size,
-        stride=args.stride,
-        padding=args.padding,
-        dilation=args.dilation,
-        output_padding=args.output_padding or (0,),
-        ceil_mode=args.ceil_mode,
-        groups=args.groups,
-        in_channels=rows,
-        output_size=args.output_shape,
-    )
+    spec = spec_from_args(OpName(name.kind, 2), None, args, rows)
     if fold and rows is not None:
         per = 1
         for k in spec.kernel_size:
@@ -347,18 +337,7 @@ def _adaptive(
             "PyTorch's and Keras 3's; ONNX has GlobalAveragePool/GlobalMaxPool, out = 1)"
         )
     ndim = name.ndim or len(input_size)
-    spec = build_spec(
-        name,
-        ndim=ndim,
-        kernel_size=args.kernel_size,
-        stride=args.stride,
-        padding=args.padding,
-        dilation=args.dilation,
-        output_padding=args.output_padding or (0,),
-        ceil_mode=args.ceil_mode,
-        groups=args.groups,
-        output_size=args.output_shape,
-    )
+    spec = spec_from_args(name, ndim, args)
     size = "x".join(map(str, spec.output_size))
     if convention is Convention.KERAS:
         keras = (

@@ -367,6 +367,26 @@ def build_spec(
     )
 
 
+def spec_from_args(
+    name: OpName, ndim: int | None, args: LayerArgs, in_channels: int | None = None
+) -> LayerSpec:
+    """``build_spec`` on the typed carrier, PyTorch's defaults (the families with no framework
+    quirks resolve this way)."""
+    return build_spec(
+        name,
+        ndim=ndim,
+        kernel_size=args.kernel_size,
+        stride=args.stride,
+        padding=args.padding,
+        dilation=args.dilation,
+        output_padding=args.output_padding or (0,),
+        ceil_mode=args.ceil_mode,
+        groups=args.groups,
+        in_channels=in_channels,
+        output_size=args.output_shape,
+    )
+
+
 def _adaptive_spec(
     kind: OpKind,
     ndim: int,
