@@ -23,7 +23,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from convcalc.errors import MalformedInputError
-from convcalc.shapes import LayerShape
+from convcalc.shapes import LayerShape, shape_of
 from convcalc.specs import LayerSpec, OpKind
 from convcalc.trace import Trace, explain, unfold_columns
 
@@ -132,7 +132,7 @@ def backward(trace: Trace, grad_out: np.ndarray) -> Backward:
 def _first_positions(dy: np.ndarray, spec: LayerSpec, in_size: tuple[int, ...]) -> np.ndarray:
     """im2col columns of dY for the conv ``spec``, one per input position (row-major)."""
     columns = unfold_columns(dy, spec)
-    out = explain(spec, dy, None, None, with_output=False).shape.output
+    out = shape_of(spec, tuple(dy.shape[1:])).output
     keep = [
         n
         for n, pos in enumerate(itertools.product(*(range(o) for o in out)))
