@@ -103,6 +103,8 @@ def shape(
         resolved, result = shape_query(convention, name, sizes, layer, batch)
         _emit_shape(chosen, result, resolved)
         return
+    if name.kind is OpKind.FOLD:
+        raise MalformedInputError("input size (--in): a fold takes one L, not a range")
     if layer.output_shape is not None and not name.kind.is_adaptive:
         raise MalformedInputError(
             "--out/--output-size of a transposed conv needs one input size, not a sweep"

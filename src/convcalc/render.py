@@ -495,7 +495,7 @@ def print_trace(
         console.print(f"bias: {', '.join(_num(v) for v in trace.b)}")
     if trace.output is None:
         console.print(
-            f"output: shape {list(trace.output_shape)}, not computed (--at on a layer this "
+            f"output: shape {list(trace.display_shape)}, not computed (--at on a layer this "
             "large computes only the element asked for)"
         )
     elif spec.kind is OpKind.UNFOLD:

@@ -196,7 +196,7 @@ def trace_dict(trace: Trace, steps: list[Step], view: View | None = None) -> dic
         "ndim": spec.ndim,
         "params": spec_params(spec),
         "input_shape": x_shape,
-        "output_shape": _display_shape(trace),
+        "output_shape": list(trace.display_shape),
         "in_channels": spec.in_channels,
         "out_channels": spec.out_channels,
         "input": to_plain(trace.x[0] if trace.plain else trace.x),
@@ -216,15 +216,6 @@ def trace_dict(trace: Trace, steps: list[Step], view: View | None = None) -> dic
             data["columns"] = data["view_data"]["columns"]
             data["weight_matrix"] = data["view_data"]["weight_matrix"]
     return data
-
-
-def _display_shape(trace: Trace) -> list[int]:
-    import math
-
-    shape = trace.output_shape
-    if trace.spec.kind is OpKind.UNFOLD:
-        return [shape[0], math.prod(shape[1:])]
-    return list(shape[1:] if trace.plain and shape[0] == 1 else shape)
 
 
 def backward_dict(trace: Trace, grads: Backward, steps: list[Step]) -> dict[str, Any]:

@@ -122,6 +122,14 @@ class Trace:
         return window * (int(self.x.shape[0]) // self.spec.groups)
 
     @property
+    def display_shape(self) -> tuple[int, ...]:
+        """The output's shape as the user's layout has it (see display_output)."""
+        shape = self.output_shape
+        if self.spec.kind is OpKind.UNFOLD:
+            return (shape[0], math.prod(shape[1:]))
+        return shape[1:] if self.plain and shape[0] == 1 else shape
+
+    @property
     def display_output(self) -> np.ndarray | None:
         """The output as the user's layout has it: no channel axis for a plain matrix; an
         Unfold's as torch's (C*prod(k), L) column matrix."""
