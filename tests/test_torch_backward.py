@@ -82,3 +82,23 @@ def test_gradients_match_autograd(kind: str, ndim: int) -> None:
                 assert step.value == ours.grad_input[step.index]
         checked += 1
     assert checked >= 10
+
+
+def test_same_padding_gradient() -> None:
+    """padding='same' with an even kernel pads 0 before, 1 after: the gradient is the transposed
+    conv with those asymmetric pads, as autograd computes it."""
+    x = np.arange(1, 17, dtype=object).reshape(4, 4)
+    w = np.ones((2, 2), dtype=object)
+    t = trace_layer("conv2d", x, w, padding="same")
+    dy = np.arange(1, 17, dtype=object).reshape(4, 4)
+    ours = backward(t, dy)
+    xt = torch.arange(1.0, 17.0, dtype=torch.float64).reshape(1, 1, 4, 4).requires_grad_()
+    wt = torch.ones(1, 1, 2, 2, dtype=torch.float64, requires_grad=True)
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        y = torch.nn.functional.conv2d(xt, wt, padding="same")
+    y.backward(torch.tensor(dy.astype(float)).reshape(1, 1, 4, 4))
+    np.testing.assert_array_equal(ours.grad_input[0].astype(float), xt.grad[0, 0].numpy())
+    np.testing.assert_array_equal(ours.grad_weight[0, 0].astype(float), wt.grad[0, 0].numpy())
