@@ -26,10 +26,8 @@ from convcalc.output import (
     resolve_format,
     wants_json,
     write,
-    write_rich,
 )
 from convcalc.serialize import dumps, error_dict
-from convcalc.specs import ViewName
 
 # -h as well as --help, on every command
 CONTEXT = {"help_option_names": ["-h", "--help"]}
@@ -67,6 +65,11 @@ def annotated(opt: Opt) -> Any:
         case Kind.FORMAT:
             info = typer.Option(*opt.flags, metavar=opt.metavar, help=opt.help, show_default=False)
             return Annotated[Optional[Format], info]
+        case Kind.CHOICE:
+            assert opt.choices is not None
+            return Annotated[opt.choices, typer.Option(*opt.flags, help=opt.help)]
+        case Kind.TRISTATE:
+            return Annotated[Optional[bool], typer.Option("/".join(opt.flags), help=opt.help)]
         case _:
             assert_never(opt.kind)
 
@@ -218,259 +221,17 @@ shape.__signature__ = signature(*options.SHAPE)  # type: ignore[attr-defined]
 app.command(short_help="Output size of one layer, with its working.")(shape)
 
 
-# Above this many steps trace --json is written on one line (the C encoder; see dumps).
-COMPACT_JSON_STEPS = 200
-
-
-@app.command(short_help="Every multiply-accumulate of a layer on small data.")
-def trace(
-    ctx: typer.Context,
-    op: Annotated[
-        str,
-        typer.Argument(
-            show_default=False,
-            help="conv, convtranspose, maxpool, avgpool, adaptiveavgpool, adaptivemaxpool with "
-            "1d/2d/3d or without (dimensions from the input matrix); unfold; fold (its --x is "
-            "the column matrix (C*prod(k), L), with --out).",
-        ),
-    ],
-    x: Annotated[
-        str,
-        typer.Option(
-            "--x",
-            "--input",
-            metavar="DATA",
-            help="Input: '1,2;3,4' (rows by ';'), a JSON array, @file (.json .csv .npy), "
-            "'-' (JSON on stdin), or arange:5x5 / ones:3x3 / zeros / eye:3 / full:2x2:7. "
-            "A plain matrix is one channel; (C_in, *spatial) for more.",
-        ),
-    ],
-    w: Annotated[
-        Optional[str],
-        typer.Option(
-            "--w",
-            "--weight",
-            metavar="DATA",
-            help="Weight, same forms. Conv (C_out, C_in/groups, *k), transposed conv "
-            "(C_in, C_out/groups, *k); a plain kernel for one channel per group.",
-        ),
-    ] = None,
-    b: Annotated[
-        Optional[str],
-        typer.Option("--b", "--bias", metavar="DATA", help="Bias (C_out,), e.g. '1,2'."),
-    ] = None,
-    grad_out: Annotated[
-        Optional[str],
-        typer.Option(
-            "--grad-out",
-            metavar="DATA",
-            help="Convs and transposed convs: dL/dY (the output's layout, same forms as --x); "
-            "traces the backward pass: grad_input, grad_weight, grad_bias.",
-        ),
-    ] = None,
-    kernel: KOpt = None,
-    stride: SOpt = None,
-    padding: POpt = "0",
-    dilation: DOpt = "1",
-    output_padding: OpOpt = None,
-    ceil: CeilOpt = False,
-    groups: GroupsOpt = 1,
-    count_include_pad: Annotated[
-        Optional[bool],
-        typer.Option(
-            "--count-include-pad/--no-count-include-pad",
-            help="Avg pools: divide by the window including padding (torch's default; "
-            "TF/Keras never count it; ONNX's default does not).",
-        ),
-    ] = None,
-    convention: ConventionOpt = "torch",
-    output_shape: OutputShapeOpt = None,
-    view: Annotated[
-        ViewName,
-        typer.Option(
-            "--view",
-            help="Transposed convs: scatter, conv (zero-insertion), matrix "
-            "(Cᵀ), or steps; auto picks the one that teaches best.",
-        ),
-    ] = ViewName.AUTO,
-    at: Annotated[
-        Optional[str],
-        typer.Option(
-            "--at",
-            metavar="INDEX",
-            help="Show one output element: i,j (every output channel) or c,i,j.",
-        ),
-    ] = None,
-    max_steps: Annotated[
-        Optional[int],
-        int_option(
-            "--max-steps",
-            minimum=0,
-            help="Show at most N steps (table default 64; JSON default all).",
-        ),
-    ] = None,
-    fmt: FormatOpt = None,
-    as_json: JsonOpt = False,
-    plain: PlainOpt = False,
-) -> None:
+def trace(ctx: typer.Context, **values: Any) -> None:
     """Evaluate a layer on small data and show every multiply-accumulate.
 
     Example: convcalc trace convtranspose2d --x "1,2;3,4" --w "1,0;0,1" --s 2
     """
     with paused_gc():
-        _trace_command(
-            ctx,
-            op,
-            x,
-            w,
-            b,
-            grad_out,
-            kernel,
-            stride,
-            padding,
-            dilation,
-            output_padding,
-            ceil,
-            groups,
-            count_include_pad,
-            convention,
-            output_shape,
-            view,
-            at,
-            max_steps,
-            fmt,
-            as_json,
-            plain,
-        )
+        run_reported(ctx, commands.trace, **values)
 
 
-def _trace_command(
-    ctx: typer.Context,
-    op: str,
-    x: str,
-    w: str | None,
-    b: str | None,
-    grad_out: str | None,
-    kernel: str | None,
-    stride: str | None,
-    padding: str,
-    dilation: str,
-    output_padding: str | None,
-    ceil: bool,
-    groups: int,
-    count_include_pad: bool | None,
-    convention: str,
-    output_shape: str | None,
-    view: ViewName,
-    at: str | None,
-    max_steps: int | None,
-    fmt: Format | None,
-    as_json: bool,
-    plain: bool,
-) -> None:
-    """The body of ``trace`` (run with the cyclic garbage collector paused)."""
-    with reporting(ctx, as_json or fmt == Format.JSON):
-        chosen = resolve_format(fmt, as_json, plain, (Format.TABLE, Format.JSON, Format.PLAIN))
-        from convcalc.tensors import load_tensor
-        from convcalc.trace import ConvView, choose_view, trace_args
-
-        args = layer_options(
-            kernel,
-            stride,
-            padding,
-            dilation,
-            output_padding,
-            ceil,
-            output_shape,
-            groups=groups,
-            count_include_pad=count_include_pad,
-        )
-        result = trace_args(
-            op,
-            load_tensor(x, "input"),
-            load_tensor(w, "weight") if w is not None else None,
-            load_tensor(b, "bias") if b is not None else None,
-            args,
-            convention=convention,
-            for_at=at is not None,
-        )
-        if chosen is Format.PLAIN:
-            values = result.display_output
-            if values is None:
-                raise MalformedInputError(
-                    "--plain prints the whole output; with --at use the table or --json"
-                )
-            from convcalc.serialize import array_plain
-
-            write(array_plain(values))
-            return
-        steps, hidden = select_steps(result, at, max_steps, chosen)
-        shown_view = choose_view(result, view)
-        shown = steps
-        if isinstance(shown_view, ConvView):
-            # the conv view shows the same output elements, as steps of its stride-1 conv
-            shown = [shown_view.trace.step_at(step.index) for step in steps]
-        for step in steps:  # what is printed was computed twice, element-wise and vectorised
-            if result.output is not None and step.value != result.output[step.index]:
-                raise ConvcalcError(f"internal check failed at {list(step.index)}")
-        gradients = None
-        if grad_out is not None:
-            from convcalc.backward import backward
-
-            if result.output is None:
-                raise MalformedInputError("--grad-out needs the whole output; drop --at")
-            gradients = backward(result, load_tensor(grad_out, "grad_out"))
-            back_steps, back_hidden = select_steps(gradients.input_trace, None, max_steps, chosen)
-    if chosen is Format.JSON:
-        from convcalc.serialize import backward_dict, trace_dict
-
-        data = trace_dict(result, steps, shown_view)
-        if gradients is not None:
-            data.update(backward_dict(result, gradients, back_steps))
-        write(dumps(data, compact=len(steps) > COMPACT_JSON_STEPS))
-        return
-    from convcalc.render import print_backward, print_trace
-
-    write_rich(print_trace, result, shown, shown_view, hidden)
-    if gradients is not None:
-        write_rich(print_backward, result, gradients, back_steps, back_hidden)
-
-
-def select_steps(
-    result: Any, at: str | None, max_steps: int | None, chosen: Format
-) -> tuple[list[Any], int]:
-    """The steps to show, built one by one: one element (--at, every channel unless given),
-    the first N (--max-steps), or all (JSON, up to its cap) / 64 (table)."""
-    import itertools
-
-    from convcalc.specs import parse_size_list
-    from convcalc.trace import MAX_JSON_TERMS
-
-    if at is not None:
-        index = parse_size_list(at, "--at")
-        shape = result.output_shape
-        if len(index) == len(shape) - 1:
-            return [result.step_at((o, *index)) for o in range(shape[0])], 0
-        if len(index) == len(shape):
-            return [result.step_at(index)], 0
-        raise MalformedInputError(
-            f"--at: give {len(shape) - 1} indices (or {len(shape)} with the channel first)"
-        )
-    if max_steps is not None and max_steps < 0:
-        raise MalformedInputError(f"--max-steps must be non-negative, got {max_steps}")
-    total = result.step_count
-    limit = max_steps if max_steps is not None else (None if chosen is Format.JSON else 64)
-    if limit is None:
-        terms = total * result.terms_per_step
-        if terms > MAX_JSON_TERMS:
-            raise MalformedInputError(
-                f"--json: this layer has {total:,} steps ({terms:,} multiply-accumulates); "
-                f"--json lists at most {MAX_JSON_TERMS:,} of them. Choose with --max-steps N "
-                "or --at i,j (the output values are in --plain)"
-            )
-        limit = total
-    steps = list(itertools.islice(result.iter_steps(), limit))
-    return steps, total - len(steps)
+trace.__signature__ = signature(*options.TRACE)  # type: ignore[attr-defined]
+app.command(short_help="Every multiply-accumulate of a layer on small data.")(trace)
 
 
 @app.command(short_help="A whole network: shapes, params, MACs, receptive fields.")

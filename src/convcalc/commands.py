@@ -9,8 +9,15 @@ from typing import Any
 
 from convcalc.errors import MalformedInputError
 from convcalc.options import SHAPE_FORMATS, Format
-from convcalc.output import emit, progress_on_stderr, resolve_format, with_flag
-from convcalc.specs import LayerArgs, OpKind
+from convcalc.output import (
+    emit,
+    progress_on_stderr,
+    resolve_format,
+    with_flag,
+    write,
+    write_rich,
+)
+from convcalc.specs import LayerArgs, OpKind, ViewName
 
 
 def layer_options(
@@ -158,3 +165,139 @@ def _emit_shape(chosen: Format, result: Any, resolved: Any) -> None:
             print_shape(console, shape, resolved)
 
     emit(chosen, result, json=as_json, plain=lambda r: size_text(r.output), table=table)
+
+
+# Above this many steps trace --json is written on one line (the C encoder; see dumps).
+COMPACT_JSON_STEPS = 200
+
+
+def trace(
+    *,
+    op: str,
+    x: str,
+    w: str | None,
+    b: str | None,
+    grad_out: str | None,
+    kernel: str | None,
+    stride: str | None,
+    padding: str,
+    dilation: str,
+    output_padding: str | None,
+    ceil: bool,
+    groups: int,
+    count_include_pad: bool | None,
+    convention: str,
+    output_shape: str | None,
+    view: ViewName,
+    at: str | None,
+    max_steps: int | None,
+    fmt: Format | None,
+    as_json: bool,
+    plain: bool,
+) -> None:
+    """``convcalc trace``: the layer on the data (trace.trace_args), the steps shown, the view,
+    and with --grad-out the backward pass (backward.backward)."""
+    chosen = resolve_format(fmt, as_json, plain, SHAPE_FORMATS)
+    from convcalc.errors import ConvcalcError
+    from convcalc.tensors import load_tensor
+    from convcalc.trace import ConvView, choose_view, trace_args
+
+    args = layer_options(
+        kernel,
+        stride,
+        padding,
+        dilation,
+        output_padding,
+        ceil,
+        output_shape,
+        groups=groups,
+        count_include_pad=count_include_pad,
+    )
+    result = trace_args(
+        op,
+        load_tensor(x, "input"),
+        load_tensor(w, "weight") if w is not None else None,
+        load_tensor(b, "bias") if b is not None else None,
+        args,
+        convention=convention,
+        for_at=at is not None,
+    )
+    if chosen is Format.PLAIN:
+        values = result.display_output
+        if values is None:
+            raise MalformedInputError(
+                "--plain prints the whole output; with --at use the table or --json"
+            )
+        from convcalc.serialize import array_plain
+
+        write(array_plain(values))
+        return
+    steps, hidden = select_steps(result, at, max_steps, chosen)
+    shown_view = choose_view(result, view)
+    shown = steps
+    if isinstance(shown_view, ConvView):
+        # the conv view shows the same output elements, as steps of its stride-1 conv
+        shown = [shown_view.trace.step_at(step.index) for step in steps]
+    for step in steps:  # what is printed was computed twice, element-wise and vectorised
+        if result.output is not None and step.value != result.output[step.index]:
+            raise ConvcalcError(f"internal check failed at {list(step.index)}")
+    gradients = None
+    back_steps: list[Any] = []
+    back_hidden = 0
+    if grad_out is not None:
+        from convcalc.backward import backward
+
+        if result.output is None:
+            raise MalformedInputError("--grad-out needs the whole output; drop --at")
+        gradients = backward(result, load_tensor(grad_out, "grad_out"))
+        back_steps, back_hidden = select_steps(gradients.input_trace, None, max_steps, chosen)
+    if chosen is Format.JSON:
+        from convcalc.serialize import backward_dict, dumps, trace_dict
+
+        data = trace_dict(result, steps, shown_view)
+        if gradients is not None:
+            data.update(backward_dict(result, gradients, back_steps))
+        write(dumps(data, compact=len(steps) > COMPACT_JSON_STEPS))
+        return
+    from convcalc.render import print_backward, print_trace
+
+    write_rich(print_trace, result, shown, shown_view, hidden)
+    if gradients is not None:
+        write_rich(print_backward, result, gradients, back_steps, back_hidden)
+
+
+def select_steps(
+    result: Any, at: str | None, max_steps: int | None, chosen: Format
+) -> tuple[list[Any], int]:
+    """The steps to show, built one by one: one element (--at, every channel unless given),
+    the first N (--max-steps), or all (JSON, up to its cap) / 64 (table)."""
+    import itertools
+
+    from convcalc.specs import parse_size_list
+    from convcalc.trace import MAX_JSON_TERMS
+
+    if at is not None:
+        index = parse_size_list(at, "--at")
+        shape = result.output_shape
+        if len(index) == len(shape) - 1:
+            return [result.step_at((o, *index)) for o in range(shape[0])], 0
+        if len(index) == len(shape):
+            return [result.step_at(index)], 0
+        raise MalformedInputError(
+            f"--at: give {len(shape) - 1} indices (or {len(shape)} with the channel first)"
+        )
+    if max_steps is not None and max_steps < 0:
+        raise MalformedInputError(f"--max-steps must be non-negative, got {max_steps}")
+    total = result.step_count
+    limit = max_steps if max_steps is not None else (None if chosen is Format.JSON else 64)
+    if limit is None:
+        terms = total * result.terms_per_step
+        if terms > MAX_JSON_TERMS:
+            raise MalformedInputError(
+                f"--json: this layer has {total:,} steps ({terms:,} multiply-accumulates); "
+                f"--json lists at most {MAX_JSON_TERMS:,} of them. Choose with --max-steps N "
+                "or --at i,j (the output values are in --plain)"
+            )
+        limit = total
+    steps = list(itertools.islice(result.iter_steps(), limit))
+    return steps, total - len(steps)

@@ -32,6 +32,8 @@ class Kind(enum.Enum):
     FLAG = "flag"  # present or not
     FORMAT = "format"  # one of Format
     ARGUMENT = "argument"  # the positional OP
+    CHOICE = "choice"  # one of the values of ``choices`` (a StrEnum)
+    TRISTATE = "tristate"  # --flag / --no-flag, or neither (None)
 
 
 @dataclass(frozen=True)
@@ -46,6 +48,7 @@ class Opt:
     metavar: str | None = None
     minimum: int = 1
     required: bool = False
+    choices: type[enum.StrEnum] | None = None
 
 
 def _op_help() -> str:
@@ -142,6 +145,90 @@ def format_opt(*offered: Format) -> Opt:
     )
 
 
+TRACE_OP = Opt(
+    "op",
+    (),
+    Kind.ARGUMENT,
+    None,
+    "conv, convtranspose, maxpool, avgpool, adaptiveavgpool, adaptivemaxpool with 1d/2d/3d or "
+    "without (dimensions from the input matrix); unfold; fold (its --x is the column matrix "
+    "(C*prod(k), L), with --out).",
+    required=True,
+)
+DATA_FORMS = (
+    "'1,2;3,4' (rows by ';'), a JSON array, @file (.json .csv .npy), '-' (JSON on stdin), or "
+    "arange:5x5 / ones:3x3 / zeros / eye:3 / full:2x2:7"
+)
+X = Opt(
+    "x",
+    ("--x", "--input"),
+    Kind.TEXT,
+    None,
+    f"Input: {DATA_FORMS}. A plain matrix is one channel; (C_in, *spatial) for more.",
+    "DATA",
+    required=True,
+)
+W = Opt(
+    "w",
+    ("--w", "--weight"),
+    Kind.TEXT,
+    None,
+    "Weight, same forms. Conv (C_out, C_in/groups, *k), transposed conv (C_in, C_out/groups, "
+    "*k); a plain kernel for one channel per group.",
+    "DATA",
+)
+B = Opt("b", ("--b", "--bias"), Kind.TEXT, None, "Bias (C_out,), e.g. '1,2'.", "DATA")
+GRAD_OUT = Opt(
+    "grad_out",
+    ("--grad-out",),
+    Kind.TEXT,
+    None,
+    "Convs and transposed convs: dL/dY (the output's layout, same forms as --x); traces the "
+    "backward pass: grad_input, grad_weight, grad_bias.",
+    "DATA",
+)
+COUNT_INCLUDE_PAD = Opt(
+    "count_include_pad",
+    ("--count-include-pad", "--no-count-include-pad"),
+    Kind.TRISTATE,
+    None,
+    "Avg pools: divide by the window including padding (torch's default; TF/Keras never count "
+    "it; ONNX's default does not).",
+)
+
+
+def _view_opt() -> Opt:
+    from convcalc.specs import ViewName
+
+    return Opt(
+        "view",
+        ("--view",),
+        Kind.CHOICE,
+        ViewName.AUTO,
+        "Transposed convs: scatter, conv (zero-insertion), matrix (Cᵀ); convs: im2col (one "
+        "matrix product); any op: steps. auto picks the one that teaches best.",
+        choices=ViewName,
+    )
+
+
+AT = Opt(
+    "at",
+    ("--at",),
+    Kind.TEXT,
+    None,
+    "Show one output element: i,j (every output channel) or c,i,j.",
+    "INDEX",
+)
+MAX_STEPS = Opt(
+    "max_steps",
+    ("--max-steps",),
+    Kind.INT,
+    None,
+    "Show at most N steps (table default 64; JSON default all).",
+    "N",
+    minimum=0,
+)
+
 SHAPE_FORMATS = (Format.TABLE, Format.JSON, Format.PLAIN)
 SHAPE = (
     OP,
@@ -158,6 +245,31 @@ SHAPE = (
     COUT,
     CONVENTION,
     OUTPUT_SHAPE,
+    format_opt(*SHAPE_FORMATS),
+    JSON,
+    PLAIN,
+)
+
+
+TRACE = (
+    TRACE_OP,
+    X,
+    W,
+    B,
+    GRAD_OUT,
+    KERNEL,
+    STRIDE,
+    PADDING,
+    DILATION,
+    OUTPUT_PADDING,
+    CEIL,
+    GROUPS,
+    COUNT_INCLUDE_PAD,
+    CONVENTION,
+    OUTPUT_SHAPE,
+    _view_opt(),
+    AT,
+    MAX_STEPS,
     format_opt(*SHAPE_FORMATS),
     JSON,
     PLAIN,
@@ -217,7 +329,7 @@ def parse_fast(args: list[str], table: tuple[Opt, ...]) -> dict[str, Any] | None
                 if inline not in {f.value for f in Format}:
                     return None
                 values[opt.param] = Format(inline)
-            case Kind.FLAG | Kind.ARGUMENT:
+            case Kind.FLAG | Kind.ARGUMENT | Kind.CHOICE | Kind.TRISTATE:
                 return None
     if positional or any(opt.required and values[opt.param] is None for opt in table):
         return None
