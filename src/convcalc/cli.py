@@ -12,18 +12,15 @@ import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Annotated, Any, Optional, TypeAlias, assert_never
+from typing import Annotated, Any, Optional, assert_never
 
 import typer
 
 from convcalc import __version__, commands, options
-from convcalc.commands import layer_options
 from convcalc.errors import ConvcalcError, MalformedInputError, OutputError
 from convcalc.options import Format, Kind, Opt
 from convcalc.output import (
-    emit,
     report_error,
-    resolve_format,
     wants_json,
     write,
 )
@@ -96,11 +93,14 @@ def reporting(ctx: typer.Context, as_json: bool) -> Iterator[None]:
         raise typer.Exit(error.exit_code) from None
 
 
-def run_reported(ctx: typer.Context, command: Callable[..., None], **values: Any) -> None:
-    """Run a command body from commands.py under ``reporting``."""
+def run_reported(ctx: typer.Context, command: Callable[..., int | None], **values: Any) -> None:
+    """Run a command body from commands.py under ``reporting``; a body may answer an exit
+    status (1: a failed --check, nothing solved)."""
     as_json = values.get("as_json") or values.get("fmt") == Format.JSON
     with reporting(ctx, bool(as_json)):
-        command(**values)
+        status = command(**values)
+    if status:
+        raise typer.Exit(status)
 
 
 @contextmanager
@@ -120,7 +120,7 @@ def _report(
     message: str, code: int, as_json: bool, ctx: Any = None, to_stderr: bool = False
 ) -> None:
     usage = ""
-    if code == 2 and ctx is not None:
+    if code == 2 and ctx is not None and not to_stderr:  # an output error is no usage error
         usage = f"{ctx.get_usage()}\nTry '{ctx.command_path} --help' for help.\n\n"
     report_error(message, code, as_json, usage, to_stderr)
 
@@ -162,50 +162,7 @@ def strict_int(minimum: int) -> Any:
     return parse
 
 
-def int_option(*names: str, minimum: int = 1, **kwargs: Any) -> Any:
-    """A typer option read by strict_int."""
-    kwargs.setdefault("metavar", "N")
-    return typer.Option(*names, parser=strict_int(minimum), **kwargs)
-
-
 # --- shared layer options -------------------------------------------------------------------
-
-# The shared options, from the table in options.py (one declaration each). mypy sees the value
-# types; typer reads the annotations built from the table.
-if TYPE_CHECKING:
-    InOpt: TypeAlias = str
-    KOpt: TypeAlias = Optional[str]
-    SOpt: TypeAlias = Optional[str]
-    OpOpt: TypeAlias = Optional[str]
-    OutputShapeOpt: TypeAlias = Optional[str]
-    POpt: TypeAlias = str
-    DOpt: TypeAlias = str
-    ConventionOpt: TypeAlias = str
-    CeilOpt: TypeAlias = bool
-    JsonOpt: TypeAlias = bool
-    PlainOpt: TypeAlias = bool
-    GroupsOpt: TypeAlias = int
-    BatchOpt: TypeAlias = Optional[int]
-    FormatOpt: TypeAlias = Optional[Format]
-    NetFormatOpt: TypeAlias = Optional[Format]
-else:
-    InOpt = annotated(options.IN)
-    KOpt = annotated(options.KERNEL)
-    SOpt = annotated(options.STRIDE)
-    POpt = annotated(options.PADDING)
-    DOpt = annotated(options.DILATION)
-    OpOpt = annotated(options.OUTPUT_PADDING)
-    CeilOpt = annotated(options.CEIL)
-    GroupsOpt = annotated(options.GROUPS)
-    BatchOpt = annotated(options.BATCH)
-    ConventionOpt = annotated(options.CONVENTION)
-    OutputShapeOpt = annotated(options.OUTPUT_SHAPE)
-    JsonOpt = annotated(options.JSON)
-    PlainOpt = annotated(options.PLAIN)
-    FormatOpt = annotated(options.format_opt(Format.TABLE, Format.JSON, Format.PLAIN))
-    NetFormatOpt = annotated(
-        options.format_opt(Format.TABLE, Format.JSON, Format.PLAIN, Format.MARKDOWN, Format.CSV)
-    )
 
 
 def shape(ctx: typer.Context, **values: Any) -> None:
@@ -234,272 +191,35 @@ trace.__signature__ = signature(*options.TRACE)  # type: ignore[attr-defined]
 app.command(short_help="Every multiply-accumulate of a layer on small data.")(trace)
 
 
-@app.command(short_help="A whole network: shapes, params, MACs, receptive fields.")
-def net(
-    ctx: typer.Context,
-    spec: Annotated[
-        str,
-        typer.Argument(
-            show_default=False,
-            help="A TOML file (input = [C, H, W] and [[layer]] tables with PyTorch's "
-            'keyword names) or an inline stack: "conv2d k7 s2 p3 c64; maxpool2d k3 s2 '
-            'p1 -> relu".',
-        ),
-    ],
-    input_size: Annotated[
-        Optional[str],
-        typer.Option(
-            "--in",
-            "--input",
-            metavar="C,H,W",
-            help="Input shape without the batch, (C, *spatial); overrides the spec's.",
-        ),
-    ] = None,
-    batch: BatchOpt = None,
-    check: Annotated[
-        bool, typer.Option("--check", help="Exit 1 if any layer's `expect` does not hold.")
-    ] = False,
-    fmt: NetFormatOpt = None,
-    as_json: JsonOpt = False,
-    plain: PlainOpt = False,
-) -> None:
+def net(ctx: typer.Context, **values: Any) -> None:
     """Shapes, parameters, MACs and receptive fields of a whole network, layer by layer.
 
     The inline form is a linear stack; a TOML spec names each layer.
 
     Example: convcalc net --in 3,224,224 "conv2d k7 s2 p3 c64; maxpool2d k3 s2 p1"
     """
-    with reporting(ctx, as_json or fmt == Format.JSON):
-        chosen = resolve_format(
-            fmt,
-            as_json,
-            plain,
-            (Format.TABLE, Format.JSON, Format.PLAIN, Format.MARKDOWN, Format.CSV),
-        )
-        from convcalc.network import load_network, run_network
-        from convcalc.specs import parse_size_list
-
-        shape = parse_size_list(input_size, "--in", minimum=1) if input_size else None
-        if batch is not None and batch < 1:
-            raise MalformedInputError(f"batch must be positive, got {batch}")
-        result = run_network(load_network(spec), shape, batch)
-    from convcalc import serialize
-
-    emit(
-        chosen,
-        result,
-        json=serialize.network_dict,
-        plain=lambda r: serialize.size_text(r.output_shape),
-        table=_print_network,
-        markdown=serialize.network_markdown,
-        csv=serialize.network_csv,
-    )
-    if check and result.mismatches:
-        if chosen is not Format.TABLE:
-            for layer in result.mismatches:
-                typer.echo("expect failed: " + serialize.mismatch_text(layer), err=True)
-        raise typer.Exit(1)
+    run_reported(ctx, commands.net, **values)
 
 
-def _print_network(console: Any, result: Any) -> None:
-    from convcalc.render import print_network
-
-    print_network(console, result)
-
-
-@app.command(short_help="Parameters that give a wanted output size.")
-def solve(
-    ctx: typer.Context,
-    op: Annotated[
-        str,
-        typer.Argument(
-            show_default=False,
-            help="conv, convtranspose, maxpool or avgpool (1d/2d/3d "
-            "or not: the sizes say how many dimensions).",
-        ),
-    ],
-    input_size: Annotated[
-        str,
-        typer.Option(
-            "--in", "--input-size", metavar="SIZE", help="Input size, one or one per dimension."
-        ),
-    ],
-    output_size: Annotated[
-        str, typer.Option("--out", "--output-size", metavar="SIZE", help="The output size wanted.")
-    ],
-    kernel: Annotated[
-        Optional[int], int_option("--k", "--kernel-size", help="Fix the kernel size.")
-    ] = None,
-    stride: Annotated[Optional[int], int_option("--s", "--stride", help="Fix the stride.")] = None,
-    padding: Annotated[
-        Optional[int], int_option("--p", "--padding", minimum=0, help="Fix the padding.")
-    ] = None,
-    dilation: Annotated[
-        Optional[int], int_option("--d", "--dilation", help="Fix the dilation.")
-    ] = None,
-    output_padding: Annotated[
-        Optional[int],
-        int_option(
-            "--op", "--output-padding", minimum=0, help="Fix output_padding (transposed convs)."
-        ),
-    ] = None,
-    ceil: CeilOpt = False,
-    k_max: Annotated[int, int_option("--k-max", help="Largest kernel tried.")] = 11,
-    s_max: Annotated[int, int_option("--s-max", help="Largest stride tried.")] = 8,
-    d_max: Annotated[int, int_option("--d-max", help="Largest dilation tried.")] = 4,
-    p_max: Annotated[
-        Optional[int],
-        int_option(
-            "--p-max",
-            minimum=0,
-            help="Largest padding tried (default d*(k-1) for convs, k//2 for pools).",
-        ),
-    ] = None,
-    limit: Annotated[int, int_option("--limit", help="Candidates shown per size.")] = 10,
-    fmt: FormatOpt = None,
-    as_json: JsonOpt = False,
-    plain: PlainOpt = False,
-) -> None:
+def solve(ctx: typer.Context, **values: Any) -> None:
     """Which kernel, stride, padding, dilation give this output size, conventional first.
 
     Example: convcalc solve conv2d --in 224 --out 112
     """
-    with reporting(ctx, as_json or fmt == Format.JSON):
-        chosen = resolve_format(fmt, as_json, plain, (Format.TABLE, Format.JSON, Format.PLAIN))
-        from convcalc.solve import Bounds
-        from convcalc.solve import solve as solve_sizes
-        from convcalc.specs import broadcast, dimension_names, parse_op, parse_size_list
-
-        name = parse_op(op)
-        sizes = parse_size_list(input_size, "input size (--in)", minimum=1)
-        targets = parse_size_list(output_size, "output size (--out)", minimum=1)
-        ndim = name.ndim or max(len(sizes), len(targets))
-        sizes, targets = broadcast(sizes, ndim, "--in"), broadcast(targets, ndim, "--out")
-        # (integer options are read by strict_int: positive where they must be)
-        from convcalc.specs import check_applicable
-
-        check_applicable(name.kind, (dilation or 1,), (output_padding or 0,), ceil, 1)
-        pairs: dict[tuple[int, int], list[str]] = {}
-        letters = dimension_names(ndim)
-        for axis, pair in enumerate(zip(sizes, targets)):
-            pairs.setdefault(pair, []).append(letters[axis])
-        bounds = Bounds(k_max, s_max, d_max, p_max)
-        solutions = [
-            solve_sizes(
-                name.kind,
-                size,
-                target,
-                kernel=kernel,
-                stride=stride,
-                padding=padding,
-                dilation=dilation,
-                output_padding=output_padding,
-                ceil_mode=ceil,
-                bounds=bounds,
-            )
-            for size, target in pairs
-        ]
-    labels = [", ".join(dims) if len(pairs) > 1 else "" for dims in pairs.values()]
-    from convcalc.serialize import solution_dict, solutions_plain
-
-    def solutions_json(found: list[Any]) -> Any:
-        data = [
-            dict(solution_dict(sol, limit), dims=dims.split(", ") if dims else list(letters))
-            for sol, dims in zip(found, labels)
-        ]
-        return {"op": str(name), "solutions": data}
-
-    def table(console: Any, found: list[Any]) -> None:
-        from convcalc.render import print_solutions
-
-        print_solutions(console, found, labels, limit)
-
-    emit(
-        chosen,
-        solutions,
-        json=solutions_json,
-        plain=lambda found: solutions_plain(found, labels, limit),
-        table=table,
-    )
-    if not any(sol.candidates for sol in solutions):
-        raise typer.Exit(1)
+    run_reported(ctx, commands.solve, **values)
 
 
-@app.command(short_help="The op and output_padding that undo a layer's size.")
-def invert(
-    ctx: typer.Context,
-    op: Annotated[
-        str,
-        typer.Argument(
-            show_default=False,
-            help="The layer to undo: conv, maxpool, avgpool or convtranspose, as in `shape`.",
-        ),
-    ],
-    input_size: InOpt,
-    kernel: KOpt = None,
-    stride: SOpt = None,
-    padding: POpt = "0",
-    dilation: DOpt = "1",
-    output_padding: OpOpt = "0",
-    ceil: CeilOpt = False,
-    fmt: FormatOpt = None,
-    as_json: JsonOpt = False,
-    plain: PlainOpt = False,
-) -> None:
+def invert(ctx: typer.Context, **values: Any) -> None:
     """The transposed conv (same k, s, p, d) and output_padding that map a layer's output back.
 
     --plain prints the output_padding per dimension (e.g. 1x0; '-' where none reaches).
 
     Example: convcalc invert conv2d --in 7 --k 3 --s 2 --p 1
     """
-    with reporting(ctx, as_json or fmt == Format.JSON):
-        chosen = resolve_format(fmt, as_json, plain, (Format.TABLE, Format.JSON, Format.PLAIN))
-        from convcalc.conventions import resolve_args
-        from convcalc.solve import invert as invert_layer
-        from convcalc.specs import parse_size_list
-
-        sizes = parse_size_list(input_size, "input size (--in)", minimum=1)
-        args = layer_options(kernel, stride, padding, dilation, output_padding, ceil)
-        resolved = resolve_args("torch", op, sizes, args)
-        inversion = invert_layer(resolved.spec, resolved.input_size)
-    from convcalc import serialize
-
-    emit(
-        chosen,
-        inversion,
-        json=serialize.inversion_dict,
-        plain=serialize.inversion_plain,
-        table=_print_inversion,
-    )
+    run_reported(ctx, commands.invert, **values)
 
 
-def _print_inversion(console: Any, inversion: Any) -> None:
-    from convcalc.render import print_inversion
-
-    print_inversion(console, inversion)
-
-
-@app.command(short_help="One layer under torch, tf, keras and onnx.")
-def compare(
-    ctx: typer.Context,
-    op: Annotated[
-        str,
-        typer.Argument(
-            show_default=False, help="conv, convtranspose, maxpool, avgpool (1d/2d/3d)."
-        ),
-    ],
-    input_size: InOpt,
-    kernel: KOpt = None,
-    stride: SOpt = None,
-    padding: POpt = "0",
-    dilation: DOpt = "1",
-    output_padding: OpOpt = None,
-    ceil: CeilOpt = False,
-    output_shape: OutputShapeOpt = None,
-    fmt: FormatOpt = None,
-    as_json: JsonOpt = False,
-    plain: PlainOpt = False,
-) -> None:
+def compare(ctx: typer.Context, **values: Any) -> None:
     """The same layer under torch, tf, keras and onnx side by side; differences highlighted.
 
     --plain prints one line per framework: its name and output size ('-' where it rejects).
@@ -509,36 +229,17 @@ def compare(
 
     Example: convcalc compare maxpool2d --in 225 --k 2 --p same
     """
-    with reporting(ctx, as_json or fmt == Format.JSON):
-        chosen = resolve_format(fmt, as_json, plain, (Format.TABLE, Format.JSON, Format.PLAIN))
-        from convcalc.conventions import compare as compare_layers
-        from convcalc.specs import parse_op, parse_size_list
+    run_reported(ctx, commands.compare, **values)
 
-        name = parse_op(op)
-        sizes = parse_size_list(input_size, "input size (--in)", minimum=1)
-        rows = compare_layers(
-            name,
-            sizes,
-            layer_options(kernel, stride, padding, dilation, output_padding, ceil, output_shape),
-        )
-    from convcalc.serialize import comparison_dicts, comparison_plain
 
-    def table(console: Any, found: list[Any]) -> None:
-        from convcalc.render import print_comparison
-
-        print_comparison(console, str(name), sizes, found)
-
-    emit(
-        chosen,
-        rows,
-        json=lambda found: {
-            "op": str(name),
-            "input": list(sizes),
-            "conventions": comparison_dicts(found),
-        },
-        plain=comparison_plain,
-        table=table,
-    )
+for _command, _table, _summary in (
+    (net, options.NET, "A whole network: shapes, params, MACs, receptive fields."),
+    (solve, options.SOLVE, "Parameters that give a wanted output size."),
+    (invert, options.INVERT, "The op and output_padding that undo a layer's size."),
+    (compare, options.COMPARE, "One layer under torch, tf, keras and onnx."),
+):
+    _command.__signature__ = signature(*_table)  # type: ignore[attr-defined]
+    app.command(short_help=_summary)(_command)
 
 
 def _only_command(name: str) -> typer.Typer:

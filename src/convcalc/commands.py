@@ -5,6 +5,7 @@ on the start-up fast path. They raise ConvcalcError; the caller reports it.
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 from convcalc.errors import MalformedInputError
@@ -301,3 +302,214 @@ def select_steps(
         limit = total
     steps = list(itertools.islice(result.iter_steps(), limit))
     return steps, total - len(steps)
+
+
+def net(
+    *,
+    spec: str,
+    input_size: str | None,
+    batch: int | None,
+    check: bool,
+    fmt: Format | None,
+    as_json: bool,
+    plain: bool,
+) -> int:
+    """``convcalc net``: the exit status is 1 when --check finds an ``expect`` that fails."""
+    chosen = resolve_format(
+        fmt, as_json, plain, (Format.TABLE, Format.JSON, Format.PLAIN, Format.MARKDOWN, Format.CSV)
+    )
+    from convcalc import serialize
+    from convcalc.network import load_network, run_network
+    from convcalc.specs import parse_size_list
+
+    shape = parse_size_list(input_size, "--in", minimum=1) if input_size else None
+    result = run_network(load_network(spec), shape, batch)
+
+    def table(console: Any, found: Any) -> None:
+        from convcalc.render import print_network
+
+        print_network(console, found)
+
+    emit(
+        chosen,
+        result,
+        json=serialize.network_dict,
+        plain=lambda r: serialize.size_text(r.output_shape),
+        table=table,
+        markdown=serialize.network_markdown,
+        csv=serialize.network_csv,
+    )
+    if check and result.mismatches:
+        if chosen is not Format.TABLE:  # the table shows them; other formats on stderr
+            for layer in result.mismatches:
+                print("expect failed: " + serialize.mismatch_text(layer), file=sys.stderr)
+        return 1
+    return 0
+
+
+def solve(
+    *,
+    op: str,
+    input_size: str,
+    output_size: str,
+    kernel: int | None,
+    stride: int | None,
+    padding: int | None,
+    dilation: int | None,
+    output_padding: int | None,
+    ceil: bool,
+    k_max: int,
+    s_max: int,
+    d_max: int,
+    p_max: int | None,
+    limit: int,
+    fmt: Format | None,
+    as_json: bool,
+    plain: bool,
+) -> int:
+    """``convcalc solve``: exit status 1 when nothing fits (the nearest sizes are shown)."""
+    chosen = resolve_format(fmt, as_json, plain, SHAPE_FORMATS)
+    from convcalc.serialize import solution_dict, solutions_plain
+    from convcalc.solve import Bounds
+    from convcalc.solve import solve as solve_sizes
+    from convcalc.specs import (
+        broadcast,
+        check_applicable,
+        dimension_names,
+        parse_op,
+        parse_size_list,
+    )
+
+    name = parse_op(op)
+    sizes = parse_size_list(input_size, "input size (--in)", minimum=1)
+    targets = parse_size_list(output_size, "output size (--out)", minimum=1)
+    ndim = name.ndim or max(len(sizes), len(targets))
+    sizes, targets = broadcast(sizes, ndim, "--in"), broadcast(targets, ndim, "--out")
+    check_applicable(name.kind, (dilation or 1,), (output_padding or 0,), ceil, 1)
+    pairs: dict[tuple[int, int], list[str]] = {}
+    letters = dimension_names(ndim)
+    for axis, pair in enumerate(zip(sizes, targets)):
+        pairs.setdefault(pair, []).append(letters[axis])
+    bounds = Bounds(k_max, s_max, d_max, p_max)
+    solutions = [
+        solve_sizes(
+            name.kind,
+            size,
+            target,
+            kernel=kernel,
+            stride=stride,
+            padding=padding,
+            dilation=dilation,
+            output_padding=output_padding,
+            ceil_mode=ceil,
+            bounds=bounds,
+        )
+        for size, target in pairs
+    ]
+    labels = [", ".join(dims) if len(pairs) > 1 else "" for dims in pairs.values()]
+
+    def solutions_json(found: list[Any]) -> Any:
+        data = [
+            dict(solution_dict(sol, limit), dims=dims.split(", ") if dims else list(letters))
+            for sol, dims in zip(found, labels)
+        ]
+        return {"op": str(name), "solutions": data}
+
+    def table(console: Any, found: list[Any]) -> None:
+        from convcalc.render import print_solutions
+
+        print_solutions(console, found, labels, limit)
+
+    emit(
+        chosen,
+        solutions,
+        json=solutions_json,
+        plain=lambda found: solutions_plain(found, labels, limit),
+        table=table,
+    )
+    return 0 if any(sol.candidates for sol in solutions) else 1
+
+
+def invert(
+    *,
+    op: str,
+    input_size: str,
+    kernel: str | None,
+    stride: str | None,
+    padding: str,
+    dilation: str,
+    output_padding: str,
+    ceil: bool,
+    fmt: Format | None,
+    as_json: bool,
+    plain: bool,
+) -> None:
+    """``convcalc invert``: the inverse layer and the output_padding that restores the size."""
+    chosen = resolve_format(fmt, as_json, plain, SHAPE_FORMATS)
+    from convcalc import serialize
+    from convcalc.conventions import resolve_args
+    from convcalc.solve import invert as invert_layer
+    from convcalc.specs import parse_op, parse_size_list
+
+    name = parse_op(op)
+    sizes = parse_size_list(input_size, "input size (--in)", minimum=1)
+    args = layer_options(kernel, stride, padding, dilation, output_padding, ceil)
+    resolved = resolve_args("torch", name, sizes, args)
+    inversion = invert_layer(resolved.spec, resolved.input_size)
+
+    def table(console: Any, found: Any) -> None:
+        from convcalc.render import print_inversion
+
+        print_inversion(console, found)
+
+    emit(
+        chosen,
+        inversion,
+        json=serialize.inversion_dict,
+        plain=serialize.inversion_plain,
+        table=table,
+    )
+
+
+def compare(
+    *,
+    op: str,
+    input_size: str,
+    kernel: str | None,
+    stride: str | None,
+    padding: str,
+    dilation: str,
+    output_padding: str | None,
+    ceil: bool,
+    output_shape: str | None,
+    fmt: Format | None,
+    as_json: bool,
+    plain: bool,
+) -> None:
+    """``convcalc compare``: the same arguments under every convention."""
+    chosen = resolve_format(fmt, as_json, plain, SHAPE_FORMATS)
+    from convcalc.conventions import compare as compare_layers
+    from convcalc.serialize import comparison_dicts, comparison_plain
+    from convcalc.specs import parse_op, parse_size_list
+
+    name = parse_op(op)
+    sizes = parse_size_list(input_size, "input size (--in)", minimum=1)
+    args = layer_options(kernel, stride, padding, dilation, output_padding, ceil, output_shape)
+    rows = compare_layers(name, sizes, args)
+
+    def table(console: Any, found: list[Any]) -> None:
+        from convcalc.render import print_comparison
+
+        print_comparison(console, str(name), sizes, found)
+
+    emit(
+        chosen,
+        rows,
+        json=lambda found: {
+            "op": str(name),
+            "input": list(sizes),
+            "conventions": comparison_dicts(found),
+        },
+        plain=comparison_plain,
+        table=table,
+    )

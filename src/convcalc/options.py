@@ -276,6 +276,125 @@ TRACE = (
 )
 
 
+def _required(opt: Opt, **changes: Any) -> Opt:
+    from dataclasses import replace
+
+    return replace(opt, required=True, **changes)
+
+
+def _argument(help_text: str) -> Opt:
+    return Opt("op", (), Kind.ARGUMENT, None, help_text, required=True)
+
+
+def _int(
+    param: str, flags: tuple[str, ...], help_text: str, default: Any = None, minimum: int = 1
+) -> Opt:
+    return Opt(param, flags, Kind.INT, default, help_text, "N", minimum=minimum)
+
+
+NET = (
+    Opt(
+        "spec",
+        (),
+        Kind.ARGUMENT,
+        None,
+        "A TOML file (input = [C, H, W] and [[layer]] tables with PyTorch's keyword names) or an "
+        'inline stack: "conv2d k7 s2 p3 c64; maxpool2d k3 s2 p1 -> relu".',
+        required=True,
+    ),
+    Opt(
+        "input_size",
+        ("--in", "--input"),
+        Kind.TEXT,
+        None,
+        "Input shape without the batch, (C, *spatial); overrides the spec's.",
+        "C,H,W",
+    ),
+    BATCH,
+    Opt("check", ("--check",), Kind.FLAG, False, "Exit 1 if any layer's `expect` does not hold."),
+    format_opt(Format.TABLE, Format.JSON, Format.PLAIN, Format.MARKDOWN, Format.CSV),
+    JSON,
+    PLAIN,
+)
+SOLVE = (
+    _argument(
+        "conv, convtranspose, maxpool, avgpool or unfold (1d/2d/3d or not: the sizes say how many "
+        "dimensions)."
+    ),
+    _required(IN, help="Input size, one or one per dimension."),
+    Opt(
+        "output_size",
+        ("--out", "--output-size"),
+        Kind.TEXT,
+        None,
+        "The output size wanted.",
+        "SIZE",
+        required=True,
+    ),
+    _int("kernel", ("--k", "--kernel-size"), "Fix the kernel size."),
+    _int("stride", ("--s", "--stride"), "Fix the stride."),
+    _int("padding", ("--p", "--padding"), "Fix the padding.", minimum=0),
+    _int("dilation", ("--d", "--dilation"), "Fix the dilation."),
+    _int(
+        "output_padding",
+        ("--op", "--output-padding"),
+        "Fix output_padding (transposed convs).",
+        minimum=0,
+    ),
+    CEIL,
+    _int("k_max", ("--k-max",), "Largest kernel tried.", 11),
+    _int("s_max", ("--s-max",), "Largest stride tried.", 8),
+    _int("d_max", ("--d-max",), "Largest dilation tried.", 4),
+    _int(
+        "p_max",
+        ("--p-max",),
+        "Largest padding tried (default d*(k-1) for convs, k//2 for pools).",
+        minimum=0,
+    ),
+    _int("limit", ("--limit",), "Candidates shown per size.", 10),
+    format_opt(*SHAPE_FORMATS),
+    JSON,
+    PLAIN,
+)
+INVERT = (
+    _argument("The layer to undo: conv, maxpool, avgpool or convtranspose, as in `shape`."),
+    _required(IN),
+    KERNEL,
+    STRIDE,
+    PADDING,
+    DILATION,
+    Opt(
+        "output_padding",
+        ("--op", "--output-padding"),
+        Kind.TEXT,
+        "0",
+        OUTPUT_PADDING.help,
+        "OP",
+    ),
+    CEIL,
+    format_opt(*SHAPE_FORMATS),
+    JSON,
+    PLAIN,
+)
+COMPARE = (
+    _argument(
+        "conv, convtranspose, maxpool, avgpool (1d/2d/3d); the adaptive pools, unfold and fold "
+        "too (PyTorch's, and Keras 3's adaptive pools)."
+    ),
+    _required(IN),
+    KERNEL,
+    STRIDE,
+    PADDING,
+    DILATION,
+    OUTPUT_PADDING,
+    CEIL,
+    OUTPUT_SHAPE,
+    format_opt(*SHAPE_FORMATS),
+    JSON,
+    PLAIN,
+)
+
+
 def parse_fast(args: list[str], table: tuple[Opt, ...]) -> dict[str, Any] | None:
     """Read ``args`` (after the command name) against ``table`` the way click would, or return
     None for anything unusual (an unknown or repeated flag, ``-h``, a bad integer, a missing
