@@ -1,7 +1,10 @@
-"""The convcalc command line: the only module that imports typer. Parse, call the core, render.
+"""The convcalc command line: the only module that imports typer. Each command's signature is
+built from its option table (options.py) and its body is the function of the same name in
+commands.py.
 
 Exit status: 0 success; 1 an invalid configuration (a layer PyTorch would reject) or a failed
-``--check``; 2 malformed usage. With ``--json`` errors are JSON objects on stdout too.
+``--check``; 2 malformed usage, unreadable input, unwritable output; 3 a bug. With ``--json``
+errors are JSON objects on stdout too.
 """
 
 from __future__ import annotations
@@ -39,7 +42,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
     epilog="Exit status: 0 ok, 1 an invalid layer (one PyTorch or the chosen framework rejects) "
-    "or a failed --check, 2 malformed arguments. Start with: convcalc shape conv2d --in 5 --k 3 "
+    "or a failed --check, 2 malformed arguments or unreadable input or unwritable output, 3 an "
+    "internal error (a bug: please report it). Start with: convcalc shape conv2d --in 5 --k 3 "
     "--s 2",
 )
 
@@ -141,7 +145,7 @@ def _root(
     """Shapes and arithmetic of convolution layers, exactly as PyTorch computes them.
 
     Every answer shows its working. Exit status: 0 ok, 1 invalid layer or failed --check,
-    2 malformed arguments.
+    2 malformed arguments, unreadable input or unwritable output, 3 a bug.
     """
 
 
