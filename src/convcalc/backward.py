@@ -42,6 +42,17 @@ class Backward:
     # grad_weight as a matrix product: (rows @ columns.T), block per group
     weight_rows: np.ndarray  # dY (conv) or x (transposed conv), (C, L)
     weight_columns: np.ndarray  # im2col of x (conv) or of dY (transposed conv), (C * prod(k), L)
+    groups: int = 1
+
+    def weight_terms(self, index: tuple[int, ...]) -> list[tuple[object, object]]:
+        """The factor pairs whose products sum to ``grad_weight[index]``: the index's row of
+        the column matrix against the channel's row of dY (conv) or x (transposed conv)."""
+        shape = self.grad_weight.shape
+        per = int(np.prod(shape[1:]))
+        group = index[0] // (shape[0] // self.groups)
+        flat = int(np.ravel_multi_index(index[1:], shape[1:]))
+        column = self.weight_columns[group * per + flat]
+        return list(zip(column.tolist(), self.weight_rows[index[0]].tolist()))
 
 
 def arrange_grad_out(trace: Trace, grad_out: np.ndarray) -> np.ndarray:
@@ -126,6 +137,7 @@ def backward(trace: Trace, grad_out: np.ndarray) -> Backward:
         f"{words}{spec.ndim}d(dY, w, {args})",
         rows,
         columns,
+        spec.groups,
     )
 
 

@@ -145,15 +145,7 @@ def print_adaptive_shape(console: Console, result: AdaptiveShape) -> None:
         table.add_row(dim.label or "L", str(dim.input), Text(str(dim.output), "bold green"), spans)
     console.print(table)
     rows = [("window i =", "[floor(i*in/out), ceil((i+1)*in/out))  (PyTorch's AdaptivePooling)")]
-    shown_lines: dict[tuple[str, ...], list[str]] = {}
-    for dim in result.dims:
-        shown_lines.setdefault(dim.working, []).append(dim.label or "L")
-    for lines, labels in shown_lines.items():
-        for number, line in enumerate(lines):
-            rows.append((", ".join(labels) + ":" if number == 0 else "", line))
-    before, after = result.tensor_shape("input"), result.tensor_shape("output")
-    if before and after:
-        rows.append(("tensor:", f"{tuple(before)} -> {tuple(after)}"))
+    rows += _dim_working([(dim.label or "L", dim.working) for dim in result.dims], result)
     console.print(working_grid(rows))
 
 
@@ -211,16 +203,26 @@ def print_shape(console: Console, result: LayerShape, resolved: Resolved | None 
             f"{d.label or 'L'} {d.pad_before} before, {d.pad_after} after" for d in dims
         )
         rows.append(("padding:", f"'{result.spec.padding_mode.value}' resolves to {sides}"))
+    rows += _dim_working([(dim.label or "L", dim.working + dim.notes) for dim in dims], result)
+    console.print(working_grid(rows))
+
+
+def _dim_working(
+    per_dim: list[tuple[str, tuple[str, ...]]], result: LayerShape | AdaptiveShape
+) -> list[tuple[str, str]]:
+    """The working lines of each dimension, dimensions with the same lines merged ("H, W:"),
+    then the tensor shapes when the channels are known."""
     shown: dict[tuple[str, ...], list[str]] = {}
-    for dim in dims:
-        shown.setdefault(dim.working + dim.notes, []).append(dim.label or "L")
+    for label, lines in per_dim:
+        shown.setdefault(lines, []).append(label)
+    rows = []
     for lines, labels in shown.items():
         for number, line in enumerate(lines):
             rows.append((", ".join(labels) + ":" if number == 0 else "", line))
     before, after = result.tensor_shape("input"), result.tensor_shape("output")
     if before and after:
         rows.append(("tensor:", f"{tuple(before)} -> {tuple(after)}"))
-    console.print(working_grid(rows))
+    return rows
 
 
 # --- trace ------------------------------------------------------------------------------------
@@ -733,17 +735,12 @@ def print_backward(
     table.add_column("w", overflow="fold")
     table.add_column("working", overflow="fold")
     table.add_column("grad", justify="right", style="bold green", overflow="fold")
-    lead = grads.grad_weight.shape[0] // spec.groups
-    per = int(np.prod(grads.grad_weight.shape[1:]))
     shown = 0
     for index in np.ndindex(*grads.grad_weight.shape):
         if shown == 16:
             break
-        flat = int(np.ravel_multi_index(index[1:], grads.grad_weight.shape[1:]))
-        group = index[0] // lead
-        row = grads.weight_rows[index[0]]
-        column = grads.weight_columns[group * per + flat]
-        terms = [f"{_num(a)}·{_num(b)}" for a, b in zip(column, row) if a != 0 and b != 0]
+        pairs = grads.weight_terms(index)
+        terms = [f"{_num(a)}·{_num(b)}" for a, b in pairs if a != 0 and b != 0]
         text = " + ".join(terms) if terms else "0 (every product has a zero)"
         table.add_row(f"[{','.join(map(str, index))}]", text, _num(grads.grad_weight[index]))
         shown += 1

@@ -86,35 +86,23 @@ def layer_shape_dict(result: AnyShape) -> dict[str, Any]:
     spec = result.spec
     if isinstance(result, FoldShape):
         return fold_shape_dict(result)
-    dims = (
-        [adaptive_dim_dict(dim) for dim in result.dims]
-        if isinstance(result, AdaptiveShape)
-        else [dim_dict(dim) for dim in result.dims]
-    )
-    if isinstance(result, AdaptiveShape):
-        return {
-            "op": spec.name,
-            "kind": spec.kind.value,
-            "ndim": spec.ndim,
-            "input": list(result.input),
-            "output": list(result.output),
-            "params": spec_params(spec),
-            "windows": _windows(result),
-            "input_shape": _maybe_list(result.tensor_shape("input")),
-            "output_shape": _maybe_list(result.tensor_shape("output")),
-            "dims": dims,
-        }
-    return {
+    data: dict[str, Any] = {
         "op": spec.name,
         "kind": spec.kind.value,
         "ndim": spec.ndim,
         "input": list(result.input),
         "output": list(result.output),
         "params": spec_params(spec),
-        "input_shape": _maybe_list(result.tensor_shape("input")),
-        "output_shape": _maybe_list(result.tensor_shape("output")),
-        "dims": dims,
     }
+    if isinstance(result, AdaptiveShape):
+        data["windows"] = _windows(result)
+        dims = [adaptive_dim_dict(dim) for dim in result.dims]
+    else:
+        dims = [dim_dict(dim) for dim in result.dims]
+    data["input_shape"] = _maybe_list(result.tensor_shape("input"))
+    data["output_shape"] = _maybe_list(result.tensor_shape("output"))
+    data["dims"] = dims
+    return data
 
 
 def _windows(result: AdaptiveShape) -> list[list[list[int]] | None]:

@@ -619,13 +619,10 @@ class AdaptiveDim:
         return tuple(lines)
 
 
-@dataclass(frozen=True)
-class AdaptiveShape:
-    """An adaptive pool applied to an input: the windows of each dimension."""
+class _PerDimension:
+    """Input and output sizes read off per-dimension results (``dims``)."""
 
-    spec: LayerSpec
-    dims: tuple[AdaptiveDim, ...]
-    batch: int | None = None
+    dims: tuple[DimShape, ...] | tuple[AdaptiveDim, ...]
 
     @property
     def input(self) -> tuple[int, ...]:
@@ -634,6 +631,15 @@ class AdaptiveShape:
     @property
     def output(self) -> tuple[int, ...]:
         return tuple(dim.output for dim in self.dims)
+
+
+@dataclass(frozen=True)
+class AdaptiveShape(_PerDimension):
+    """An adaptive pool applied to an input: the windows of each dimension."""
+
+    spec: LayerSpec
+    dims: tuple[AdaptiveDim, ...]
+    batch: int | None = None
 
     def tensor_shape(self, side: str) -> tuple[int, ...] | None:
         channels = self.spec.in_channels
@@ -760,20 +766,12 @@ def _check_rank(spec: LayerSpec, input_size: tuple[int, ...]) -> None:
 
 
 @dataclass(frozen=True)
-class LayerShape:
+class LayerShape(_PerDimension):
     """A layer applied to an input: per-dimension results and, when known, full tensor shapes."""
 
     spec: LayerSpec
     dims: tuple[DimShape, ...]
     batch: int | None = None
-
-    @property
-    def input(self) -> tuple[int, ...]:
-        return tuple(dim.input for dim in self.dims)
-
-    @property
-    def output(self) -> tuple[int, ...]:
-        return tuple(dim.output for dim in self.dims)
 
     @property
     def out_channels(self) -> int | None:
