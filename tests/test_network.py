@@ -201,6 +201,7 @@ def _table_rows(text: str) -> list[list[str]]:
 def test_network_table_never_drops_data(render: Any, width: int) -> None:
     """Every cell of the net table is shown whole at any width (wrapped, never cut): the RF
     column's exact fractions included (`s-13/4`)."""
+    from convcalc.memory import NetworkReport, human_bytes, memory
     from convcalc.network import load_network, rf_text, run_network
     from convcalc.render import human, print_network
 
@@ -211,15 +212,19 @@ def test_network_table_never_drops_data(render: Any, width: int) -> None:
         ),
         (3, 225, 223),
     )
-    text = render(print_network, result, width=width)
+    report = NetworkReport(result, memory(result))
+    text = render(print_network, report, width=width)
     assert "…" not in text
     assert max(len(line) for line in text.splitlines()) <= max(width, 80)
     rows = _table_rows(text)
-    for layer, row in zip(result.layers, rows, strict=False):
+    for layer, output_bytes, row in zip(
+        result.layers, report.memory.output_bytes, rows, strict=False
+    ):
         expected = [
             str(layer.index),
             (layer.summary if layer.name == str(layer.index) else f"{layer.name}: {layer.summary}"),
             "×".join(map(str, layer.output_shape[1:])),
+            human_bytes(output_bytes),
             f"{layer.params:,}",
             human(layer.macs),
             rf_text(layer.rf),

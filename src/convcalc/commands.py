@@ -9,6 +9,7 @@ import sys
 from typing import Any
 
 from convcalc.errors import MalformedInputError
+from convcalc.memory import Dtype, Optimizer
 from convcalc.options import SHAPE_FORMATS, Format
 from convcalc.output import (
     emit,
@@ -309,21 +310,31 @@ def net(
     spec: str,
     input_size: str | None,
     batch: int | None,
+    near: int | None,
+    dtype: Dtype,
+    optimizer: Optimizer,
     check: bool,
     fmt: Format | None,
     as_json: bool,
     plain: bool,
 ) -> int:
-    """``convcalc net``: the exit status is 1 when --check finds an ``expect`` that fails."""
+    """``convcalc net``: the exit status is 1 when --check finds an ``expect`` that fails (or,
+    over a range of sizes, a size that fails)."""
     chosen = resolve_format(
         fmt, as_json, plain, (Format.TABLE, Format.JSON, Format.PLAIN, Format.MARKDOWN, Format.CSV)
     )
     from convcalc import serialize
-    from convcalc.network import load_network, run_network
+    from convcalc.memory import NetworkReport, memory
+    from convcalc.netsizes import is_range
+    from convcalc.network import load_network, plan_network, run_plan
     from convcalc.specs import parse_size_list
 
+    plan = plan_network(load_network(spec))
+    if near is not None or (input_size is not None and is_range(input_size)):
+        return _net_sizes(plan, input_size, batch, near, check, chosen)
     shape = parse_size_list(input_size, "--in", minimum=1) if input_size else None
-    result = run_network(load_network(spec), shape, batch)
+    result = run_plan(plan, shape, batch)
+    report = NetworkReport(result, memory(result, dtype, optimizer))
 
     def table(console: Any, found: Any) -> None:
         from convcalc.render import print_network
@@ -332,19 +343,71 @@ def net(
 
     emit(
         chosen,
-        result,
+        report,
         json=serialize.network_dict,
-        plain=lambda r: serialize.size_text(r.output_shape),
+        plain=lambda r: serialize.size_text(r.result.output_shape),
         table=table,
         markdown=serialize.network_markdown,
         csv=serialize.network_csv,
     )
     if check and result.mismatches:
         if chosen is not Format.TABLE:  # the table shows them; other formats on stderr
+            from convcalc.network import mismatch_text
+
             for layer in result.mismatches:
-                print("expect failed: " + serialize.mismatch_text(layer), file=sys.stderr)
+                print("expect failed: " + mismatch_text(layer), file=sys.stderr)
         return 1
     return 0
+
+
+def _net_sizes(
+    plan: Any,
+    input_size: str | None,
+    batch: int | None,
+    near: int | None,
+    check: bool,
+    chosen: Format,
+) -> int:
+    """``net --in C,LO..HI`` and ``--near N``: which input sizes the network accepts."""
+    from convcalc import serialize
+    from convcalc.netsizes import is_range, parse_ranges, sweep_sizes
+    from convcalc.specs import parse_size_list
+
+    ndim = plan.spatial_ndim()
+    if input_size is not None and is_range(input_size):
+        ranges = parse_ranges(input_size, ndim)
+        channels = ranges.channels
+    else:
+        given = parse_size_list(input_size, "--in", minimum=1) if input_size else None
+        if given is not None and len(given) > 1:
+            raise MalformedInputError(
+                "--near: give --in C (the channels) or a range such as 3,16..512, not a fixed "
+                "size: --near tries sizes around N"
+            )
+        channels_given = given[0] if given else (plan.input[0] if plan.input else None)
+        if channels_given is None:
+            raise MalformedInputError("--near: give the input channels with --in C")
+        ranges, channels = None, channels_given
+    sweep = sweep_sizes(plan, ranges, batch, near, channels=channels, ndim=ndim)
+
+    def table(console: Any, found: Any) -> None:
+        from convcalc.render import print_sizes
+
+        print_sizes(console, found)
+
+    emit(
+        chosen,
+        sweep,
+        json=serialize.sizes_dict,
+        plain=serialize.sizes_plain,
+        table=table,
+        markdown=serialize.sizes_markdown,
+        csv=serialize.sizes_csv,
+    )
+    failed = any(not record.valid for record in sweep.records) or (
+        sweep.near is not None and not sweep.near.valid
+    )
+    return 1 if check and failed else 0
 
 
 def solve(

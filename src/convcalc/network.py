@@ -1,5 +1,9 @@
-"""Whole networks: a stack of layers checked in one call (shapes, parameters, MACs, receptive
+"""Whole networks: a graph of layers checked in one call (shapes, parameters, MACs, receptive
 fields, expectations). Standard library only; every conv/pool size comes from ``shapes``.
+
+A spec is parsed (``load_network``: TOML or the inline form), planned once (``plan_network``:
+every layer's parameters typed and checked, every ``from`` resolved to an earlier layer) and then
+run on an input shape (``run_plan``), as often as a size sweep needs.
 
 Definitions used throughout (README, "convcalc net"):
 
@@ -8,22 +12,33 @@ Definitions used throughout (README, "convcalc net"):
 - MACs: multiply-accumulates with a learned weight, for the whole batch: a conv does
   ``C_in/groups * prod(k)`` per output element, a transposed conv ``C_out/groups * prod(k)`` per
   input element, a linear layer ``in_features`` per output element; pools, activations,
-  normalisation, bias additions and upsampling count 0;
+  normalisation, bias additions, merges (add, mul, cat) and upsampling count 0. FLOPs are
+  2 x MACs (one multiply and one add each);
+- useful MACs (convs): the MACs whose product is a real input element times a weight landing in
+  the output. A conv's other MACs multiply padding zeros; a transposed conv's other MACs land in
+  the padding it crops (computed, then thrown away). ``zero_macs``: the MACs a direct
+  sliding-window form spends on zeros: a conv's padding, or the inserted and padding zeros of a
+  transposed conv's zero-insertion form;
 - receptive field: per spatial dimension, how many input pixels one output element can see
   (``size``), the distance in input pixels between neighbouring output elements (``jump``, a
   fraction after a transposed conv or upsampling), and the input coordinate of the centre of
-  output element 0 (``start``).
+  output element 0 (``start``). A merge (add, mul, cat) sees the union of its inputs' windows: with
+  equal jumps the output's field is their hull (exact for ResNet and U-Net skips); an input
+  broadcast along a dimension (an SE gate) whose field covers the whole network input makes the
+  output see the whole input; any other merge (unequal jumps) has no single field (shown blank).
 """
 
 from __future__ import annotations
 
+import enum
 import math
 import re
 import tomllib
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from fractions import Fraction
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, assert_never
 
 from convcalc.errors import ConvcalcError, MalformedInputError
 from convcalc.shapes import LayerShape, layer_shape
@@ -32,6 +47,7 @@ from convcalc.specs import (
     LayerSpec,
     OpKind,
     OpName,
+    dimension_names,
     parse_int,
     parse_op,
     parse_size_list,
@@ -39,7 +55,7 @@ from convcalc.specs import (
 
 Shape = tuple[int, ...]
 
-# Layer types besides conv/convtranspose/maxpool/avgpool, by folded name.
+# Layer types besides the op table's, by folded name.
 _SHAPE_PRESERVING = {
     "relu",
     "relu6",
@@ -76,47 +92,217 @@ _UPSAMPLE = {
     "upsamplingbilinear2d",
 }
 
-# PyTorch keyword names accepted per family (besides name, layer, expect).
-_CONV_KEYS = {
-    "in_channels",
-    "out_channels",
-    "kernel_size",
-    "stride",
-    "padding",
-    "dilation",
-    "groups",
-    "bias",
-    "padding_mode",
+
+class MergeOp(enum.Enum):
+    """Layers that combine several inputs."""
+
+    ADD = "add"  # elementwise, PyTorch broadcasting
+    MUL = "mul"  # elementwise, PyTorch broadcasting (an SE gate C x 1 x 1 times C x H x W)
+    CAT = "cat"  # torch.cat along ``dim`` (1 = channels, counted with the batch dimension)
+
+
+_MERGES = {
+    "add": MergeOp.ADD,
+    "sum": MergeOp.ADD,
+    "mul": MergeOp.MUL,
+    "multiply": MergeOp.MUL,
+    "cat": MergeOp.CAT,
+    "concat": MergeOp.CAT,
+    "concatenate": MergeOp.CAT,
 }
-_KEYS = {
-    OpKind.CONV: _CONV_KEYS,
-    OpKind.CONVTRANSPOSE: _CONV_KEYS | {"output_padding"},
-    OpKind.MAXPOOL: {"kernel_size", "stride", "padding", "dilation", "ceil_mode", "return_indices"},
-    OpKind.AVGPOOL: {
+
+# PyTorch keyword names accepted per layer (besides name, layer, from, expect).
+_CONV_KEYS = frozenset(
+    {
+        "in_channels",
+        "out_channels",
         "kernel_size",
         "stride",
         "padding",
-        "ceil_mode",
-        "count_include_pad",
-        "divisor_override",
-    },
-    "adaptive": {"output_size", "return_indices"},
-    "upsample": {"scale_factor", "size", "mode", "align_corners", "recompute_scale_factor"},
-    "flatten": {"start_dim", "end_dim"},
-    "linear": {"in_features", "out_features", "bias"},
-    "batchnorm": {"num_features", "eps", "momentum", "affine", "track_running_stats"},
-    "same": {
-        "inplace",
-        "p",
-        "negative_slope",
-        "dim",
-        "approximate",
-        "num_parameters",
-        "alpha",
-        "min_val",
-        "max_val",
-    },
+        "dilation",
+        "groups",
+        "bias",
+        "padding_mode",
+    }
+)
+_POOL_KEYS = {
+    OpKind.MAXPOOL: frozenset(
+        {"kernel_size", "stride", "padding", "dilation", "ceil_mode", "return_indices"}
+    ),
+    OpKind.AVGPOOL: frozenset(
+        {"kernel_size", "stride", "padding", "ceil_mode", "count_include_pad", "divisor_override"}
+    ),
 }
+_KEYS = {
+    "adaptive": frozenset({"output_size", "return_indices"}),
+    "upsample": frozenset(
+        {"scale_factor", "size", "mode", "align_corners", "recompute_scale_factor"}
+    ),
+    "flatten": frozenset({"start_dim", "end_dim"}),
+    "linear": frozenset({"in_features", "out_features", "bias"}),
+    "batchnorm": frozenset({"num_features", "eps", "momentum", "affine", "track_running_stats"}),
+    "same": frozenset(
+        {
+            "inplace",
+            "p",
+            "negative_slope",
+            "dim",
+            "approximate",
+            "num_parameters",
+            "alpha",
+            "min_val",
+            "max_val",
+        }
+    ),
+}
+
+
+# --- typed layers (what planning makes of a [[layer]] table) -----------------------------------
+
+
+@dataclass(frozen=True)
+class ConvLayer:
+    """A layer of the op table: conv, transposed conv, max or average pool."""
+
+    op: OpName
+    args: LayerArgs  # in_channels as given (checked against the input), None otherwise
+    bias: bool
+
+
+@dataclass(frozen=True)
+class AdaptiveLayer:
+    """An adaptive pool; ``None`` in output_size keeps that dimension's input size (torch)."""
+
+    kind: OpKind
+    ndim: int
+    output_size: tuple[int | None, ...]
+
+
+@dataclass(frozen=True)
+class PointwiseLayer:
+    """Activations, dropout, identity, softmax: the shape passes through."""
+
+    name: str
+    params: int  # PReLU's num_parameters
+
+
+@dataclass(frozen=True)
+class BatchNormLayer:
+    ndim: int
+    num_features: int | None
+    affine: bool
+
+
+@dataclass(frozen=True)
+class UpsampleLayer:
+    """Nearest-style resizing: by a size or a scale factor per dimension (one given)."""
+
+    size: tuple[int, ...] | None
+    scale: tuple[int | float, ...] | None
+
+
+@dataclass(frozen=True)
+class FlattenLayer:
+    start_dim: int
+    end_dim: int
+
+
+@dataclass(frozen=True)
+class LinearLayer:
+    in_features: int | None
+    out_features: int
+    bias: bool
+
+
+@dataclass(frozen=True)
+class MergeLayer:
+    op: MergeOp
+    dim: int  # cat only
+
+
+Layer = (
+    ConvLayer
+    | AdaptiveLayer
+    | PointwiseLayer
+    | BatchNormLayer
+    | UpsampleLayer
+    | FlattenLayer
+    | LinearLayer
+    | MergeLayer
+)
+
+
+class Side(enum.Enum):
+    INPUT = "input"
+    OUTPUT = "output"
+
+
+@dataclass(frozen=True)
+class Expect:
+    """What a layer's output should be: a shape, or another tensor's shape (``enc1.input``)."""
+
+    text: str
+    shape: Shape | None = None
+    layer: int | None = None  # 0: the network input
+    side: Side = Side.OUTPUT
+
+
+@dataclass(frozen=True)
+class PlannedLayer:
+    """One layer ready to run: typed parameters, resolved inputs (0 = the network input)."""
+
+    number: int
+    name: str
+    type: str  # as written in the spec
+    layer: Layer
+    sources: tuple[int, ...]
+    expect: Expect | None = None
+    explicit_from: bool = False
+
+    @property
+    def where(self) -> str:
+        named = f' "{self.name}"' if self.name != str(self.number) else ""
+        return f"layer {self.number}{named} ({self.type or '?'})"
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A network planned once: run it on any input with run_plan."""
+
+    layers: tuple[PlannedLayer, ...]
+    input: Shape | None
+    batch: int | None
+    source: str
+
+    @property
+    def is_graph(self) -> bool:
+        """True when some layer reads anything but the layer just before it."""
+        return any(layer.sources != (layer.number - 1,) for layer in self.layers)
+
+    def label(self, index: int) -> str:
+        """How a tensor is named in messages: ``input``, a layer's name, or ``layer 5``."""
+        if index == 0:
+            return "input"
+        layer = self.layers[index - 1]
+        return layer.name if layer.name != str(layer.number) else f"layer {layer.number}"
+
+    def spatial_ndim(self) -> int | None:
+        """How many spatial dimensions the network takes: from ``input`` or its first layer
+        that says (conv2d: 2)."""
+        if self.input is not None:
+            return len(self.input) - 1
+        for planned in self.layers:
+            match planned.layer:
+                case ConvLayer(op=op) if op.ndim:
+                    return op.ndim
+                case AdaptiveLayer(ndim=ndim) | BatchNormLayer(ndim=ndim) if ndim > 1:
+                    return ndim
+                case _:
+                    continue
+        return None
+
+
+# --- results ------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -134,7 +320,7 @@ class ReceptiveField:
         return cls((one,) * ndim, (one,) * ndim, (zero,) * ndim)
 
     def window(
-        self, extents: list[int], strides: list[Fraction], offsets: list[Fraction]
+        self, extents: Sequence[int], strides: Sequence[Fraction], offsets: Sequence[Fraction]
     ) -> ReceptiveField:
         """After a sliding window of ``extents`` (in this layer's input elements), moving by
         ``strides`` elements, whose first window is centred ``offsets`` elements from element 0."""
@@ -144,16 +330,30 @@ class ReceptiveField:
             tuple(st + o * j for st, o, j in zip(self.start, offsets, self.jump)),
         )
 
+    def bounds(self, axis: int) -> tuple[Fraction, Fraction]:
+        """First and last input coordinate output element 0 sees along ``axis``."""
+        half = (self.size[axis] - 1) / 2
+        return self.start[axis] - half, self.start[axis] + half
 
-@dataclass
+
+@dataclass(frozen=True)
+class MacCount:
+    """A conv layer's MACs split by what they multiply (see the module docstring)."""
+
+    useful: int
+    zero: int  # a direct form's MACs on zeros: padding, or a transposed conv's inserted zeros
+    cropped: int  # a transposed conv's MACs landing in the padding it crops
+
+
+@dataclass(frozen=True)
 class LayerResult:
-    """One layer of a network applied to its input."""
+    """One layer of a network applied to its inputs."""
 
     index: int
     name: str
     type: str
     summary: str
-    input_shape: Shape  # (N, C, *spatial) or (N, features)
+    input_shape: Shape  # the first input: (N, C, *spatial) or (N, features)
     output_shape: Shape
     params: int
     macs: int
@@ -161,6 +361,10 @@ class LayerResult:
     expect: Shape | None = None
     expect_text: str | None = None
     shape: LayerShape | None = None
+    sources: tuple[str, ...] = ()  # names of the tensors it reads ("input": the network input)
+    input_shapes: tuple[Shape, ...] = ()
+    explicit_from: bool = False
+    mac_count: MacCount | None = None
 
     @property
     def expect_ok(self) -> bool | None:
@@ -168,26 +372,20 @@ class LayerResult:
             return None
         return self.expect in (self.output_shape, self.output_shape[1:])
 
-
-class Applied(NamedTuple):
-    """What a layer handler computes; apply_layer adds the layer's number, name and input."""
-
-    type: str
-    summary: str
-    output: Shape
-    params: int
-    macs: int
-    rf: ReceptiveField | None
-    shape: LayerShape | None = None
+    @property
+    def is_merge(self) -> bool:
+        return self.type in {op.value for op in MergeOp}
 
 
-@dataclass
+@dataclass(frozen=True)
 class NetworkResult:
     """Every layer's result, the totals and the expectations that failed."""
 
     input_shape: Shape
-    layers: list[LayerResult]
+    layers: tuple[LayerResult, ...]
     source: str = ""
+    is_graph: bool = False
+    readers: tuple[tuple[int, ...], ...] = ()  # per tensor (0 = input): the layers reading it
 
     @property
     def total_params(self) -> int:
@@ -198,6 +396,21 @@ class NetworkResult:
         return sum(layer.macs for layer in self.layers)
 
     @property
+    def total_flops(self) -> int:
+        """FLOPs as 2 x MACs (one multiply and one add per MAC)."""
+        return 2 * self.total_macs
+
+    @property
+    def total_useful_macs(self) -> int:
+        return sum(
+            layer.mac_count.useful if layer.mac_count else layer.macs for layer in self.layers
+        )
+
+    @property
+    def total_zero_macs(self) -> int:
+        return sum(layer.mac_count.zero for layer in self.layers if layer.mac_count)
+
+    @property
     def output_shape(self) -> Shape:
         return self.layers[-1].output_shape if self.layers else self.input_shape
 
@@ -206,9 +419,10 @@ class NetworkResult:
         return [layer for layer in self.layers if layer.expect_ok is False]
 
 
-@dataclass
+@dataclass(frozen=True)
 class NetworkSpec:
-    """A parsed network: input shape (C, *spatial) without the batch, and its layers."""
+    """A parsed network: input shape (C, *spatial) without the batch, and its layers as
+    written (PyTorch keyword tables); plan_network types them."""
 
     input: Shape | None
     layers: list[dict[str, Any]]
@@ -371,83 +585,171 @@ def _inline_token(token: str, number: int) -> dict[str, Any]:
     return {key: numbers[0] if key in scalar_keys else numbers}
 
 
-# --- evaluation -------------------------------------------------------------------------------
+# --- planning -----------------------------------------------------------------------------------
 
 
-def run_network(
-    spec: NetworkSpec, input_shape: Shape | None = None, batch: int | None = None
-) -> NetworkResult:
-    """Apply every layer in turn; stop at the first invalid one with its index and name."""
-    shape_in = input_shape or spec.input
-    if shape_in is None:
-        raise MalformedInputError(
-            "input: give the input shape (C, *spatial) with --in or `input = [...]` in the spec"
-        )
-    n = batch or spec.batch or 1
-    current: Shape = (n, *shape_in)
-    rf: ReceptiveField | None = ReceptiveField.identity(len(shape_in) - 1)
-    results: list[LayerResult] = []
-    names: dict[str, LayerResult] = {}
-    for number, layer in enumerate(spec.layers, start=1):
-        raw = dict(layer)
+def plan_network(spec: NetworkSpec) -> Plan:
+    """Type every layer's parameters and resolve every ``from`` and ``expect`` reference, once.
+
+    A malformed layer (an unknown key, a wrong type, a reference to an unknown or later layer)
+    is a MalformedInputError naming the layer; shapes are checked by run_plan.
+    """
+    names: dict[str, int] = {"input": 0}
+    planned: list[PlannedLayer] = []
+    for number, raw_layer in enumerate(spec.layers, start=1):
+        raw = dict(raw_layer)
         kind = str(raw.pop("layer", raw.pop("type", "")))
-        name = str(raw.pop("name", f"{number}"))
-        expect = raw.pop("expect", None)
+        given_name = raw.pop("name", None)
+        name = str(number) if given_name is None else str(given_name)
         where = (
-            f"layer {number}" + (f' "{name}"' if name != str(number) else "") + f" ({kind or '?'})"
+            f"layer {number}"
+            + (f' "{name}"' if given_name is not None else "")
+            + (f" ({kind or '?'})")
         )
         try:
-            result = apply_layer(number, name, kind, raw, current, rf)
-            if expect is not None:
-                result.expect, result.expect_text = _resolve_expect(expect, names, shape_in, n)
+            if given_name is not None:
+                _check_name(name, number, names)
+            explicit = "from" in raw
+            sources = _sources(raw.pop("from", None), number, names)
+            expect = _expect(raw.pop("expect"), names) if "expect" in raw else None
+            layer = plan_layer(kind, raw)
+            _check_arity(layer, kind, sources)
         except ConvcalcError as error:
             raise type(error)(f"{where}: {error}") from None
-        if name in names:
-            raise MalformedInputError(f"{where}: the name {name!r} is used twice")
-        names[name] = result
-        results.append(result)
-        current, rf = result.output_shape, result.rf
-    return NetworkResult((n, *shape_in), results, spec.source)
+        names[name] = number
+        planned.append(
+            PlannedLayer(number, name, kind, layer, sources, expect, explicit_from=explicit)
+        )
+    return Plan(tuple(planned), spec.input, spec.batch, spec.source)
 
 
-def _resolve_expect(
-    expect: Any, names: dict[str, LayerResult], net_input: Shape, n: int
-) -> tuple[Shape, str]:
-    if isinstance(expect, list):
-        return _int_tuple(expect, "expect"), "x".join(map(str, expect))
-    text = str(expect)
+def _check_name(name: str, number: int, names: dict[str, int]) -> None:
+    if name in names:
+        what = "the network input" if name == "input" else f"layer {names[name]}"
+        raise MalformedInputError(f"name: {name!r} is already {what}; names are unique")
+    if not name or re.fullmatch(r"[0-9]+", name) and name != str(number):
+        raise MalformedInputError(
+            f"name: {name!r}: a name made of digits is a layer number (this is layer {number})"
+        )
+
+
+def _sources(value: Any, number: int, names: dict[str, int]) -> tuple[int, ...]:
+    """``from``: a name, ``input``, a layer number, or a list of them (default: the layer
+    before, or the network input for the first layer)."""
+    if value is None:
+        return (number - 1,)
+    values = value if isinstance(value, list) else [value]
+    if not values:
+        raise MalformedInputError("from: an empty list; name the layers this one reads")
+    sources = []
+    for item in values:
+        if isinstance(item, bool) or not isinstance(item, (str, int)):
+            raise MalformedInputError(f"from: expected layer names, got {item!r}")
+        key = str(item)
+        if key not in names:
+            if re.fullmatch(r"[0-9]+", key) and int(key) >= number:
+                raise MalformedInputError(
+                    f"from: layer {key} is not before this one (layer {number}); a layer reads "
+                    "only the network input and earlier layers"
+                )
+            earlier = ", ".join(name for name in names) if len(names) <= 40 else None
+            hint = f" (earlier: {earlier})" if earlier else ""
+            raise MalformedInputError(
+                f"from: {key!r} is not the input or an earlier layer{hint}; a layer reads only "
+                "the network input and layers before it"
+            )
+        sources.append(names[key])
+    return tuple(sources)
+
+
+def _expect(value: Any, names: dict[str, int]) -> Expect:
+    if isinstance(value, list):
+        shape = _int_tuple(value, "expect")
+        return Expect("x".join(map(str, shape)), shape=shape)
+    text = str(value)
     if re.fullmatch(r"[\s0-9x×,()\[\]]+", text):  # "64x56x56", as in the inline form
         shape = parse_size_list(text, "expect", minimum=1)
-        return shape, "x".join(map(str, shape))
+        return Expect("x".join(map(str, shape)), shape=shape)
     if text in ("input", "network.input"):
-        return (n, *net_input), text
+        return Expect(text, layer=0)
     target, _, side = text.rpartition(".")
-    if side not in ("input", "output") or target not in names:
-        known = ", ".join(names) or "none yet"
+    if side not in ("input", "output") or target not in names or target == "input":
+        known = ", ".join(name for name in names if name != "input") or "none yet"
         raise MalformedInputError(
             f"expect: {text!r} is not a shape or NAME.input / NAME.output of an earlier layer "
             f"(earlier layers: {known})"
         )
-    layer = names[target]
-    return (layer.input_shape if side == "input" else layer.output_shape), text
+    return Expect(text, layer=names[target], side=Side(side))
 
 
-def _family(kind: str) -> tuple[str, int | None]:
-    folded = re.sub(r"[\s_\-.]", "", kind.lower()).removeprefix("torchnn").removeprefix("nn")
+def _check_arity(layer: Layer, kind: str, sources: tuple[int, ...]) -> None:
+    match layer:
+        case MergeLayer(op=op):
+            if len(sources) < 2:
+                raise MalformedInputError(
+                    f'{op.value} merges two or more tensors: from = ["a", "b"]'
+                )
+        case (
+            ConvLayer()
+            | AdaptiveLayer()
+            | PointwiseLayer()
+            | BatchNormLayer()
+            | UpsampleLayer()
+            | FlattenLayer()
+            | LinearLayer()
+        ):
+            if len(sources) != 1:
+                raise MalformedInputError(
+                    f"from: {kind} takes one input, not {len(sources)}; combine them first "
+                    "with an add, mul or cat layer"
+                )
+        case _:
+            assert_never(layer)
+
+
+def _fold(kind: str) -> str:
+    return re.sub(r"[\s_\-.]", "", kind.lower()).removeprefix("torchnn").removeprefix("nn")
+
+
+def plan_layer(kind: str, raw: dict[str, Any]) -> Layer:
+    """One ``[[layer]]`` table (without name, from, expect) as a typed layer."""
+    folded = _fold(kind)
+    if folded in _MERGES:
+        op = _MERGES[folded]
+        _check_keys(raw, frozenset({"dim"}) if op is MergeOp.CAT else frozenset(), kind)
+        return MergeLayer(op, _int(raw, "dim", 1, minimum=None))
     if folded in _SHAPE_PRESERVING:
-        return "same", None
+        _check_keys(raw, _KEYS["same"], kind)
+        params = _int(raw, "num_parameters", 1) if folded == "prelu" else 0
+        return PointwiseLayer(kind.lower(), params)
     if folded in _UPSAMPLE:
-        return "upsample", None
+        _check_keys(raw, _KEYS["upsample"], kind)
+        return _plan_upsample(raw)
     if folded == "flatten":
-        return "flatten", None
+        _check_keys(raw, _KEYS["flatten"], kind)
+        return FlattenLayer(_int(raw, "start_dim", 1, minimum=None), _int(raw, "end_dim", -1, None))
     if folded in ("linear", "dense", "fc"):
-        return "linear", None
+        _check_keys(raw, _KEYS["linear"], kind)
+        if "out_features" not in raw:
+            raise MalformedInputError("out_features: linear needs out_features (f10 inline)")
+        return LinearLayer(
+            _int(raw, "in_features", None) if "in_features" in raw else None,
+            _int(raw, "out_features", None),
+            _flag(raw, "bias", True),
+        )
     match = _BATCHNORM.match(folded)
     if match:
-        return "batchnorm", int(match.group(1))
+        _check_keys(raw, _KEYS["batchnorm"], kind)
+        return BatchNormLayer(
+            int(match.group(1)),
+            _int(raw, "num_features", None) if "num_features" in raw else None,
+            _flag(raw, "affine", True),
+        )
     match = _ADAPTIVE.match(folded)
     if match:
-        return f"adaptive{match.group(1)}", int(match.group(2))
+        _check_keys(raw, _KEYS["adaptive"], kind)
+        kind_ = OpKind.ADAPTIVEAVGPOOL if match.group(1) == "avg" else OpKind.ADAPTIVEMAXPOOL
+        return _plan_adaptive(kind_, int(match.group(2)), raw)
     try:
         name = parse_op(kind)
     except MalformedInputError:
@@ -457,7 +759,102 @@ def _family(kind: str) -> tuple[str, int | None]:
             f"layer {kind!r}: {name.kind.torch_name} changes the tensor's rank, which net does "
             f"not follow; `convcalc shape {name.kind.value}` and `trace` take it"
         )
-    return name.kind.value, name.ndim
+    if name.kind.is_adaptive:
+        _check_keys(raw, _KEYS["adaptive"], kind)
+        return _plan_adaptive(name.kind, name.ndim or 0, raw)
+    keys = _POOL_KEYS.get(name.kind, _CONV_KEYS)
+    if name.kind is OpKind.CONVTRANSPOSE:
+        keys = keys | {"output_padding"}
+    _check_keys(raw, keys, kind)
+    return _plan_conv(name, raw)
+
+
+def _check_keys(raw: dict[str, Any], keys: frozenset[str], kind: str) -> None:
+    unknown = set(raw) - keys
+    if unknown:
+        takes = sorted(keys | {"name", "from", "expect"})
+        raise MalformedInputError(f"unknown parameter(s) {sorted(unknown)}; {kind} takes {takes}")
+
+
+def _plan_conv(name: OpName, raw: dict[str, Any]) -> ConvLayer:
+    kind = name.kind
+    padding: Any = raw.get("padding", 0)
+    if isinstance(padding, str) and padding in ("same", "valid"):
+        pass
+    elif isinstance(padding, str) and not re.fullmatch(r"[0-9x×, ]+", padding):
+        raise MalformedInputError(
+            f"padding: expected an integer, one per dimension, 'same' or 'valid', got {padding!r}"
+        )
+    else:
+        padding = tuple(_as_list(padding, "padding"))
+        if min(padding) < 0:
+            raise MalformedInputError(f"padding: must be >= 0, got {list(padding)}")
+    if kind.is_pool:
+        out_channels = None
+    elif "out_channels" not in raw:
+        raise MalformedInputError(f"out_channels: {kind.value} needs out_channels (c64 inline)")
+    else:
+        out_channels = _int(raw, "out_channels", None)
+    if "kernel_size" not in raw:
+        raise MalformedInputError(f"kernel_size: {kind.value} needs kernel_size (k3 inline)")
+    args = LayerArgs(
+        kernel_size=_sizes(raw["kernel_size"], "kernel_size"),
+        stride=_sizes(raw["stride"], "stride") if raw.get("stride") is not None else None,
+        padding=padding,
+        dilation=_sizes(raw.get("dilation", 1), "dilation"),
+        output_padding=_sizes(raw.get("output_padding", 0), "output_padding", minimum=0),
+        ceil_mode=_flag(raw, "ceil_mode", False),
+        count_include_pad=_flag(raw, "count_include_pad", True),
+        groups=_int(raw, "groups", 1),
+        in_channels=_int(raw, "in_channels", None) if raw.get("in_channels") is not None else None,
+        out_channels=out_channels,
+    )
+    # padding_mode (reflect/replicate/circular) pads by the same amount: the shape is the same
+    return ConvLayer(name, args, _flag(raw, "bias", True))
+
+
+def _sizes(value: Any, key: str, minimum: int = 1) -> tuple[int, ...]:
+    values = tuple(_as_list(value, key))
+    if min(values) < minimum:
+        rule = "positive" if minimum == 1 else f">= {minimum}"
+        raise MalformedInputError(f"{key}: must be {rule}, got {list(values)}")
+    return values
+
+
+def _plan_adaptive(kind: OpKind, ndim: int, raw: dict[str, Any]) -> AdaptiveLayer:
+    if "output_size" not in raw:
+        raise MalformedInputError("output_size: adaptive pools need output_size (out7 inline)")
+    given = raw["output_size"]
+    wanted: list[Any] = (
+        list(parse_size_list(given, "output_size", minimum=1))
+        if isinstance(given, str)
+        else (given if isinstance(given, list) else [given])
+    )
+    for want in wanted:
+        if want is not None and (not isinstance(want, int) or isinstance(want, bool) or want < 1):
+            raise MalformedInputError(f"output_size: expected positive integers, got {want!r}")
+    if ndim == 0:
+        ndim = len(wanted)
+    if len(wanted) == 1:
+        wanted = wanted * ndim
+    if len(wanted) != ndim:
+        raise MalformedInputError(f"output_size: give 1 or {ndim} values, got {wanted}")
+    return AdaptiveLayer(kind, ndim, tuple(wanted))
+
+
+def _plan_upsample(raw: dict[str, Any]) -> UpsampleLayer:
+    if ("scale_factor" in raw) == ("size" in raw):
+        raise MalformedInputError("give exactly one of scale_factor and size")
+    if "size" in raw:
+        return UpsampleLayer(_sizes(raw["size"], "size"), None)
+    given = raw["scale_factor"]
+    factors = given if isinstance(given, list) else [given]
+    if not factors or not all(
+        isinstance(f, (int, float)) and not isinstance(f, bool) and f > 0 and math.isfinite(f)
+        for f in factors
+    ):
+        raise MalformedInputError(f"scale_factor: expected positive numbers, got {given!r}")
+    return UpsampleLayer(None, tuple(factors))
 
 
 def known_layers() -> str:
@@ -470,69 +867,12 @@ def known_layers() -> str:
     others = sorted(_SHAPE_PRESERVING - {"swish", "dropout1d", "dropout2d", "dropout3d"})
     return (
         f"{convs}, adaptiveavgpool1d/2d/3d, adaptivemaxpool1d/2d/3d, batchnorm1d/2d/3d, "
-        f"linear, flatten, upsample, and shape-preserving {', '.join(others)}"
+        f"linear, flatten, upsample, the merges add, mul and cat, and shape-preserving "
+        f"{', '.join(others)}"
     )
 
 
-def apply_layer(
-    number: int,
-    name: str,
-    kind: str,
-    raw: dict[str, Any],
-    current: Shape,
-    rf: ReceptiveField | None,
-) -> LayerResult:
-    """One layer on an input shape (N, C, *spatial) or (N, features)."""
-    family, ndim = _family(kind)
-    keys = _KEYS.get(
-        OpKind(family)
-        if family in {k.value for k in OpKind}
-        else ("adaptive" if family.startswith("adaptive") else family),
-        set(),
-    )
-    unknown = set(raw) - keys
-    if unknown:
-        raise MalformedInputError(
-            f"unknown parameter(s) {sorted(unknown)}; {kind} takes {sorted(keys)}"
-        )
-    if family in {k.value for k in OpKind}:
-        applied = _conv_like(OpKind(family), ndim, raw, current, rf)
-    elif family.startswith("adaptive"):
-        applied = _adaptive(family, ndim or 0, raw, current, rf)
-    else:
-        handler = {
-            "same": _same,
-            "upsample": _upsample,
-            "flatten": _flatten,
-            "linear": _linear,
-            "batchnorm": _batchnorm,
-        }[family]
-        applied = handler(kind, ndim, raw, current, rf)
-    return LayerResult(
-        number,
-        name,
-        applied.type,
-        applied.summary,
-        current,
-        applied.output,
-        applied.params,
-        applied.macs,
-        applied.rf,
-        shape=applied.shape,
-    )
-
-
-def _spatial(current: Shape, ndim: int | None, what: str) -> Shape:
-    if ndim is not None and len(current) != ndim + 2:
-        raise ConvcalcError(
-            f"input: {what} expects (N, C, {', '.join('DHW'[3 - ndim :] if ndim > 1 else 'L')}) "
-            f"but gets {_shape_text(current)}"
-        )
-    return current[2:]
-
-
-def _shape_text(shape: Shape) -> str:
-    return "(" + ", ".join(map(str, shape)) + ")"
+# --- typed TOML values --------------------------------------------------------------------------
 
 
 def _as_list(value: Any, key: str) -> list[int]:
@@ -568,56 +908,233 @@ def _flag(raw: dict[str, Any], key: str, default: bool) -> bool:
     return value
 
 
-def _conv_like(
-    kind: OpKind, ndim: int | None, raw: dict[str, Any], current: Shape, rf: ReceptiveField | None
-) -> Applied:
-    ndim = ndim or len(current) - 2
-    spatial = _spatial(current, ndim, f"{kind.value}{ndim}d")
-    c_in = current[1]
-    # padding_mode (reflect/replicate/circular) pads by the same amount: the shape is the same
-    if raw.get("in_channels") is not None and _int(raw, "in_channels", None) != c_in:
-        raise ConvcalcError(
-            f"in_channels: {raw['in_channels']} given, but the input has {c_in} channels"
+# --- evaluation -----------------------------------------------------------------------------------
+
+
+class Applied(NamedTuple):
+    """What one layer computes; run_plan adds the layer's number, name and inputs."""
+
+    type: str
+    summary: str
+    output: Shape
+    params: int = 0
+    macs: int = 0
+    rf: ReceptiveField | None = None
+    shape: LayerShape | None = None
+    mac_count: MacCount | None = None
+
+
+@dataclass(frozen=True)
+class Failure:
+    """The first layer of a run that fails, and why (the error carries the layer's location)."""
+
+    layer: PlannedLayer
+    error: ConvcalcError
+
+    @property
+    def message(self) -> str:
+        return str(self.error)
+
+
+def run_network(
+    spec: NetworkSpec, input_shape: Shape | None = None, batch: int | None = None
+) -> NetworkResult:
+    """Plan and run a parsed spec (see plan_network, run_plan)."""
+    return run_plan(plan_network(spec), input_shape, batch)
+
+
+def network_input(plan: Plan, input_shape: Shape | None, batch: int | None) -> Shape:
+    """(N, C, *spatial): the shape given, else the spec's; the batch given, else the spec's."""
+    shape_in = input_shape or plan.input
+    if shape_in is None:
+        raise MalformedInputError(
+            "input: give the input shape (C, *spatial) with --in or `input = [...]` in the spec"
         )
-    padding: Any = raw.get("padding", 0)
-    if not isinstance(padding, str):
-        padding = _as_list(padding, "padding")
-    out_channels = _int(raw, "out_channels", None) if "out_channels" in raw else None
-    if kind.is_pool:
-        out_channels = c_in
-    elif out_channels is None:
-        raise MalformedInputError(f"out_channels: {kind.value} needs out_channels (c64 inline)")
-    args = LayerArgs(
-        kernel_size=tuple(_as_list(raw["kernel_size"], "kernel_size"))
-        if "kernel_size" in raw
-        else None,
-        stride=tuple(_as_list(raw["stride"], "stride")) if raw.get("stride") is not None else None,
-        padding=padding if isinstance(padding, str) else tuple(padding),
-        dilation=tuple(_as_list(raw.get("dilation", 1), "dilation")),
-        output_padding=tuple(_as_list(raw.get("output_padding", 0), "output_padding")),
-        ceil_mode=_flag(raw, "ceil_mode", False),
-        count_include_pad=_flag(raw, "count_include_pad", True),
-        groups=_int(raw, "groups", 1),
-        in_channels=c_in,
-        out_channels=out_channels,
+    return (batch or plan.batch or 1, *shape_in)
+
+
+def run_plan(
+    plan: Plan, input_shape: Shape | None = None, batch: int | None = None
+) -> NetworkResult:
+    """Apply every layer to its inputs; stop at the first invalid one with its index and name."""
+    outcome = evaluate(plan, network_input(plan, input_shape, batch), detail=True)
+    if isinstance(outcome, Failure):
+        raise outcome.error
+    return outcome
+
+
+class Memo:
+    """Layer shapes already computed in a size sweep, by layer and input shape."""
+
+    def __init__(self) -> None:
+        self.convs: dict[tuple[int, Shape], tuple[LayerSpec, LayerShape] | ConvcalcError] = {}
+
+
+def evaluate(
+    plan: Plan, full_input: Shape, *, detail: bool, memo: Memo | None = None
+) -> NetworkResult | Failure:
+    """Run the plan on ``full_input`` (N, C, *spatial). ``detail`` adds counts and receptive
+    fields; without it (a size sweep) only shapes and expectations are computed."""
+    spatial_in = full_input[2:]
+    shapes: list[Shape] = [full_input]
+    rfs: list[ReceptiveField | None] = [ReceptiveField.identity(len(spatial_in))]
+    results: list[LayerResult] = []
+    for planned in plan.layers:
+        inputs = tuple(shapes[s] for s in planned.sources)
+        in_rfs = tuple(rfs[s] for s in planned.sources) if detail else ()
+        try:
+            applied = _apply(planned, inputs, in_rfs, plan, spatial_in, detail, memo)
+            expect, expect_text = _expected(planned.expect, shapes, results, full_input)
+        except ConvcalcError as error:
+            return Failure(planned, type(error)(f"{planned.where}: {error}"))
+        result = LayerResult(
+            planned.number,
+            planned.name,
+            applied.type,
+            applied.summary,
+            inputs[0],
+            applied.output,
+            applied.params,
+            applied.macs,
+            applied.rf,
+            expect,
+            expect_text,
+            applied.shape,
+            tuple(plan.label(s) if s else "input" for s in planned.sources),
+            inputs,
+            planned.explicit_from,
+            applied.mac_count,
+        )
+        results.append(result)
+        shapes.append(applied.output)
+        rfs.append(applied.rf)
+    readers: list[list[int]] = [[] for _ in range(len(plan.layers) + 1)]
+    for planned in plan.layers:
+        for source in planned.sources:
+            readers[source].append(planned.number)
+    return NetworkResult(
+        full_input,
+        tuple(results),
+        plan.source,
+        plan.is_graph,
+        tuple(tuple(r) for r in readers),
     )
+
+
+def _expected(
+    expect: Expect | None, shapes: list[Shape], results: list[LayerResult], full_input: Shape
+) -> tuple[Shape | None, str | None]:
+    if expect is None:
+        return None, None
+    if expect.shape is not None:
+        return expect.shape, expect.text
+    assert expect.layer is not None, "an expect is a shape or a reference"
+    if expect.layer == 0:
+        return full_input, expect.text
+    target = results[expect.layer - 1]
+    return (target.input_shape if expect.side is Side.INPUT else shapes[expect.layer]), expect.text
+
+
+def _apply(
+    planned: PlannedLayer,
+    inputs: tuple[Shape, ...],
+    rfs: tuple[ReceptiveField | None, ...],
+    plan: Plan,
+    net_spatial: Shape,
+    detail: bool,
+    memo: Memo | None,
+) -> Applied:
+    layer = planned.layer
+    current = inputs[0]
+    rf = rfs[0] if rfs else None
+    match layer:
+        case ConvLayer():
+            return _conv(planned.number, layer, current, rf, detail, memo)
+        case AdaptiveLayer():
+            return _adaptive(layer, current, rf, detail)
+        case PointwiseLayer(name=name, params=params):
+            return Applied(name, name, current, params, 0, rf)
+        case BatchNormLayer():
+            return _batchnorm(layer, current, rf)
+        case UpsampleLayer():
+            return _upsample(layer, current, rf, detail)
+        case FlattenLayer():
+            return _flatten(layer, current, rf)
+        case LinearLayer():
+            return _linear(layer, current, rf)
+        case MergeLayer():
+            labels = tuple(plan.label(s) for s in planned.sources)
+            output = merge_shape(layer, inputs, labels)
+            merged = _merge_rf(rfs, inputs, output, net_spatial) if detail else None
+            summary = f"cat dim{layer.dim}" if layer.op is MergeOp.CAT else layer.op.value
+            return Applied(layer.op.value, summary, output, rf=merged)
+        case _:
+            assert_never(layer)
+
+
+def _spatial(current: Shape, ndim: int | None, what: str) -> Shape:
+    if ndim is not None and len(current) != ndim + 2:
+        raise ConvcalcError(
+            f"input: {what} expects (N, C, {', '.join(dimension_names(ndim))}) "
+            f"but gets {_shape_text(current)}"
+        )
+    return current[2:]
+
+
+def _shape_text(shape: Shape) -> str:
+    return "(" + ", ".join(map(str, shape)) + ")"
+
+
+def _conv(
+    number: int,
+    layer: ConvLayer,
+    current: Shape,
+    rf: ReceptiveField | None,
+    detail: bool,
+    memo: Memo | None,
+) -> Applied:
+    kind = layer.op.kind
+    ndim = layer.op.ndim or len(current) - 2
+    if ndim < 1:
+        raise ConvcalcError(
+            f"input: {kind.value} needs spatial dimensions, got {_shape_text(current)}"
+        )
+    _spatial(current, ndim, f"{kind.value}{ndim}d")
+    c_in = current[1]
+    given = layer.args.in_channels
+    if given is not None and given != c_in:
+        raise ConvcalcError(f"in_channels: {given} given, but the input has {c_in} channels")
+    key = (number, current[1:])
+    found = memo.convs.get(key) if memo is not None else None
+    if found is None:
+        try:
+            found = _conv_shape(layer, ndim, current)
+        except ConvcalcError as error:
+            found = error
+        if memo is not None:
+            memo.convs[key] = found
+    if isinstance(found, ConvcalcError):
+        raise found
+    spec, result = found
+    out = (current[0], *result.tensor_shape("output")[1:])  # type: ignore[index]
+    if not detail:
+        return Applied(spec.name, "", out, shape=result)
+    params, macs = _conv_counts(spec, current, out)
+    mac_count = None if kind.is_pool else mac_split(spec, result, current, out)
+    return Applied(
+        spec.name, _summary(spec), out, params, macs, _conv_rf(spec, rf, result), result, mac_count
+    )
+
+
+def _conv_shape(layer: ConvLayer, ndim: int, current: Shape) -> tuple[LayerSpec, LayerShape]:
     from convcalc.conventions import resolve_args
 
-    spec = resolve_args("torch", OpName(kind, ndim), spatial, args).spec
-    spec = replace(spec, bias=_flag(raw, "bias", True))
-    result = layer_shape(spec, spatial, current[0])
-    out = result.tensor_shape("output")
-    assert out is not None
-    params, macs = _conv_counts(spec, current, out)
-    return Applied(
-        spec.name,
-        _summary(spec),
-        out,
-        params,
-        macs,
-        _conv_rf(spec, rf, result),
-        shape=result,
-    )
+    c_in = current[1]
+    out_channels = c_in if layer.op.kind.is_pool else layer.args.out_channels
+    args = replace(layer.args, in_channels=c_in, out_channels=out_channels)
+    spec = resolve_args("torch", OpName(layer.op.kind, ndim), current[2:], args).spec
+    spec = replace(spec, bias=layer.bias)
+    return spec, layer_shape(spec, current[2:], current[0])
 
 
 def _conv_counts(spec: LayerSpec, current: Shape, out: Shape) -> tuple[int, int]:
@@ -631,6 +1148,41 @@ def _conv_counts(spec: LayerSpec, current: Shape, out: Shape) -> tuple[int, int]
     else:
         macs = math.prod(current) * (c_out // groups) * k
     return params, macs
+
+
+def landing_count(count: int, stride: int, offset: int, bound: int) -> int:
+    """How many x in [0, count) put x*stride + offset inside [0, bound).
+
+    >>> landing_count(5, 1, -1, 6)  # a conv's first tap over padding 1: output 0 reads a zero
+    4
+    """
+    low = max(0, -(offset // stride))
+    high = min(count - 1, (bound - 1 - offset) // stride)
+    return max(0, high - low + 1)
+
+
+def mac_split(spec: LayerSpec, result: LayerShape, current: Shape, out: Shape) -> MacCount:
+    """A conv's MACs split into useful ones and those on zeros (module docstring), exactly:
+    per dimension, each kernel tap lands on a real input element for a range of positions."""
+    kernel = math.prod(spec.kernel_size)
+    useful_taps = 1
+    for dim, k, d, (before, _) in zip(result.dims, spec.kernel_size, spec.dilation, spec.padding):
+        if spec.kind is OpKind.CONV:  # output o, tap t reads input o*s - p + t*d
+            useful_taps *= sum(
+                landing_count(dim.output, dim.stride, t * d - before, dim.input) for t in range(k)
+            )
+        else:  # input i, tap t writes output i*s - p + t*d
+            useful_taps *= sum(
+                landing_count(dim.input, dim.stride, t * d - before, dim.output) for t in range(k)
+            )
+    n, c_in, c_out = current[0], current[1], out[1]
+    pairs = n * c_out * (c_in // spec.groups)  # (batch, output channel, input channel) triples
+    useful = pairs * useful_taps
+    if spec.kind is OpKind.CONV:
+        return MacCount(useful, pairs * math.prod(out[2:]) * kernel - useful, 0)
+    scatter = pairs * math.prod(current[2:]) * kernel
+    direct = pairs * math.prod(out[2:]) * kernel
+    return MacCount(useful, direct - useful, scatter - useful)
 
 
 def _conv_rf(
@@ -685,30 +1237,15 @@ def _summary(spec: LayerSpec) -> str:
 
 
 def _adaptive(
-    family: str, ndim: int, raw: dict[str, Any], current: Shape, rf: ReceptiveField | None
+    layer: AdaptiveLayer, current: Shape, rf: ReceptiveField | None, detail: bool
 ) -> Applied:
+    ndim = layer.ndim
     spatial = _spatial(current, ndim, f"adaptive pool {ndim}d")
-    if "output_size" not in raw:
-        raise MalformedInputError("output_size: adaptive pools need output_size (out7 inline)")
-    given = raw["output_size"]
-    wanted: list[Any] = (
-        list(parse_size_list(given, "output_size", minimum=1))
-        if isinstance(given, str)
-        else (given if isinstance(given, list) else [given])
-    )
-    if len(wanted) == 1:
-        wanted = wanted * ndim
-    if len(wanted) != ndim:
-        raise MalformedInputError(f"output_size: give 1 or {ndim} values, got {wanted}")
-    out = []
-    for size, want in zip(spatial, wanted):
-        if want is None:
-            want = size  # None keeps the input size (torch)
-        if not isinstance(want, int) or isinstance(want, bool) or want < 1:
-            raise MalformedInputError(f"output_size: expected positive integers, got {want!r}")
-        out.append(want)
+    out = [size if want is None else want for size, want in zip(spatial, layer.output_size)]
+    kind = f"{layer.kind.value.replace('adaptive', 'adaptive_')}{ndim}d"
+    kind = kind.replace("avgpool", "avg_pool").replace("maxpool", "max_pool")
     new_rf = rf
-    if rf is not None and not rf.whole_input:
+    if detail and rf is not None and not rf.whole_input:
         # Element i reads [floor(i*in/out), ceil((i+1)*in/out)): the widest window sets the size.
         widest = [
             max(-(-(i + 1) * n // o) - (i * n // o) for i in range(min(o, 4096)))
@@ -720,51 +1257,27 @@ def _adaptive(
             tuple(j * Fraction(n, o) for j, n, o in zip(rf.jump, spatial, out)),
             tuple(s + Fraction(f - 1, 2) * j for s, f, j in zip(rf.start, first, rf.jump)),
         )
-    kind = f"{family.replace('adaptive', 'adaptive_')}_pool{ndim}d"
-    return Applied(
-        kind,
-        f"{kind} out{'x'.join(map(str, out))}",
-        (*current[:2], *out),
-        0,
-        0,
-        new_rf,
-    )
+    return Applied(kind, f"{kind} out{'x'.join(map(str, out))}", (*current[:2], *out), rf=new_rf)
 
 
-def _same(
-    kind: str, ndim: int | None, raw: dict[str, Any], current: Shape, rf: ReceptiveField | None
-) -> Applied:
-    params = 0
-    folded = kind.lower().replace("_", "")
-    if folded == "prelu":
-        params = _int(raw, "num_parameters", 1)
-    return Applied(kind.lower(), kind.lower(), current, params, 0, rf)
-
-
-def _batchnorm(
-    kind: str, ndim: int | None, raw: dict[str, Any], current: Shape, rf: ReceptiveField | None
-) -> Applied:
+def _batchnorm(layer: BatchNormLayer, current: Shape, rf: ReceptiveField | None) -> Applied:
     channels = current[1] if len(current) > 1 else current[0]
-    given = _int(raw, "num_features", None) if "num_features" in raw else None
-    if given is not None and given != channels:
-        raise ConvcalcError(f"num_features: {given} given, but the input has {channels} channels")
-    expected_rank = {1: (2, 3), 2: (4,), 3: (5,)}[ndim or 2]
+    if layer.num_features is not None and layer.num_features != channels:
+        raise ConvcalcError(
+            f"num_features: {layer.num_features} given, but the input has {channels} channels"
+        )
+    expected_rank = {1: (2, 3), 2: (4,), 3: (5,)}[layer.ndim]
     if len(current) not in expected_rank:
         raise ConvcalcError(
-            f"input: batchnorm{ndim}d does not take a {len(current)}-d input {_shape_text(current)}"
+            f"input: batchnorm{layer.ndim}d does not take a {len(current)}-d input "
+            f"{_shape_text(current)}"
         )
-    params = 2 * channels if _flag(raw, "affine", True) else 0
-    return Applied(
-        f"batchnorm{ndim}d",
-        f"batchnorm{ndim}d {channels}",
-        current,
-        params,
-        0,
-        rf,
-    )
+    params = 2 * channels if layer.affine else 0
+    name = f"batchnorm{layer.ndim}d"
+    return Applied(name, f"{name} {channels}", current, params, 0, rf)
 
 
-def upsample_size(size: int, scale: Any) -> int:
+def upsample_size(size: int, scale: int | float) -> int:
     """PyTorch's interpolate: ``floor(float(in) * scale_factor)`` (integer scales exactly).
 
     >>> upsample_size(7, 2), upsample_size(7, 1.5)
@@ -776,54 +1289,47 @@ def upsample_size(size: int, scale: Any) -> int:
 
 
 def _upsample(
-    kind: str, ndim: int | None, raw: dict[str, Any], current: Shape, rf: ReceptiveField | None
+    layer: UpsampleLayer, current: Shape, rf: ReceptiveField | None, detail: bool
 ) -> Applied:
     spatial = current[2:]
     if not spatial:
         raise ConvcalcError(
             f"input: upsampling needs spatial dimensions, got {_shape_text(current)}"
         )
-    if ("scale_factor" in raw) == ("size" in raw):
-        raise MalformedInputError("give exactly one of scale_factor and size")
-    if "size" in raw:
-        sizes = _as_list(raw["size"], "size")
-        out = sizes * len(spatial) if len(sizes) == 1 else sizes
-        if len(out) != len(spatial) or min(out) < 1:
-            raise MalformedInputError(f"size: give 1 or {len(spatial)} positive values")
-        scales = [Fraction(o, n) for o, n in zip(out, spatial)]
+    if layer.size is not None:
+        sizes = layer.size
+        out = list(sizes * len(spatial) if len(sizes) == 1 else sizes)
+        if len(out) != len(spatial):
+            raise ConvcalcError(f"size: give 1 or {len(spatial)} values for {_shape_text(current)}")
         label = f"upsample size{'x'.join(map(str, out))}"
     else:
-        factors = (
-            raw["scale_factor"] if isinstance(raw["scale_factor"], list) else [raw["scale_factor"]]
-        )
-        factors = factors * len(spatial) if len(factors) == 1 else factors
-        if len(factors) != len(spatial) or not all(
-            isinstance(f, (int, float)) and not isinstance(f, bool) and f > 0 for f in factors
-        ):
-            raise MalformedInputError(f"scale_factor: give 1 or {len(spatial)} positive numbers")
+        assert layer.scale is not None, "planning keeps exactly one of size and scale"
+        factors = layer.scale * len(spatial) if len(layer.scale) == 1 else layer.scale
+        if len(factors) != len(spatial):
+            raise ConvcalcError(
+                f"scale_factor: give 1 or {len(spatial)} values for {_shape_text(current)}"
+            )
         out = [upsample_size(n, f) for n, f in zip(spatial, factors)]
         if min(out) < 1:
             raise ConvcalcError(f"scale_factor: output size {out} is not positive")
-        scales = [Fraction(o, n) for o, n in zip(out, spatial)]
         label = f"upsample x{'x'.join(str(f) for f in dict.fromkeys(factors))}"
     new_rf = rf
-    if rf is not None and not rf.whole_input:
+    if detail and rf is not None and not rf.whole_input:
         # nearest: output j copies input floor(j * in / out); element 0 copies input 0.
+        scales = [Fraction(o, n) for o, n in zip(out, spatial)]
         new_rf = ReceptiveField(rf.size, tuple(j / s for j, s in zip(rf.jump, scales)), rf.start)
-    return Applied("upsample", label, (*current[:2], *out), 0, 0, new_rf)
+    return Applied("upsample", label, (*current[:2], *out), rf=new_rf)
 
 
-def _flatten(
-    kind: str, ndim: int | None, raw: dict[str, Any], current: Shape, rf: ReceptiveField | None
-) -> Applied:
-    start = _int(raw, "start_dim", 1, minimum=None)
-    end = _int(raw, "end_dim", -1, minimum=None)
+def _flatten(layer: FlattenLayer, current: Shape, rf: ReceptiveField | None) -> Applied:
     rank = len(current)
-    lo, hi = start % rank, end % rank
-    if not (0 <= lo <= hi < rank):
-        raise MalformedInputError(f"start_dim/end_dim: {start}..{end} do not fit a {rank}-d input")
+    lo, hi = layer.start_dim % rank, layer.end_dim % rank
+    if not (-rank <= layer.start_dim < rank and -rank <= layer.end_dim < rank and lo <= hi):
+        raise ConvcalcError(
+            f"start_dim/end_dim: {layer.start_dim}..{layer.end_dim} do not fit a {rank}-d input"
+        )
     out = (*current[:lo], math.prod(current[lo : hi + 1]), *current[hi + 1 :])
-    return Applied("flatten", "flatten", out, 0, 0, _whole(rf) if len(out) <= 2 else rf)
+    return Applied("flatten", "flatten", out, rf=_whole(rf) if len(out) <= 2 else rf)
 
 
 def _whole(rf: ReceptiveField | None) -> ReceptiveField | None:
@@ -832,30 +1338,141 @@ def _whole(rf: ReceptiveField | None) -> ReceptiveField | None:
     return ReceptiveField(rf.size, rf.jump, rf.start, whole_input=True)
 
 
-def _linear(
-    kind: str, ndim: int | None, raw: dict[str, Any], current: Shape, rf: ReceptiveField | None
-) -> Applied:
+def _linear(layer: LinearLayer, current: Shape, rf: ReceptiveField | None) -> Applied:
     features = current[-1]
-    given = _int(raw, "in_features", None) if "in_features" in raw else None
-    if given is not None and given != features:
+    if layer.in_features is not None and layer.in_features != features:
         raise ConvcalcError(
-            f"in_features: {given} given, but the input's last dimension is {features} "
-            f"(input {_shape_text(current)}; flatten first?)"
+            f"in_features: {layer.in_features} given, but the input's last dimension is "
+            f"{features} (input {_shape_text(current)}; flatten first?)"
         )
-    if "out_features" not in raw:
-        raise MalformedInputError("out_features: linear needs out_features (f10 inline)")
-    out_features = _int(raw, "out_features", None)
-    bias = _flag(raw, "bias", True)
-    out = (*current[:-1], out_features)
-    params = features * out_features + (out_features if bias else 0)
+    out = (*current[:-1], layer.out_features)
+    params = features * layer.out_features + (layer.out_features if layer.bias else 0)
     macs = math.prod(out) * features
     return Applied(
         "linear",
-        f"linear {features}->{out_features}",
+        f"linear {features}->{layer.out_features}",
         out,
         params,
         macs,
         _whole(rf),
+    )
+
+
+# --- merges ---------------------------------------------------------------------------------------
+
+
+def merge_shape(layer: MergeLayer, inputs: tuple[Shape, ...], labels: tuple[str, ...]) -> Shape:
+    """The output of add/mul (PyTorch broadcasting) or cat (torch.cat), or the error naming
+    the dimension, both inputs and what each gives."""
+    match layer.op:
+        case MergeOp.ADD | MergeOp.MUL:
+            return _broadcast(inputs, labels)
+        case MergeOp.CAT:
+            return _cat(layer.dim, inputs, labels)
+        case _:
+            assert_never(layer.op)
+
+
+def _mismatch(
+    dim: int, labels: tuple[str, str], sizes: tuple[int, int], shapes: tuple[Shape, Shape]
+) -> ConvcalcError:
+    return ConvcalcError(
+        f"dim {dim}: {labels[0]} gives {sizes[0]}, {labels[1]} gives {sizes[1]} "
+        f"({labels[0]} {_shape_text(shapes[0])}, {labels[1]} {_shape_text(shapes[1])})"
+    )
+
+
+def _broadcast(inputs: tuple[Shape, ...], labels: tuple[str, ...]) -> Shape:
+    rank = max(len(shape) for shape in inputs)
+    out = [1] * rank
+    owner = [0] * rank  # which input set each output dimension
+    for k, shape in enumerate(inputs):
+        for axis, size in enumerate(shape, start=rank - len(shape)):
+            if size == out[axis] or size == 1:
+                continue
+            if out[axis] == 1:
+                out[axis], owner[axis] = size, k
+                continue
+            first = owner[axis]
+            raise _mismatch(
+                axis,
+                (labels[first], labels[k]),
+                (out[axis], size),
+                (inputs[first], shape),
+            )
+    return tuple(out)
+
+
+def _cat(dim: int, inputs: tuple[Shape, ...], labels: tuple[str, ...]) -> Shape:
+    first = inputs[0]
+    rank = len(first)
+    for label, shape in zip(labels[1:], inputs[1:]):
+        if len(shape) != rank:
+            raise ConvcalcError(
+                f"{labels[0]} is {rank}-d {_shape_text(first)}, {label} is {len(shape)}-d "
+                f"{_shape_text(shape)}; cat joins tensors of one rank"
+            )
+    if not -rank <= dim < rank:
+        raise ConvcalcError(f"dim: {dim} is out of range for {rank}-d inputs (-{rank}..{rank - 1})")
+    axis = dim % rank
+    for label, shape in zip(labels[1:], inputs[1:]):
+        for other in range(rank):
+            if other != axis and shape[other] != first[other]:
+                raise _mismatch(
+                    other, (labels[0], label), (first[other], shape[other]), (first, shape)
+                )
+    return (*first[:axis], sum(shape[axis] for shape in inputs), *first[axis + 1 :])
+
+
+def _merge_rf(
+    rfs: tuple[ReceptiveField | None, ...],
+    inputs: tuple[Shape, ...],
+    output: Shape,
+    net_spatial: Shape,
+) -> ReceptiveField | None:
+    """The union of the inputs' windows (module docstring)."""
+    if any(rf is None for rf in rfs):
+        return None
+    fields = [rf for rf in rfs if rf is not None]
+    if any(rf.whole_input for rf in fields):
+        return _whole(fields[0])
+    ndim = len(net_spatial)
+    if len(output) != ndim + 2 or any(len(shape) != ndim + 2 for shape in inputs):
+        return None
+    sliding: list[ReceptiveField] = []
+    whole = False
+    for rf, shape in zip(fields, inputs):
+        if not any(shape[2 + axis] == 1 < output[2 + axis] for axis in range(ndim)):
+            sliding.append(rf)
+            continue
+        # broadcast: one window for every output position; regular only if it is everything
+        if not all(
+            rf.bounds(axis)[0] <= 0 and rf.bounds(axis)[1] >= net_spatial[axis] - 1
+            for axis in range(ndim)
+        ):
+            return None
+        whole = True
+    if whole:
+        return _whole(fields[0])
+    jumps = {rf.jump for rf in sliding}
+    if len(jumps) != 1:
+        return None
+    lows = [min(rf.bounds(axis)[0] for rf in sliding) for axis in range(ndim)]
+    highs = [max(rf.bounds(axis)[1] for rf in sliding) for axis in range(ndim)]
+    return ReceptiveField(
+        tuple(high - low + 1 for low, high in zip(lows, highs)),
+        sliding[0].jump,
+        tuple((low + high) / 2 for low, high in zip(lows, highs)),
+    )
+
+
+def mismatch_text(layer: LayerResult) -> str:
+    """One line naming the layer, what it gives and what was expected."""
+    assert layer.expect is not None, "only a layer with an expect can mismatch"
+    return (
+        f'layer {layer.index} "{layer.name}" ({layer.type}): output '
+        f"{_shape_text(layer.output_shape)}, expected {layer.expect_text} = "
+        f"{_shape_text(layer.expect)}"
     )
 
 

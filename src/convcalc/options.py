@@ -292,30 +292,72 @@ def _int(
     return Opt(param, flags, Kind.INT, default, help_text, "N", minimum=minimum)
 
 
-NET = (
-    Opt(
-        "spec",
-        (),
-        Kind.ARGUMENT,
-        None,
-        "A TOML file (input = [C, H, W] and [[layer]] tables with PyTorch's keyword names) or an "
-        'inline stack: "conv2d k7 s2 p3 c64; maxpool2d k3 s2 p1 -> relu".',
-        required=True,
-    ),
-    Opt(
-        "input_size",
-        ("--in", "--input"),
-        Kind.TEXT,
-        None,
-        "Input shape without the batch, (C, *spatial); overrides the spec's.",
-        "C,H,W",
-    ),
-    BATCH,
-    Opt("check", ("--check",), Kind.FLAG, False, "Exit 1 if any layer's `expect` does not hold."),
-    format_opt(Format.TABLE, Format.JSON, Format.PLAIN, Format.MARKDOWN, Format.CSV),
-    JSON,
-    PLAIN,
-)
+def _net_options() -> tuple[Opt, ...]:
+    from convcalc.memory import Dtype, Optimizer
+
+    return (
+        Opt(
+            "spec",
+            (),
+            Kind.ARGUMENT,
+            None,
+            "A TOML file (input = [C, H, W] and [[layer]] tables with PyTorch's keyword names; "
+            'a layer reads the one before it, or what `from = "enc2"` names; merges: layer = '
+            '"add", "mul", "cat") or an inline linear stack: "conv2d k7 s2 p3 c64; maxpool2d k3 '
+            's2 p1 -> relu".',
+            required=True,
+        ),
+        Opt(
+            "input_size",
+            ("--in", "--input"),
+            Kind.TEXT,
+            None,
+            "Input shape without the batch, (C, *spatial); overrides the spec's. A range such as "
+            "3,16..512 (every spatial dimension takes each size) or 3,224,16..512 (per "
+            "dimension) reports which input sizes the network accepts.",
+            "C,H,W",
+        ),
+        BATCH,
+        Opt(
+            "near",
+            ("--near",),
+            Kind.INT,
+            None,
+            "Name the valid input sizes nearest to N (every spatial dimension N), within the "
+            "--in range if one is given.",
+            "N",
+        ),
+        Opt(
+            "dtype",
+            ("--dtype",),
+            Kind.CHOICE,
+            Dtype.FLOAT32,
+            "Element type for the memory figures.",
+            choices=Dtype,
+        ),
+        Opt(
+            "optimizer",
+            ("--optimizer",),
+            Kind.CHOICE,
+            Optimizer.ADAM,
+            "Optimizer for the training-memory estimate (states per parameter: sgd 0, "
+            "momentum 1, adam 2).",
+            choices=Optimizer,
+        ),
+        Opt(
+            "check",
+            ("--check",),
+            Kind.FLAG,
+            False,
+            "Exit 1 if any layer's `expect` does not hold (with a range: if any size fails).",
+        ),
+        format_opt(Format.TABLE, Format.JSON, Format.PLAIN, Format.MARKDOWN, Format.CSV),
+        JSON,
+        PLAIN,
+    )
+
+
+NET = _net_options()
 SOLVE = (
     _argument(
         "conv, convtranspose, maxpool, avgpool or unfold (1d/2d/3d or not: the sizes say how many "

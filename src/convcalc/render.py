@@ -22,7 +22,8 @@ if TYPE_CHECKING:
 
     from convcalc.backward import Backward
     from convcalc.conventions import Comparison, Resolved
-    from convcalc.network import NetworkResult
+    from convcalc.memory import NetworkReport
+    from convcalc.netsizes import SizeSweep
     from convcalc.solve import Inversion, Solution, SweepRow, SweepRun
     from convcalc.trace import (
         ConvView,
@@ -768,14 +769,19 @@ def human(count: int) -> str:
     return str(count)
 
 
-def print_network(console: Console, result: NetworkResult) -> None:
-    """The layer table with totals, a legend, and the failed expectations.
+def print_network(console: Console, report: NetworkReport) -> None:
+    """The layer table with totals, a legend, the memory figures with their rules, and the
+    failed expectations.
 
     Shapes drop the batch (it is in the title) so the table fits 80 columns; named layers show
-    their name before the layer; an ``expect`` shows as ok or the wanted shape under the output.
+    their name before the layer; a layer that reads anything but the layer before it (every
+    merge) shows where from (``<- up3, enc1``); an ``expect`` shows as ok or the wanted shape.
     """
-    from convcalc.network import rf_text
-    from convcalc.serialize import mismatch_text
+    from convcalc.memory import human_bytes
+    from convcalc.network import mismatch_text, rf_text
+    from convcalc.serialize import count_lines, memory_rows, sources_text
+
+    result, memory = report.result, report.memory
 
     def dims(shape: tuple[int, ...]) -> str:
         return "×".join(map(str, shape[1:]))
@@ -789,13 +795,22 @@ def print_network(console: Console, result: NetworkResult) -> None:
     table.add_column("#", justify="right", overflow="fold")
     table.add_column("layer", footer="total", overflow="fold")
     table.add_column("output", footer=dims(result.output_shape), overflow="fold")
+    table.add_column(
+        "bytes",
+        justify="right",
+        overflow="fold",
+        footer=human_bytes(memory.total_activation_bytes),
+    )
     table.add_column("params", justify="right", overflow="fold", footer=f"{result.total_params:,}")
     table.add_column("MACs", justify="right", overflow="fold", footer=human(result.total_macs))
     table.add_column("RF", overflow="fold")
-    for layer in result.layers:
-        label = (
+    for layer, output_bytes in zip(result.layers, memory.output_bytes):
+        label = Text(
             layer.summary if layer.name == str(layer.index) else f"{layer.name}: {layer.summary}"
         )
+        sources = sources_text(layer)
+        if sources:
+            label.append(f" <- {sources}", style="cyan")
         output = Text(dims(layer.output_shape))
         if layer.expect_ok is True:
             output.append(" ok", style="green")
@@ -810,19 +825,78 @@ def print_network(console: Console, result: NetworkResult) -> None:
             str(layer.index),
             label,
             output,
+            human_bytes(output_bytes),
             f"{layer.params:,}",
             human(layer.macs),
             rf_text(layer.rf),
         )
     console.print(table)
     console.print(
-        "output: C×spatial (batch in the title); RF: receptive field in input pixels, "
-        "j jump, s start (centre of output 0); MACs: multiply-accumulates with weights, "
-        "whole batch",
+        "output: C×spatial (batch in the title); bytes: the output tensor, batch included; RF: "
+        "receptive field in input pixels, j jump, s start (centre of output 0); MACs: "
+        "multiply-accumulates with weights, whole batch",
         style="dim",
     )
+    for line in count_lines(report):
+        console.print(line)
+    size = memory.dtype.size
+    grid = Table(
+        title=f"memory, {memory.dtype.value} ({size} byte{'s' if size > 1 else ''} per element)",
+        title_justify="left",
+        box=None,
+        show_header=False,
+        pad_edge=False,
+    )
+    grid.add_column(overflow="fold")
+    grid.add_column(justify="right", overflow="fold")
+    grid.add_column(justify="right", overflow="fold")
+    grid.add_column(overflow="fold", style="dim")
+    for what, count, rule in memory_rows(report):
+        grid.add_row(what, f"{count:,} B", human_bytes(count), rule)
+    console.print(grid)
     for layer in result.mismatches:
         console.print(Text("expect failed: " + mismatch_text(layer), style="bold red"))
+
+
+def print_sizes(console: Console, sweep: SizeSweep) -> None:
+    """Which input sizes a network accepts: the summary, then every run of failing sizes with
+    the first layer that fails and why."""
+    from convcalc.serialize import near_text, run_text
+
+    if sweep.records:
+        first, last = sweep.records[0].spatial, sweep.records[-1].spatial
+        shown = (
+            f"{first[0]}..{last[0]}"
+            if sweep.square
+            else f"{'x'.join(map(str, first))}..{'x'.join(map(str, last))}"
+        )
+        every = " (every spatial dimension)" if sweep.square and sweep.ndim > 1 else ""
+        headline(
+            console,
+            f"{sweep.source or 'network'}: input {sweep.channels}×size, size {shown}{every}: "
+            f"{len(sweep.valid_sizes)} of {len(sweep.records)} valid",
+        )
+        valid = bool(sweep.valid_sizes)
+        console.print(Text(sweep.summary(), style="bold green" if valid else "bold red"))
+        runs = sweep.failed_runs
+        if runs:
+            table = Table()
+            table.add_column("sizes", overflow="fold")
+            table.add_column("n", justify="right", overflow="fold")
+            table.add_column("first failing layer", overflow="fold")
+            table.add_column("why (at the first size)", overflow="fold")
+            for run in runs:
+                failure = run.first.failure
+                assert failure is not None, "a failed run holds failures"
+                table.add_row(
+                    run_text(sweep, run),
+                    str(run.count),
+                    failure.layer.where,
+                    failure.message.removeprefix(failure.layer.where + ": "),
+                )
+            console.print(table)
+    if sweep.near is not None:
+        console.print(near_text(sweep.near))
 
 
 # --- solve / invert / sweep -------------------------------------------------------------------

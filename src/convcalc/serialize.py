@@ -19,7 +19,9 @@ if TYPE_CHECKING:
 
     from convcalc.backward import Backward
     from convcalc.conventions import Comparison
-    from convcalc.network import LayerResult, NetworkResult
+    from convcalc.memory import NetworkReport
+    from convcalc.netsizes import FailedRun, Near, SizeRecord, SizeSweep
+    from convcalc.network import LayerResult
     from convcalc.solve import Candidate, Inversion, Solution, SweepRow
     from convcalc.trace import Step, Trace, View
 
@@ -276,10 +278,17 @@ def _fraction_number(value: Fraction) -> int | float:
     return value.numerator if value.denominator == 1 else float(value)
 
 
-def network_dict(result: NetworkResult) -> dict[str, Any]:
-    """The ``net --json`` object."""
+FLOPS_RULE = "FLOPs = 2 x MACs (one multiply and one add per MAC; bias additions not counted)"
+
+
+def network_dict(report: NetworkReport) -> dict[str, Any]:
+    """The ``net --json`` object: layers (with ``from`` and ``output_bytes``), totals, memory."""
+    from convcalc.memory import ACTIVATION_RULE, PEAK_RULE
+    from convcalc.network import mismatch_text
+
+    result, memory = report.result, report.memory
     layers = []
-    for layer in result.layers:
+    for layer, output_bytes in zip(result.layers, memory.output_bytes):
         rf = layer.rf
         receptive = None
         if rf is not None:
@@ -292,27 +301,55 @@ def network_dict(result: NetworkResult) -> dict[str, Any]:
                     key: [str(v) for v in getattr(rf, key)] for key in ("size", "jump", "start")
                 },
             }
+        split = layer.mac_count
         layers.append(
             {
                 "index": layer.index,
                 "name": layer.name,
                 "type": layer.type,
                 "summary": layer.summary,
+                "from": list(layer.sources),
                 "input_shape": list(layer.input_shape),
+                "input_shapes": [list(shape) for shape in layer.input_shapes],
                 "output_shape": list(layer.output_shape),
+                "output_bytes": output_bytes,
                 "params": layer.params,
                 "macs": layer.macs,
+                "useful_macs": None if split is None else split.useful,
+                "zero_macs": None if split is None else split.zero,
+                "cropped_macs": None if split is None else split.cropped,
                 "receptive_field": receptive,
                 "expect": None if layer.expect is None else list(layer.expect),
                 "expect_from": layer.expect_text,
                 "expect_ok": layer.expect_ok,
             }
         )
+    peak = memory.peak_layer
     return {
         "input_shape": list(result.input_shape),
         "output_shape": list(result.output_shape),
+        "graph": result.is_graph,
         "total_params": result.total_params,
         "total_macs": result.total_macs,
+        "total_flops": result.total_flops,
+        "flops_rule": FLOPS_RULE,
+        "total_useful_macs": result.total_useful_macs,
+        "total_zero_macs": result.total_zero_macs,
+        "dtype": memory.dtype.value,
+        "dtype_bytes": memory.dtype.size,
+        "input_bytes": memory.input_bytes,
+        "total_param_bytes": memory.total_param_bytes,
+        "total_activation_bytes": memory.total_activation_bytes,
+        "activation_rule": ACTIVATION_RULE,
+        "peak_activation_bytes": memory.peak_activation_bytes,
+        "peak_layer": None if not peak else result.layers[peak - 1].name,
+        "peak_tensors": [
+            "input" if t == 0 else result.layers[t - 1].name for t in memory.peak_tensors
+        ],
+        "peak_rule": PEAK_RULE,
+        "optimizer": memory.optimizer.value,
+        "training_bytes": memory.training_bytes,
+        "training_rule": memory.training_rule,
         "layers": layers,
         "mismatches": [mismatch_text(layer) for layer in result.mismatches],
     }
@@ -323,22 +360,19 @@ def shape_text(shape: tuple[int, ...]) -> str:
     return "(" + ", ".join(str(v) for v in shape) + ")"
 
 
-def mismatch_text(layer: LayerResult) -> str:
-    """One line naming the layer, what it gives and what was expected."""
-    assert layer.expect is not None, "only a layer with an expect can mismatch"
-    return (
-        f'layer {layer.index} "{layer.name}" ({layer.type}): output '
-        f"{shape_text(layer.output_shape)}, expected {layer.expect_text} = "
-        f"{shape_text(layer.expect)}"
-    )
+def sources_text(layer: LayerResult) -> str:
+    """Where a layer reads from, when it is not simply the layer before: ``up3, enc1``."""
+    if not (layer.is_merge or layer.explicit_from):
+        return ""
+    return ", ".join(layer.sources)
 
 
-def network_rows(result: NetworkResult) -> list[list[str]]:
-    """Rows for markdown/csv/table: #, name, layer, output, params, MACs, RF, check."""
+def network_rows(report: NetworkReport) -> list[list[str]]:
+    """Rows for markdown: #, name, layer, from, output, bytes, params, MACs, RF, check."""
     from convcalc.network import rf_text
 
     rows = []
-    for layer in result.layers:
+    for layer, output_bytes in zip(report.result.layers, report.memory.output_bytes):
         check = ""
         if layer.expect is not None:
             check = "ok" if layer.expect_ok else f"MISMATCH: want {shape_text(layer.expect)}"
@@ -348,7 +382,9 @@ def network_rows(result: NetworkResult) -> list[list[str]]:
                 str(layer.index),
                 name,
                 layer.summary,
+                sources_text(layer),
                 shape_text(layer.output_shape),
+                f"{output_bytes:,}",
                 f"{layer.params:,}",
                 f"{layer.macs:,}",
                 rf_text(layer.rf),
@@ -358,35 +394,100 @@ def network_rows(result: NetworkResult) -> list[list[str]]:
     return rows
 
 
-NETWORK_HEADER = ["#", "name", "layer", "output", "params", "MACs", "RF", "check"]
+NETWORK_HEADER = [
+    "#",
+    "name",
+    "layer",
+    "from",
+    "output",
+    "bytes",
+    "params",
+    "MACs",
+    "RF",
+    "check",
+]
 
 
-def network_markdown(result: NetworkResult) -> str:
-    """A GitHub-flavoured markdown table with a totals row, to paste into a design document."""
-    rows = network_rows(result)
+def count_lines(report: NetworkReport) -> list[str]:
+    """The MAC totals, FLOPs named as 2 x MACs, and the MACs spent on zeros."""
+    result = report.result
+    return [
+        f"FLOPs = 2 x MACs = {result.total_flops:,} (one multiply and one add per MAC; bias "
+        "additions not counted)",
+        f"MACs on real input elements: {result.total_useful_macs:,}; a direct (sliding-window) "
+        f"form also spends {result.total_zero_macs:,} on padding and inserted zeros",
+    ]
+
+
+def memory_rows(report: NetworkReport) -> list[tuple[str, int, str]]:
+    """(what, bytes, the rule) for params, activations, peak and the training estimate."""
+    from convcalc.memory import ACTIVATION_RULE, PEAK_RULE
+
+    result, memory = report.result, report.memory
+    peak = memory.peak_layer
+    where = ""
+    if peak:
+        layer = result.layers[peak - 1]
+        named = f' "{layer.name}"' if layer.name != str(layer.index) else ""
+        where = f"at layer {peak}{named} ({layer.type}): "
+    return [
+        (
+            "params",
+            memory.total_param_bytes,
+            f"{result.total_params:,} params x {memory.dtype.size}",
+        ),
+        ("activations", memory.total_activation_bytes, ACTIVATION_RULE),
+        ("peak", memory.peak_activation_bytes, where + PEAK_RULE),
+        (
+            f"training ({memory.optimizer.value})",
+            memory.training_bytes,
+            memory.training_rule,
+        ),
+    ]
+
+
+def memory_lines(report: NetworkReport) -> list[str]:
+    """The counts and the memory figures, each with its rule, as text lines."""
+    memory = report.memory
+    dtype = f"{memory.dtype.value}, {memory.dtype.size} byte{'s' if memory.dtype.size > 1 else ''}"
+    return [
+        *count_lines(report),
+        f"memory ({dtype} per element):",
+        *(f"  {what}: {count:,} bytes ({rule})" for what, count, rule in memory_rows(report)),
+    ]
+
+
+def network_markdown(report: NetworkReport) -> str:
+    """A GitHub-flavoured markdown table with a totals row and the memory lines, to paste into
+    a design document."""
+    result = report.result
+    rows = network_rows(report)
+    right = ("#", "bytes", "params", "MACs")
     lines = [
         "| " + " | ".join(NETWORK_HEADER) + " |",
-        "|"
-        + "|".join("---:" if h in ("#", "params", "MACs") else "---" for h in NETWORK_HEADER)
-        + "|",
+        "|" + "|".join("---:" if h in right else "---" for h in NETWORK_HEADER) + "|",
     ]
-    first = ["", "input", "", shape_text(result.input_shape), "", "", "", ""]
+    first = ["", "input", "", "", shape_text(result.input_shape)] + [""] * 5
     for row in [first, *rows]:
         lines.append("| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |")
     lines.append(
-        f"| | **total** | | {shape_text(result.output_shape)} | "
+        f"| | **total** | | | {shape_text(result.output_shape)} | "
+        f"**{report.memory.total_activation_bytes:,}** | "
         f"**{result.total_params:,}** | **{result.total_macs:,}** | | |"
     )
+    lines.append("")
+    lines.extend(f"- {line}" for line in memory_lines(report))
     return "\n".join(lines)
 
 
-def network_csv(result: NetworkResult) -> str:
+def network_csv(report: NetworkReport) -> str:
     """CSV with plain integers (no thousands separators) and a final total row."""
     import csv
     import io
 
     from convcalc.network import rf_text
 
+    result, memory = report.result, report.memory
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(
@@ -394,23 +495,32 @@ def network_csv(result: NetworkResult) -> str:
             "index",
             "name",
             "layer",
+            "from",
             "output_shape",
+            "output_bytes",
             "params",
             "macs",
+            "useful_macs",
+            "zero_macs",
             "receptive_field",
             "expect",
             "expect_ok",
         ]
     )
-    for layer in result.layers:
+    for layer, output_bytes in zip(result.layers, memory.output_bytes):
+        split = layer.mac_count
         writer.writerow(
             [
                 layer.index,
                 layer.name,
                 layer.summary,
+                " ".join(layer.sources),
                 "x".join(map(str, layer.output_shape)),
+                output_bytes,
                 layer.params,
                 layer.macs,
+                "" if split is None else split.useful,
+                "" if split is None else split.zero,
                 rf_text(layer.rf),
                 "" if layer.expect is None else "x".join(map(str, layer.expect)),
                 "" if layer.expect_ok is None else str(layer.expect_ok).lower(),
@@ -421,14 +531,143 @@ def network_csv(result: NetworkResult) -> str:
             "total",
             "",
             "",
+            "",
             "x".join(map(str, result.output_shape)),
+            memory.total_activation_bytes,
             result.total_params,
             result.total_macs,
+            result.total_useful_macs,
+            result.total_zero_macs,
             "",
             "",
             "",
         ]
     )
+    return buffer.getvalue()
+
+
+# --- valid input sizes ----------------------------------------------------------------------------
+
+
+def _size_value(sweep: SizeSweep, spatial: tuple[int, ...]) -> int | list[int]:
+    return spatial[0] if sweep.square else list(spatial)
+
+
+def _failure_dict(record: SizeRecord) -> dict[str, Any] | None:
+    failure = record.failure
+    if failure is None:
+        return None
+    return {
+        "layer": failure.layer.number,
+        "name": failure.layer.name,
+        "type": failure.layer.type,
+        "message": failure.message,
+    }
+
+
+def sizes_dict(sweep: SizeSweep) -> dict[str, Any]:
+    """``net --in C,LO..HI --json``: the valid sizes, a summary, and one record per size."""
+    near = sweep.near
+    return {
+        "channels": sweep.channels,
+        "spatial_dims": sweep.ndim,
+        "batch": sweep.batch,
+        "valid_sizes": [v if isinstance(v, int) else list(v) for v in sweep.valid_sizes],
+        "summary": sweep.summary() if sweep.records else None,
+        "sizes": [
+            {
+                "size": _size_value(sweep, record.spatial),
+                "input_shape": [sweep.batch, *record.input],
+                "valid": record.valid,
+                "output_shape": None if record.output is None else list(record.output),
+                "failure": _failure_dict(record),
+            }
+            for record in sweep.records
+        ],
+        "failed_runs": [
+            {
+                "from": _size_value(sweep, run.first.spatial),
+                "to": _size_value(sweep, run.last.spatial),
+                "count": run.count,
+                "failure": _failure_dict(run.first),
+            }
+            for run in sweep.failed_runs
+        ],
+        "near": None
+        if near is None
+        else {"size": near.size, "valid": near.valid, "below": near.below, "above": near.above},
+    }
+
+
+def near_text(near: Near) -> str:
+    """``nearest valid sizes to 100: 96 below, 112 above``."""
+    if near.valid:
+        head = f"{near.size} is valid"
+    else:
+        head = f"{near.size} is not valid"
+    below = "none" if near.below is None else str(near.below)
+    above = "none" if near.above is None else str(near.above)
+    return f"{head}; nearest valid below: {below}, above: {above}"
+
+
+def run_text(sweep: SizeSweep, run: FailedRun) -> str:
+    """``17..31``, or ``17`` for a run of one, or ``17x20..17x31``."""
+
+    def show(spatial: tuple[int, ...]) -> str:
+        return str(spatial[0]) if sweep.square else size_text(spatial)
+
+    first, last = run.first.spatial, run.last.spatial
+    return show(first) if run.count == 1 else f"{show(first)}..{show(last)}"
+
+
+def sizes_plain(sweep: SizeSweep) -> str:
+    """The valid sizes, one per line (``16`` or ``16x32``); then the --near line if asked."""
+    lines = [str(v) if isinstance(v, int) else size_text(v) for v in sweep.valid_sizes]
+    if sweep.near is not None:
+        lines.append(near_text(sweep.near))
+    return "\n".join(lines)
+
+
+def sizes_markdown(sweep: SizeSweep) -> str:
+    """The summary and a table of the failing runs."""
+    lines = []
+    if sweep.records:
+        lines += [f"**{sweep.summary()}**", ""]
+        lines += ["| sizes | count | first failing layer | why (at the first size) |"]
+        lines += ["|---|---:|---|---|"]
+        for run in sweep.failed_runs:
+            failure = run.first.failure
+            assert failure is not None
+            lines.append(
+                f"| {run_text(sweep, run)} | {run.count} | {failure.layer.where} | "
+                + failure.message.removeprefix(failure.layer.where + ": ").replace("|", "\\|")
+                + " |"
+            )
+    if sweep.near is not None:
+        lines += ["", near_text(sweep.near)]
+    return "\n".join(lines).strip("\n")
+
+
+def sizes_csv(sweep: SizeSweep) -> str:
+    """One row per size: size, valid, output shape, failing layer, message."""
+    import csv
+    import io
+
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["size", "valid", "output_shape", "layer", "name", "message"])
+    for record in sweep.records:
+        failure = record.failure
+        writer.writerow(
+            [
+                size_text(record.spatial),
+                str(record.valid).lower(),
+                "" if record.output is None else size_text(record.output),
+                "" if failure is None else failure.layer.number,
+                "" if failure is None else failure.layer.name,
+                "" if failure is None else failure.message,
+            ]
+        )
     return buffer.getvalue()
 
 
