@@ -56,6 +56,34 @@ def test_fast_path_equals_typer(argv: list[str]) -> None:
     assert run(FAST, argv) == run(TYPER, argv)
 
 
+def generated_net_lines(count: int) -> list[list[str]]:
+    rng = random.Random("fast-net")
+    unet = os.path.join(os.path.dirname(__file__), "..", "examples", "unet_small.toml")
+    lines = []
+    for _ in range(count):
+        spec = rng.choice([unet, "conv2d k3 c8; maxpool2d k2", "conv2d k9 c4", "conv2d q3", ""])
+        argv = ["net", spec]
+        if rng.random() < 0.7:
+            argv += ["--in", rng.choice(["3,16,16", "3,8..20", "3,64,64", "3x", "3,0..4", "3"])]
+        for flag, values in (
+            ("--dtype", ["float16", "int8", "float128"]),
+            ("--optimizer", ["sgd", "adam", "rmsprop"]),
+            ("--near", ["20", "x"]),
+            ("--batch", ["2", "0"]),
+        ):
+            if rng.random() < 0.3:
+                argv += [flag, rng.choice(values)]
+        argv += rng.choice([[], ["--json"], ["--plain"], ["--check"], ["--format", "csv"]])
+        lines.append(argv)
+    return lines
+
+
+@pytest.mark.parametrize("argv", generated_net_lines(16))
+def test_fast_net_equals_typer(argv: list[str]) -> None:
+    """`net` takes the same fast path: byte for byte what typer answers."""
+    assert run(FAST, argv) == run(TYPER, argv)
+
+
 @pytest.mark.parametrize(
     "argv",
     [

@@ -196,9 +196,11 @@ app.command(short_help="Every multiply-accumulate of a layer on small data.")(tr
 
 
 def net(ctx: typer.Context, **values: Any) -> None:
-    """Shapes, parameters, MACs and receptive fields of a whole network, layer by layer.
+    """Shapes, parameters, MACs, memory and receptive fields of a whole network, layer by layer;
+    or, with a range (--in 3,16..512) or --near, which input sizes it accepts.
 
-    The inline form is a linear stack; a TOML spec names each layer.
+    A TOML spec is a graph: a layer reads the layer before it, or what `from` names (a name,
+    "input", or a list for the merges add, mul and cat). The inline form is a linear stack.
 
     Example: convcalc net --in 3,224,224 "conv2d k7 s2 p3 c64; maxpool2d k3 s2 p1"
     """
@@ -237,7 +239,7 @@ def compare(ctx: typer.Context, **values: Any) -> None:
 
 
 for _command, _table, _summary in (
-    (net, options.NET, "A whole network: shapes, params, MACs, receptive fields."),
+    (net, options.NET, "A whole network: shapes, params, MACs, memory, valid input sizes."),
     (solve, options.SOLVE, "Parameters that give a wanted output size."),
     (invert, options.INVERT, "The op and output_padding that undo a layer's size."),
     (compare, options.COMPARE, "One layer under torch, tf, keras and onnx."),

@@ -1,6 +1,7 @@
-"""The console script. ``convcalc shape ...`` is a shell one-liner run in loops, so a plainly well
-formed shape query runs without importing typer (most of a query's start-up): options.py's table
-parses it and commands.py runs it. Anything else, ``--help``, completion, and every usage error
+"""The console script. ``convcalc shape ...`` is a shell one-liner run in loops (and ``convcalc
+net`` a design-review script step), so a plainly well formed shape or net query runs without
+importing typer (most of a query's start-up): options.py's table parses it and commands.py runs
+it. Anything else, ``--help``, completion, and every usage error
 (which prints typer's usage lines) goes to the typer app in cli.py, which reads the same table.
 """
 
@@ -11,8 +12,8 @@ import sys
 
 def main() -> None:
     argv = sys.argv[1:]
-    if argv[:1] == ["shape"]:
-        code = _fast_shape(argv)
+    if argv[:1] in (["shape"], ["net"]):
+        code = _fast(argv)
         if code is not None:
             sys.exit(code)
     from convcalc.cli import main as typer_main
@@ -20,11 +21,12 @@ def main() -> None:
     typer_main()
 
 
-def _fast_shape(argv: list[str]) -> int | None:
-    """The exit status of a shape query run without typer, or None to hand it to typer."""
+def _fast(argv: list[str]) -> int | None:
+    """The exit status of a shape or net query run without typer, or None to hand it to typer."""
     from convcalc import options
 
-    values = options.parse_fast(argv[1:], options.SHAPE)
+    table = options.SHAPE if argv[0] == "shape" else options.NET
+    values = options.parse_fast(argv[1:], table)
     if values is None:
         return None
     from convcalc import commands
@@ -32,7 +34,10 @@ def _fast_shape(argv: list[str]) -> int | None:
     from convcalc.output import report_error, wants_json
 
     try:
-        commands.shape(**values)
+        if argv[0] == "shape":
+            commands.shape(**values)
+            return 0
+        return commands.net(**values)
     except OutputError as error:
         report_error(str(error), error.exit_code, False, to_stderr=True)
         return error.exit_code
@@ -43,7 +48,6 @@ def _fast_shape(argv: list[str]) -> int | None:
         return error.exit_code
     except Exception:  # noqa: BLE001 - typer's path runs it again and reports a bug as a bug
         return None
-    return 0
 
 
 if __name__ == "__main__":

@@ -12,8 +12,8 @@ import itertools
 import re
 from dataclasses import dataclass
 
-from convcalc.errors import ConvcalcError, MalformedInputError
-from convcalc.network import Failure, Memo, Plan, Shape, evaluate, mismatch_text
+from convcalc.errors import MalformedInputError
+from convcalc.network import Failure, Memo, Plan, Shape, check_shapes
 
 MAX_SIZES = 100_000  # input shapes one sweep may run
 NEAR_REACH = 4096  # how far --near looks on each side when no range bounds it
@@ -161,6 +161,16 @@ class SizeSweep:
             current = [record] if record is not None and record.failure is not None else []
         return runs
 
+    def failures_by_layer(self) -> list[tuple[Failure, list[FailedRun]]]:
+        """The failing runs grouped by the layer that fails, in order of first appearance;
+        each with the failure at its first size."""
+        groups: dict[int, tuple[Failure, list[FailedRun]]] = {}
+        for run in self.failed_runs:
+            failure = run.first.failure
+            assert failure is not None, "a failed run holds failures"
+            groups.setdefault(failure.layer.number, (failure, []))[1].append(run)
+        return list(groups.values())
+
     def summary(self) -> str:
         """``valid: 16k+0 for 16..512`` (or the list, or none)."""
         if not self.square:
@@ -173,8 +183,9 @@ class SizeSweep:
 
 
 def progressions(valid: list[int], lo: int, hi: int) -> str:
-    """The valid sizes of ``lo..hi`` as residues of the smallest period that repeats from the
-    first valid size on, or as a list when no period repeats at least twice.
+    """The sizes of ``lo..hi`` in ``valid`` as residues of the smallest period that repeats
+    from the first of them on (consecutive residues as a range), or as a list when no period
+    repeats at least twice.
 
     >>> progressions(list(range(16, 513, 16)), 16, 512)
     '16k+0 for 16..512'
@@ -182,13 +193,15 @@ def progressions(valid: list[int], lo: int, hi: int) -> str:
     'every size from 5 to 9'
     >>> progressions([7, 8, 11, 12, 15, 16], 1, 16)
     '4k+0 or 4k+3 for 7..16'
+    >>> progressions([s for s in range(24, 100) if s % 16 >= 8], 16, 99)
+    '16k+(8..15) for 24..95'
     >>> progressions([3, 10], 1, 12)
     '3, 10'
     """
     if not valid:
         return "none"
-    first = valid[0]
-    if valid == list(range(first, hi + 1)):
+    first, last = valid[0], valid[-1]
+    if valid == list(range(first, last + 1)) and last == hi:
         return f"every size from {first} to {hi}" if first > lo else f"every size {lo}..{hi}"
     chosen = set(valid)
     span = hi - first + 1
@@ -199,11 +212,27 @@ def progressions(valid: list[int], lo: int, hi: int) -> str:
             residues = sorted(
                 size % period for size in range(first, first + period) if size in chosen
             )
-            text = " or ".join(f"{period}k+{r}" for r in residues)
-            return f"{text} for {first}..{hi}"
+            return f"{_residues(period, residues)} for {first}..{last}"
     if len(valid) <= 40:
         return ", ".join(map(str, valid))
     return f"{len(valid)} sizes: " + ", ".join(map(str, valid[:20])) + ", ..."
+
+
+def _residues(period: int, residues: list[int]) -> str:
+    """``16k+0``, ``4k+0 or 4k+3``, ``16k+(8..15)``."""
+    groups: list[list[int]] = []
+    for residue in residues:
+        if groups and residue == groups[-1][-1] + 1:
+            groups[-1].append(residue)
+        else:
+            groups.append([residue])
+    texts = []
+    for group in groups:
+        if len(group) > 2:
+            texts.append(f"{period}k+({group[0]}..{group[-1]})")
+        else:
+            texts.extend(f"{period}k+{r}" for r in group)
+    return " or ".join(texts)
 
 
 def sweep_sizes(
@@ -247,19 +276,10 @@ def sweep_sizes(
 
 
 def _record(plan: Plan, channels: int, spatial: Shape, n: int, memo: Memo) -> SizeRecord:
-    outcome = evaluate(plan, (n, channels, *spatial), detail=False, memo=memo)
+    outcome = check_shapes(plan, (n, channels, *spatial), memo)
     if isinstance(outcome, Failure):
         return SizeRecord(spatial, (channels, *spatial), None, outcome)
-    mismatch = outcome.mismatches
-    if mismatch:
-        layer = plan.layers[mismatch[0].index - 1]
-        return SizeRecord(
-            spatial,
-            (channels, *spatial),
-            None,
-            Failure(layer, ConvcalcError("expect failed: " + mismatch_text(mismatch[0]))),
-        )
-    return SizeRecord(spatial, (channels, *spatial), outcome.output_shape, None)
+    return SizeRecord(spatial, (channels, *spatial), outcome, None)
 
 
 def nearest(

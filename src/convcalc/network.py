@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import Any, NamedTuple, assert_never
 
 from convcalc.errors import ConvcalcError, MalformedInputError
-from convcalc.shapes import LayerShape, layer_shape
+from convcalc.shapes import DimShape, LayerShape, layer_shape
 from convcalc.specs import (
     LayerArgs,
     LayerSpec,
@@ -258,6 +258,7 @@ class PlannedLayer:
     sources: tuple[int, ...]
     expect: Expect | None = None
     explicit_from: bool = False
+    source_labels: tuple[str, ...] = ()  # how messages name the inputs
 
     @property
     def where(self) -> str:
@@ -617,9 +618,13 @@ def plan_network(spec: NetworkSpec) -> Plan:
         except ConvcalcError as error:
             raise type(error)(f"{where}: {error}") from None
         names[name] = number
-        planned.append(
-            PlannedLayer(number, name, kind, layer, sources, expect, explicit_from=explicit)
+        labels = tuple(
+            "input"
+            if s == 0
+            else (planned[s - 1].name if planned[s - 1].name != str(s) else f"layer {s}")
+            for s in sources
         )
+        planned.append(PlannedLayer(number, name, kind, layer, sources, expect, explicit, labels))
     return Plan(tuple(planned), spec.input, spec.batch, spec.source)
 
 
@@ -967,7 +972,12 @@ class Memo:
     """Layer shapes already computed in a size sweep, by layer and input shape."""
 
     def __init__(self) -> None:
-        self.convs: dict[tuple[int, Shape], tuple[LayerSpec, LayerShape] | ConvcalcError] = {}
+        self.specs: dict[tuple[int, int, int], LayerSpec] = {}
+        self.convs: dict[
+            tuple[int, Shape], tuple[LayerSpec, LayerShape, Shape] | ConvcalcError
+        ] = {}
+        self.applied: dict[tuple[int, Shape], Applied] = {}  # shapes only, no counts
+        self.dims: dict[int, dict[tuple[int, int], DimShape]] = {}  # by layer: (axis, size)
 
 
 def evaluate(
@@ -983,7 +993,7 @@ def evaluate(
         inputs = tuple(shapes[s] for s in planned.sources)
         in_rfs = tuple(rfs[s] for s in planned.sources) if detail else ()
         try:
-            applied = _apply(planned, inputs, in_rfs, plan, spatial_in, detail, memo)
+            applied = _apply(planned, inputs, in_rfs, spatial_in, detail, memo)
             expect, expect_text = _expected(planned.expect, shapes, results, full_input)
         except ConvcalcError as error:
             return Failure(planned, type(error)(f"{planned.where}: {error}"))
@@ -1021,6 +1031,43 @@ def evaluate(
     )
 
 
+def check_shapes(plan: Plan, full_input: Shape, memo: Memo) -> Shape | Failure:
+    """A size sweep's run: the output shape, or the first layer that fails (an invalid layer,
+    a merge that does not line up, then the first ``expect`` that does not hold)."""
+    spatial_in = full_input[2:]
+    shapes: list[Shape] = [full_input]
+    for planned in plan.layers:
+        sources = planned.sources
+        if type(planned.layer) is PointwiseLayer:  # the shape passes through: nothing to check
+            shapes.append(shapes[sources[0]])
+            continue
+        inputs = (shapes[sources[0]],) if len(sources) == 1 else tuple(shapes[s] for s in sources)
+        try:
+            shapes.append(_apply(planned, inputs, (), spatial_in, False, memo).output)
+        except ConvcalcError as error:
+            return Failure(planned, type(error)(f"{planned.where}: {error}"))
+    for planned in plan.layers:
+        if planned.expect is None:
+            continue
+        got = shapes[planned.number]
+        want = _wanted(planned.expect, plan, shapes)
+        if want not in (got, got[1:]):
+            line = _mismatch_line(
+                planned.number, planned.name, planned.type, got, planned.expect.text, want
+            )
+            return Failure(planned, ConvcalcError("expect failed: " + line))
+    return shapes[-1]
+
+
+def _wanted(expect: Expect, plan: Plan, shapes: list[Shape]) -> Shape:
+    if expect.shape is not None:
+        return expect.shape
+    assert expect.layer is not None, "an expect is a shape or a reference"
+    if expect.layer == 0 or expect.side is Side.OUTPUT:
+        return shapes[expect.layer]
+    return shapes[plan.layers[expect.layer - 1].sources[0]]
+
+
 def _expected(
     expect: Expect | None, shapes: list[Shape], results: list[LayerResult], full_input: Shape
 ) -> tuple[Shape | None, str | None]:
@@ -1039,7 +1086,6 @@ def _apply(
     planned: PlannedLayer,
     inputs: tuple[Shape, ...],
     rfs: tuple[ReceptiveField | None, ...],
-    plan: Plan,
     net_spatial: Shape,
     detail: bool,
     memo: Memo | None,
@@ -1063,8 +1109,7 @@ def _apply(
         case LinearLayer():
             return _linear(layer, current, rf)
         case MergeLayer():
-            labels = tuple(plan.label(s) for s in planned.sources)
-            output = merge_shape(layer, inputs, labels)
+            output = merge_shape(layer, inputs, planned.source_labels)
             merged = _merge_rf(rfs, inputs, output, net_spatial) if detail else None
             summary = f"cat dim{layer.dim}" if layer.op is MergeOp.CAT else layer.op.value
             return Applied(layer.op.value, summary, output, rf=merged)
@@ -1093,6 +1138,39 @@ def _conv(
     detail: bool,
     memo: Memo | None,
 ) -> Applied:
+    if memo is not None and not detail:
+        known = memo.applied.get((number, current))
+        if known is not None:
+            return known
+    found = memo.convs.get((number, current)) if memo is not None else None
+    if found is None:
+        try:
+            found = _conv_shape(number, layer, current, memo)
+        except ConvcalcError as error:
+            found = error
+        if memo is not None:
+            memo.convs[(number, current)] = found
+    if isinstance(found, ConvcalcError):
+        raise found
+    spec, result, out = found
+    if not detail:
+        light = Applied(spec.name, "", out, shape=result)
+        if memo is not None:
+            memo.applied[(number, current)] = light
+        return light
+    params, macs = _conv_counts(spec, current, out)
+    mac_count = None if spec.kind.is_pool else mac_split(spec, result, current, out)
+    return Applied(
+        spec.name, _summary(spec), out, params, macs, _conv_rf(spec, rf, result), result, mac_count
+    )
+
+
+def _conv_shape(
+    number: int, layer: ConvLayer, current: Shape, memo: Memo | None
+) -> tuple[LayerSpec, LayerShape, Shape]:
+    """The layer resolved for this input: its spec (which, for PyTorch's rules without an
+    output_size, depends on the channels and the number of dimensions only, so a sweep
+    resolves it once) and its shape."""
     kind = layer.op.kind
     ndim = layer.op.ndim or len(current) - 2
     if ndim < 1:
@@ -1104,37 +1182,20 @@ def _conv(
     given = layer.args.in_channels
     if given is not None and given != c_in:
         raise ConvcalcError(f"in_channels: {given} given, but the input has {c_in} channels")
-    key = (number, current[1:])
-    found = memo.convs.get(key) if memo is not None else None
-    if found is None:
-        try:
-            found = _conv_shape(layer, ndim, current)
-        except ConvcalcError as error:
-            found = error
+    spec = memo.specs.get((number, c_in, ndim)) if memo is not None else None
+    if spec is None:
+        from convcalc.conventions import resolve_args
+
+        out_channels = c_in if kind.is_pool else layer.args.out_channels
+        args = replace(layer.args, in_channels=c_in, out_channels=out_channels)
+        spec = resolve_args("torch", OpName(kind, ndim), current[2:], args).spec
+        spec = replace(spec, bias=layer.bias)
         if memo is not None:
-            memo.convs[key] = found
-    if isinstance(found, ConvcalcError):
-        raise found
-    spec, result = found
-    out = (current[0], *result.tensor_shape("output")[1:])  # type: ignore[index]
-    if not detail:
-        return Applied(spec.name, "", out, shape=result)
-    params, macs = _conv_counts(spec, current, out)
-    mac_count = None if kind.is_pool else mac_split(spec, result, current, out)
-    return Applied(
-        spec.name, _summary(spec), out, params, macs, _conv_rf(spec, rf, result), result, mac_count
-    )
-
-
-def _conv_shape(layer: ConvLayer, ndim: int, current: Shape) -> tuple[LayerSpec, LayerShape]:
-    from convcalc.conventions import resolve_args
-
-    c_in = current[1]
-    out_channels = c_in if layer.op.kind.is_pool else layer.args.out_channels
-    args = replace(layer.args, in_channels=c_in, out_channels=out_channels)
-    spec = resolve_args("torch", OpName(layer.op.kind, ndim), current[2:], args).spec
-    spec = replace(spec, bias=layer.bias)
-    return spec, layer_shape(spec, current[2:], current[0])
+            memo.specs[(number, c_in, ndim)] = spec
+    known = memo.dims.setdefault(number, {}) if memo is not None else None
+    result = layer_shape(spec, current[2:], current[0], known)
+    out = (current[0], spec.out_channels or c_in, *result.output)
+    return spec, result, out
 
 
 def _conv_counts(spec: LayerSpec, current: Shape, out: Shape) -> tuple[int, int]:
@@ -1469,10 +1530,17 @@ def _merge_rf(
 def mismatch_text(layer: LayerResult) -> str:
     """One line naming the layer, what it gives and what was expected."""
     assert layer.expect is not None, "only a layer with an expect can mismatch"
+    return _mismatch_line(
+        layer.index, layer.name, layer.type, layer.output_shape, layer.expect_text, layer.expect
+    )
+
+
+def _mismatch_line(
+    number: int, name: str, kind: str, output: Shape, text: str | None, want: Shape
+) -> str:
     return (
-        f'layer {layer.index} "{layer.name}" ({layer.type}): output '
-        f"{_shape_text(layer.output_shape)}, expected {layer.expect_text} = "
-        f"{_shape_text(layer.expect)}"
+        f'layer {number} "{name}" ({kind}): output {_shape_text(output)}, expected {text} = '
+        f"{_shape_text(want)}"
     )
 
 

@@ -490,7 +490,12 @@ def parse_fast(args: list[str], table: tuple[Opt, ...]) -> dict[str, Any] | None
                 if inline not in {f.value for f in Format}:
                     return None
                 values[opt.param] = Format(inline)
-            case Kind.FLAG | Kind.ARGUMENT | Kind.CHOICE | Kind.TRISTATE:
+            case Kind.CHOICE:
+                assert opt.choices is not None, "a choice option names its choices"
+                if inline not in {c.value for c in opt.choices}:
+                    return None
+                values[opt.param] = opt.choices(inline)
+            case Kind.FLAG | Kind.ARGUMENT | Kind.TRISTATE:
                 return None
     if positional or any(opt.required and values[opt.param] is None for opt in table):
         return None

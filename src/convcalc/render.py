@@ -861,7 +861,7 @@ def print_network(console: Console, report: NetworkReport) -> None:
 def print_sizes(console: Console, sweep: SizeSweep) -> None:
     """Which input sizes a network accepts: the summary, then every run of failing sizes with
     the first layer that fails and why."""
-    from convcalc.serialize import near_text, run_text
+    from convcalc.serialize import layer_sizes_text, near_text
 
     if sweep.records:
         first, last = sweep.records[0].spatial, sweep.records[-1].spatial
@@ -878,20 +878,16 @@ def print_sizes(console: Console, sweep: SizeSweep) -> None:
         )
         valid = bool(sweep.valid_sizes)
         console.print(Text(sweep.summary(), style="bold green" if valid else "bold red"))
-        runs = sweep.failed_runs
-        if runs:
+        groups = sweep.failures_by_layer()
+        if groups:
             table = Table()
-            table.add_column("sizes", overflow="fold")
-            table.add_column("n", justify="right", overflow="fold")
             table.add_column("first failing layer", overflow="fold")
-            table.add_column("why (at the first size)", overflow="fold")
-            for run in runs:
-                failure = run.first.failure
-                assert failure is not None, "a failed run holds failures"
+            table.add_column("sizes", overflow="fold")
+            table.add_column("why (at the first of them)", overflow="fold")
+            for failure, runs in groups:
                 table.add_row(
-                    run_text(sweep, run),
-                    str(run.count),
                     failure.layer.where,
+                    layer_sizes_text(sweep, failure, runs),
                     failure.message.removeprefix(failure.layer.where + ": "),
                 )
             console.print(table)

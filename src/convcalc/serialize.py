@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from convcalc.conventions import Comparison
     from convcalc.memory import NetworkReport
     from convcalc.netsizes import FailedRun, Near, SizeRecord, SizeSweep
-    from convcalc.network import LayerResult
+    from convcalc.network import Failure, LayerResult
     from convcalc.solve import Candidate, Inversion, Solution, SweepRow
     from convcalc.trace import Step, Trace, View
 
@@ -620,6 +620,26 @@ def run_text(sweep: SizeSweep, run: FailedRun) -> str:
     return show(first) if run.count == 1 else f"{show(first)}..{show(last)}"
 
 
+def layer_sizes_text(sweep: SizeSweep, failure: Failure, runs: list[FailedRun]) -> str:
+    """The sizes failing at one layer: their runs, or their progression when there are many
+    (``16k+(8..15) for 24..1023, 63 runs``)."""
+    from convcalc.netsizes import progressions
+
+    if len(runs) <= 4:
+        return ", ".join(run_text(sweep, run) for run in runs)
+    if sweep.square:
+        number = failure.layer.number
+        sizes = [
+            r.spatial[0]
+            for r in sweep.records
+            if r.failure is not None and r.failure.layer.number == number
+        ]
+        lo, hi = sweep.records[0].spatial[0], sweep.records[-1].spatial[0]
+        return f"{progressions(sizes, lo, hi)}: {len(runs)} runs, {len(sizes)} sizes"
+    shown = ", ".join(run_text(sweep, run) for run in runs[:3])
+    return f"{shown}, ... ({len(runs)} runs)"
+
+
 def sizes_plain(sweep: SizeSweep) -> str:
     """The valid sizes, one per line (``16`` or ``16x32``); then the --near line if asked."""
     lines = [str(v) if isinstance(v, int) else size_text(v) for v in sweep.valid_sizes]
@@ -633,14 +653,13 @@ def sizes_markdown(sweep: SizeSweep) -> str:
     lines = []
     if sweep.records:
         lines += [f"**{sweep.summary()}**", ""]
-        lines += ["| sizes | count | first failing layer | why (at the first size) |"]
-        lines += ["|---|---:|---|---|"]
-        for run in sweep.failed_runs:
-            failure = run.first.failure
-            assert failure is not None
+        lines += ["| first failing layer | sizes | why (at the first size) |"]
+        lines += ["|---|---|---|"]
+        for failure, runs in sweep.failures_by_layer():
+            why = failure.message.removeprefix(failure.layer.where + ": ")
             lines.append(
-                f"| {run_text(sweep, run)} | {run.count} | {failure.layer.where} | "
-                + failure.message.removeprefix(failure.layer.where + ": ").replace("|", "\\|")
+                f"| {failure.layer.where} | {layer_sizes_text(sweep, failure, runs)} | "
+                + why.replace("|", "\\|")
                 + " |"
             )
     if sweep.near is not None:

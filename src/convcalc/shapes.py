@@ -795,9 +795,14 @@ class LayerShape(_PerDimension):
 
 
 def layer_shape(
-    spec: LayerSpec, input_size: tuple[int, ...], batch: int | None = None
+    spec: LayerSpec,
+    input_size: tuple[int, ...],
+    batch: int | None = None,
+    known: dict[tuple[int, int], DimShape] | None = None,
 ) -> LayerShape:
-    """Output shape of a layer for a spatial input size (one int per dimension).
+    """Output shape of a layer for a spatial input size (one int per dimension). ``known``
+    keeps the dimensions already computed for this spec, by (axis, size): a size sweep's
+    memo (a dimension that fails raises every time, so it is never kept).
 
     >>> from convcalc.specs import build_spec
     >>> layer_shape(build_spec("conv2d", kernel_size=(3,), stride=(2,)), (5, 5)).output
@@ -805,5 +810,15 @@ def layer_shape(
     """
     _check_rank(spec, input_size)
     labels = dimension_names(spec.ndim) if spec.ndim > 1 else ("",)
-    dims = tuple(dim_shape(spec, axis, size, labels[axis]) for axis, size in enumerate(input_size))
-    return LayerShape(spec, dims, batch)
+    if known is None:
+        dims = tuple(
+            dim_shape(spec, axis, size, labels[axis]) for axis, size in enumerate(input_size)
+        )
+        return LayerShape(spec, dims, batch)
+    found = []
+    for axis, size in enumerate(input_size):
+        dim = known.get((axis, size))
+        if dim is None:
+            dim = known[(axis, size)] = dim_shape(spec, axis, size, labels[axis])
+        found.append(dim)
+    return LayerShape(spec, tuple(found), batch)
