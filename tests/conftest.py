@@ -22,7 +22,7 @@ GOLDEN = Path(__file__).parent / "golden"
 # The torch oracle imports torch at module level; it is a helper the torch tests import after
 # `pytest.importorskip("torch")`, not a test module. --doctest-modules would import it during
 # collection and fail the whole run on a machine without torch.
-collect_ignore = ["torch_oracle.py"]
+collect_ignore = ["torch_oracle.py", "torch_graph.py"]
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

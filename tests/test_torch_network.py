@@ -99,15 +99,6 @@ def torch_profile(layers: list[dict[str, Any]], input_shape: tuple[int, ...]) ->
     return rows
 
 
-@pytest.mark.parametrize("example", sorted(p.name for p in EXAMPLES.glob("*.toml")))
-def test_examples_match_torch(example: str) -> None:
-    """Every shipped example: per-layer shapes, parameter counts and MACs equal torch's."""
-    spec = load_network(str(EXAMPLES / example))
-    ours = run_network(spec)
-    theirs = torch_profile(spec.layers, ours.input_shape)
-    assert [(layer.output_shape, layer.params, layer.macs) for layer in ours.layers] == theirs
-
-
 def test_vgg16_against_torchvision_layout() -> None:
     """VGG-16 features: the 13 convs of torch hold 14,714,688 parameters and end at 512x7x7."""
     spec = load_network(str(EXAMPLES / "vgg16_features.toml"))

@@ -56,7 +56,7 @@ def parse_ranges(text: str, ndim: int | None, name: str = "--in") -> InputRanges
     >>> parse_ranges("3,16..64", 2)
     InputRanges(channels=3, dims=((16, 64, 1),), square=True)
     """
-    items = [item for item in re.split(r"[,x×\s]+", text.strip()) if item]
+    items = re.split(r"[,x×\s]+", text.strip())
     form = f"{name}: {text!r}: expected C,LO..HI[:STEP] or C,H,LO..HI (positive integers, LO <= HI)"
     parsed: list[tuple[int, int, int]] = []
     for item in items:

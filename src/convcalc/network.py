@@ -1032,30 +1032,30 @@ def evaluate(
 
 
 def check_shapes(plan: Plan, full_input: Shape, memo: Memo) -> Shape | Failure:
-    """A size sweep's run: the output shape, or the first layer that fails (an invalid layer,
-    a merge that does not line up, then the first ``expect`` that does not hold)."""
+    """A size sweep's run: the output shape, or the first layer in file order that fails (it
+    is invalid for its input, its merge does not line up, or its ``expect`` does not hold)."""
     spatial_in = full_input[2:]
     shapes: list[Shape] = [full_input]
     for planned in plan.layers:
         sources = planned.sources
         if type(planned.layer) is PointwiseLayer:  # the shape passes through: nothing to check
-            shapes.append(shapes[sources[0]])
-            continue
-        inputs = (shapes[sources[0]],) if len(sources) == 1 else tuple(shapes[s] for s in sources)
-        try:
-            shapes.append(_apply(planned, inputs, (), spatial_in, False, memo).output)
-        except ConvcalcError as error:
-            return Failure(planned, type(error)(f"{planned.where}: {error}"))
-    for planned in plan.layers:
-        if planned.expect is None:
-            continue
-        got = shapes[planned.number]
-        want = _wanted(planned.expect, plan, shapes)
-        if want not in (got, got[1:]):
-            line = _mismatch_line(
-                planned.number, planned.name, planned.type, got, planned.expect.text, want
+            got = shapes[sources[0]]
+        else:
+            inputs = (
+                (shapes[sources[0]],) if len(sources) == 1 else tuple(shapes[s] for s in sources)
             )
-            return Failure(planned, ConvcalcError("expect failed: " + line))
+            try:
+                got = _apply(planned, inputs, (), spatial_in, False, memo).output
+            except ConvcalcError as error:
+                return Failure(planned, type(error)(f"{planned.where}: {error}"))
+        shapes.append(got)
+        if planned.expect is not None:
+            want = _wanted(planned.expect, plan, shapes)
+            if want not in (got, got[1:]):
+                line = _mismatch_line(
+                    planned.number, planned.name, planned.type, got, planned.expect.text, want
+                )
+                return Failure(planned, ConvcalcError("expect failed: " + line))
     return shapes[-1]
 
 
