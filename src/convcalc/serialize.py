@@ -446,17 +446,6 @@ def memory_rows(report: NetworkReport) -> list[tuple[str, int, str]]:
     ]
 
 
-def memory_lines(report: NetworkReport) -> list[str]:
-    """The counts and the memory figures, each with its rule, as text lines."""
-    memory = report.memory
-    dtype = f"{memory.dtype.value}, {memory.dtype.size} byte{'s' if memory.dtype.size > 1 else ''}"
-    return [
-        *count_lines(report),
-        f"memory ({dtype} per element):",
-        *(f"  {what}: {count:,} bytes ({rule})" for what, count, rule in memory_rows(report)),
-    ]
-
-
 def network_markdown(report: NetworkReport) -> str:
     """A GitHub-flavoured markdown table with a totals row and the memory lines, to paste into
     a design document."""
@@ -476,7 +465,14 @@ def network_markdown(report: NetworkReport) -> str:
         f"**{result.total_params:,}** | **{result.total_macs:,}** | | |"
     )
     lines.append("")
-    lines.extend(f"- {line}" for line in memory_lines(report))
+    lines.extend(f"- {line}" for line in count_lines(report))
+    size = report.memory.dtype.size
+    lines.append(
+        f"- memory ({report.memory.dtype.value}, {size} byte{'s' if size > 1 else ''} per element):"
+    )
+    lines.extend(
+        f"  - {what}: {count:,} bytes ({rule})" for what, count, rule in memory_rows(report)
+    )
     return "\n".join(lines)
 
 
