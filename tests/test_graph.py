@@ -357,3 +357,33 @@ def test_progressions() -> None:
     assert progressions([9, 10, 11], 1, 11) == "every size from 9 to 11"
     odd = [s for s in range(1, 100) if s % 2]
     assert progressions(odd, 1, 99) == "2k+1 for 1..99"
+
+
+def test_garbled_graph_specs_never_crash(runner: CliRunner) -> None:
+    """Random TOML graphs with wrong types, unknown and later references, odd merges, in every
+    mode (one size, a size sweep, --near, every format): exit 0, 1 or 2, never a traceback."""
+    import random
+
+    rng = random.Random("garbled-graphs")
+    values = ['"a"', '"input"', '["a", "b"]', "[]", "3", "0", "-1", "true", "1.5", '"1"', "[1, 2]"]
+    kinds = ['"add"', '"mul"', '"cat"', '"conv2d"', '"relu"', '"maxpool2d"', '"linear"']
+    kinds += ['"flatten"', '"adaptiveavgpool2d"', '"upsample"', '"batchnorm2d"', '"Concat"']
+    modes = [[], ["--json"], ["--in", "3,1..12"], ["--in", "3", "--near", "5", "--json"]]
+    modes += [["--dtype", "int8", "--format", "csv"], ["--format", "markdown"]]
+    codes = set()
+    for _ in range(150):
+        lines = ["input = [3, 8, 8]"]
+        for _ in range(rng.randint(1, 5)):
+            lines.append("[[layer]]")
+            if rng.random() < 0.7:
+                lines.append(f'name = "{rng.choice(["a", "b", "c", "input", "1"])}"')
+            lines.append(f"layer = {rng.choice(kinds)}")
+            for key in ("from", "dim", "out_channels", "kernel_size", "out_features", "expect"):
+                if rng.random() < (0.6 if key == "from" else 0.25):
+                    lines.append(f"{key} = {rng.choice(values)}")
+        result = runner.invoke(app, ["net", "\n".join(lines) + "\n", *rng.choice(modes)])
+        output = result.stdout + result.stderr
+        assert result.exit_code in (0, 1, 2) and "Traceback" not in output, output
+        assert "internal error" not in output, output
+        codes.add(result.exit_code)
+    assert {0, 2} <= codes
