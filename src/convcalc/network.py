@@ -280,12 +280,10 @@ class Plan:
         """True when some layer reads anything but the layer just before it."""
         return any(layer.sources != (layer.number - 1,) for layer in self.layers)
 
-    def label(self, index: int) -> str:
-        """How a tensor is named in messages: ``input``, a layer's name, or ``layer 5``."""
-        if index == 0:
-            return "input"
-        layer = self.layers[index - 1]
-        return layer.name if layer.name != str(layer.number) else f"layer {layer.number}"
+    def tensor_name(self, index: int) -> str:
+        """A tensor's name: ``input`` (0) or the name of the layer making it (its number when
+        it has no name); ``source_label`` makes it readable in messages."""
+        return "input" if index == 0 else self.layers[index - 1].name
 
     def spatial_ndim(self) -> int | None:
         """How many spatial dimensions the network takes: from ``input`` or its first layer
@@ -618,14 +616,15 @@ def plan_network(spec: NetworkSpec) -> Plan:
         except ConvcalcError as error:
             raise type(error)(f"{where}: {error}") from None
         names[name] = number
-        labels = tuple(
-            "input"
-            if s == 0
-            else (planned[s - 1].name if planned[s - 1].name != str(s) else f"layer {s}")
-            for s in sources
-        )
+        labels = tuple(source_label("input" if s == 0 else planned[s - 1].name) for s in sources)
         planned.append(PlannedLayer(number, name, kind, layer, sources, expect, explicit, labels))
     return Plan(tuple(planned), spec.input, spec.batch, spec.source)
+
+
+def source_label(name: str) -> str:
+    """How messages and tables name a tensor: ``input``, a layer's name, or ``layer 5`` for an
+    unnamed layer (whose name is its number)."""
+    return f"layer {name}" if re.fullmatch(r"[0-9]+", name) else name
 
 
 def _check_name(name: str, number: int, names: dict[str, int]) -> None:
@@ -962,7 +961,7 @@ def run_plan(
     plan: Plan, input_shape: Shape | None = None, batch: int | None = None
 ) -> NetworkResult:
     """Apply every layer to its inputs; stop at the first invalid one with its index and name."""
-    outcome = evaluate(plan, network_input(plan, input_shape, batch), detail=True)
+    outcome = evaluate(plan, network_input(plan, input_shape, batch))
     if isinstance(outcome, Failure):
         raise outcome.error
     return outcome
@@ -980,20 +979,19 @@ class Memo:
         self.dims: dict[int, dict[tuple[int, int], DimShape]] = {}  # by layer: (axis, size)
 
 
-def evaluate(
-    plan: Plan, full_input: Shape, *, detail: bool, memo: Memo | None = None
-) -> NetworkResult | Failure:
-    """Run the plan on ``full_input`` (N, C, *spatial). ``detail`` adds counts and receptive
-    fields; without it (a size sweep) only shapes and expectations are computed."""
+def evaluate(plan: Plan, full_input: Shape) -> NetworkResult | Failure:
+    """Run the plan on ``full_input`` (N, C, *spatial): every layer's shapes, counts and
+    receptive field, or the first layer that is invalid (check_shapes is a size sweep's
+    shapes-only run)."""
     spatial_in = full_input[2:]
     shapes: list[Shape] = [full_input]
     rfs: list[ReceptiveField | None] = [ReceptiveField.identity(len(spatial_in))]
     results: list[LayerResult] = []
     for planned in plan.layers:
         inputs = tuple(shapes[s] for s in planned.sources)
-        in_rfs = tuple(rfs[s] for s in planned.sources) if detail else ()
+        in_rfs = tuple(rfs[s] for s in planned.sources)
         try:
-            applied = _apply(planned, inputs, in_rfs, spatial_in, detail, memo)
+            applied = _apply(planned, inputs, in_rfs, spatial_in, True, None)
             expect, expect_text = _expected(planned.expect, shapes, results, full_input)
         except ConvcalcError as error:
             return Failure(planned, type(error)(f"{planned.where}: {error}"))
@@ -1010,7 +1008,7 @@ def evaluate(
             expect,
             expect_text,
             applied.shape,
-            tuple(plan.label(s) if s else "input" for s in planned.sources),
+            tuple(plan.tensor_name(s) for s in planned.sources),
             inputs,
             planned.explicit_from,
             applied.mac_count,
