@@ -52,6 +52,17 @@ from convcalc.specs import (
     parse_op,
     parse_size_list,
 )
+from convcalc.tensorops import (
+    MeanLayer,
+    PadLayer,
+    PermuteLayer,
+    ReshapeLayer,
+    SqueezeLayer,
+    TensorOp,
+    UnsqueezeLayer,
+    keeps_spatial,
+    tensor_op_shape,
+)
 
 Shape = tuple[int, ...]
 
@@ -97,13 +108,19 @@ class MergeOp(enum.Enum):
     """Layers that combine several inputs."""
 
     ADD = "add"  # elementwise, PyTorch broadcasting
+    SUB = "sub"
     MUL = "mul"  # elementwise, PyTorch broadcasting (an SE gate C x 1 x 1 times C x H x W)
+    DIV = "div"
     CAT = "cat"  # torch.cat along ``dim`` (1 = channels, counted with the batch dimension)
 
 
 _MERGES = {
     "add": MergeOp.ADD,
     "sum": MergeOp.ADD,
+    "sub": MergeOp.SUB,
+    "subtract": MergeOp.SUB,
+    "div": MergeOp.DIV,
+    "divide": MergeOp.DIV,
     "mul": MergeOp.MUL,
     "multiply": MergeOp.MUL,
     "cat": MergeOp.CAT,
@@ -114,6 +131,7 @@ _MERGES = {
 # PyTorch keyword names accepted per layer (besides name, layer, from, expect).
 _CONV_KEYS = frozenset(
     {
+        "convention",
         "in_channels",
         "out_channels",
         "kernel_size",
@@ -123,14 +141,31 @@ _CONV_KEYS = frozenset(
         "groups",
         "bias",
         "padding_mode",
+        "output_shape",
     }
 )
 _POOL_KEYS = {
     OpKind.MAXPOOL: frozenset(
-        {"kernel_size", "stride", "padding", "dilation", "ceil_mode", "return_indices"}
+        {
+            "kernel_size",
+            "stride",
+            "padding",
+            "dilation",
+            "ceil_mode",
+            "return_indices",
+            "convention",
+        }
     ),
     OpKind.AVGPOOL: frozenset(
-        {"kernel_size", "stride", "padding", "ceil_mode", "count_include_pad", "divisor_override"}
+        {
+            "kernel_size",
+            "stride",
+            "padding",
+            "ceil_mode",
+            "count_include_pad",
+            "divisor_override",
+            "convention",
+        }
     ),
 }
 _KEYS = {
@@ -167,6 +202,7 @@ class ConvLayer:
     op: OpName
     args: LayerArgs  # in_channels as given (checked against the input), None otherwise
     bias: bool
+    convention: str = "torch"  # whose padding rules: torch, tf, keras or onnx (conventions.py)
 
 
 @dataclass(frozen=True)
@@ -191,6 +227,7 @@ class BatchNormLayer:
     ndim: int
     num_features: int | None
     affine: bool
+    running_stats: bool = True  # track_running_stats: a running mean and variance per channel
 
 
 @dataclass(frozen=True)
@@ -218,6 +255,7 @@ class LinearLayer:
 class MergeLayer:
     op: MergeOp
     dim: int  # cat only
+    constant: Shape | None = None  # an elementwise op with a constant of this shape (one input)
 
 
 Layer = (
@@ -229,6 +267,7 @@ Layer = (
     | FlattenLayer
     | LinearLayer
     | MergeLayer
+    | TensorOp
 )
 
 
@@ -364,6 +403,7 @@ class LayerResult:
     input_shapes: tuple[Shape, ...] = ()
     explicit_from: bool = False
     mac_count: MacCount | None = None
+    non_trainable_params: int = 0  # BatchNorm's running mean and variance (Keras counts them)
 
     @property
     def expect_ok(self) -> bool | None:
@@ -389,6 +429,10 @@ class NetworkResult:
     @property
     def total_params(self) -> int:
         return sum(layer.params for layer in self.layers)
+
+    @property
+    def total_non_trainable_params(self) -> int:
+        return sum(layer.non_trainable_params for layer in self.layers)
 
     @property
     def total_macs(self) -> int:
@@ -688,10 +732,15 @@ def _expect(value: Any, names: dict[str, int]) -> Expect:
 
 def _check_arity(layer: Layer, kind: str, sources: tuple[int, ...]) -> None:
     match layer:
-        case MergeLayer(op=op):
-            if len(sources) < 2:
+        case MergeLayer(op=op, constant=constant):
+            if constant is not None and len(sources) != 1:
                 raise MalformedInputError(
-                    f'{op.value} merges two or more tensors: from = ["a", "b"]'
+                    f"{op.value} with a constant takes one input, not {len(sources)}"
+                )
+            if constant is None and len(sources) < 2:
+                raise MalformedInputError(
+                    f'{op.value} merges two or more tensors: from = ["a", "b"] (or one and '
+                    "constant = [shape])"
                 )
         case (
             ConvLayer()
@@ -701,6 +750,12 @@ def _check_arity(layer: Layer, kind: str, sources: tuple[int, ...]) -> None:
             | UpsampleLayer()
             | FlattenLayer()
             | LinearLayer()
+            | ReshapeLayer()
+            | PermuteLayer()
+            | PadLayer()
+            | SqueezeLayer()
+            | UnsqueezeLayer()
+            | MeanLayer()
         ):
             if len(sources) != 1:
                 raise MalformedInputError(
@@ -720,8 +775,15 @@ def plan_layer(kind: str, raw: dict[str, Any]) -> Layer:
     folded = _fold(kind)
     if folded in _MERGES:
         op = _MERGES[folded]
-        _check_keys(raw, frozenset({"dim"}) if op is MergeOp.CAT else frozenset(), kind)
-        return MergeLayer(op, _int(raw, "dim", 1, minimum=None))
+        _check_keys(raw, frozenset({"dim"}) if op is MergeOp.CAT else frozenset({"constant"}), kind)
+        constant = None
+        if "constant" in raw:
+            value = raw["constant"]
+            constant = () if value == [] else _int_tuple(value, "constant")
+        return MergeLayer(op, _int(raw, "dim", 1, minimum=None), constant)
+    tensor_op = _plan_tensor_op(folded, kind, raw)
+    if tensor_op is not None:
+        return tensor_op
     if folded in _SHAPE_PRESERVING:
         _check_keys(raw, _KEYS["same"], kind)
         params = _int(raw, "num_parameters", 1) if folded == "prelu" else 0
@@ -748,6 +810,7 @@ def plan_layer(kind: str, raw: dict[str, Any]) -> Layer:
             int(match.group(1)),
             _int(raw, "num_features", None) if "num_features" in raw else None,
             _flag(raw, "affine", True),
+            _flag(raw, "track_running_stats", True),
         )
     match = _ADAPTIVE.match(folded)
     if match:
@@ -773,6 +836,55 @@ def plan_layer(kind: str, raw: dict[str, Any]) -> Layer:
     return _plan_conv(name, raw)
 
 
+def _ints(value: Any, key: str) -> tuple[int, ...]:
+    """A list of integers of any sign (dimensions, reshape sizes)."""
+    values = value if isinstance(value, list) else [value]
+    if not all(isinstance(v, int) and not isinstance(v, bool) for v in values):
+        raise MalformedInputError(f"{key}: expected integers, got {value!r}")
+    return tuple(values)
+
+
+def _plan_tensor_op(folded: str, kind: str, raw: dict[str, Any]) -> TensorOp | None:
+    """reshape (shape), permute (dims), pad (pads: [before, after] per dimension from the
+    first, negative crops), squeeze / unsqueeze (dims), mean (dims, keepdim)."""
+    match folded:
+        case "reshape" | "view":
+            _check_keys(raw, frozenset({"shape"}), kind)
+            return ReshapeLayer(_ints(_required(raw, "shape", kind), "shape"))
+        case "permute" | "transpose":
+            _check_keys(raw, frozenset({"dims"}), kind)
+            return PermuteLayer(_ints(_required(raw, "dims", kind), "dims"))
+        case "pad":
+            _check_keys(raw, frozenset({"pads", "mode", "value"}), kind)
+            pads = _required(raw, "pads", kind)
+            if not isinstance(pads, list) or not all(
+                isinstance(p, list) and len(p) == 2 for p in pads
+            ):
+                raise MalformedInputError(
+                    f"pads: expected [before, after] per dimension, got {pads!r}"
+                )
+            return PadLayer(tuple((a, b) for a, b in (_ints(p, "pads") for p in pads)))
+        case "squeeze":
+            _check_keys(raw, frozenset({"dims"}), kind)
+            return SqueezeLayer(_ints(raw["dims"], "dims") if "dims" in raw else None)
+        case "unsqueeze":
+            _check_keys(raw, frozenset({"dims"}), kind)
+            return UnsqueezeLayer(_ints(_required(raw, "dims", kind), "dims"))
+        case "mean" | "reducemean":
+            _check_keys(raw, frozenset({"dims", "keepdim"}), kind)
+            return MeanLayer(
+                _ints(_required(raw, "dims", kind), "dims"), _flag(raw, "keepdim", False)
+            )
+        case _:
+            return None
+
+
+def _required(raw: dict[str, Any], key: str, kind: str) -> Any:
+    if key not in raw:
+        raise MalformedInputError(f"{key}: {kind} needs {key}")
+    return raw[key]
+
+
 def _check_keys(raw: dict[str, Any], keys: frozenset[str], kind: str) -> None:
     unknown = set(raw) - keys
     if unknown:
@@ -782,17 +894,12 @@ def _check_keys(raw: dict[str, Any], keys: frozenset[str], kind: str) -> None:
 
 def _plan_conv(name: OpName, raw: dict[str, Any]) -> ConvLayer:
     kind = name.kind
-    padding: Any = raw.get("padding", 0)
-    if isinstance(padding, str) and padding in ("same", "valid"):
-        pass
-    elif isinstance(padding, str) and not re.fullmatch(r"[0-9x×, ]+", padding):
+    convention = str(raw.get("convention", "torch")).lower()
+    if convention not in ("torch", "tf", "keras", "onnx"):
         raise MalformedInputError(
-            f"padding: expected an integer, one per dimension, 'same' or 'valid', got {padding!r}"
+            f"convention: expected torch, tf, keras or onnx, got {raw['convention']!r}"
         )
-    else:
-        padding = tuple(_as_list(padding, "padding"))
-        if min(padding) < 0:
-            raise MalformedInputError(f"padding: must be >= 0, got {list(padding)}")
+    padding = _padding(raw.get("padding", 0))
     if kind.is_pool:
         out_channels = None
     elif "out_channels" not in raw:
@@ -801,20 +908,48 @@ def _plan_conv(name: OpName, raw: dict[str, Any]) -> ConvLayer:
         out_channels = _int(raw, "out_channels", None)
     if "kernel_size" not in raw:
         raise MalformedInputError(f"kernel_size: {kind.value} needs kernel_size (k3 inline)")
+    given_op = raw.get("output_padding")
     args = LayerArgs(
         kernel_size=_sizes(raw["kernel_size"], "kernel_size"),
         stride=_sizes(raw["stride"], "stride") if raw.get("stride") is not None else None,
         padding=padding,
         dilation=_sizes(raw.get("dilation", 1), "dilation"),
-        output_padding=_sizes(raw.get("output_padding", 0), "output_padding", minimum=0),
+        output_padding=None if given_op is None else _sizes(given_op, "output_padding", 0),
         ceil_mode=_flag(raw, "ceil_mode", False),
-        count_include_pad=_flag(raw, "count_include_pad", True),
+        count_include_pad=_flag(raw, "count_include_pad", True)
+        if "count_include_pad" in raw or convention == "torch"
+        else None,
+        output_shape=_sizes(raw["output_shape"], "output_shape")
+        if raw.get("output_shape") is not None
+        else None,
         groups=_int(raw, "groups", 1),
         in_channels=_int(raw, "in_channels", None) if raw.get("in_channels") is not None else None,
         out_channels=out_channels,
     )
     # padding_mode (reflect/replicate/circular) pads by the same amount: the shape is the same
-    return ConvLayer(name, args, _flag(raw, "bias", True))
+    return ConvLayer(name, args, _flag(raw, "bias", True), convention)
+
+
+def _padding(value: Any) -> Any:
+    """An integer, one per dimension, a mode ('same', 'valid', ONNX's 'same_upper' ...), a
+    string as --p takes it ('1:2,0'), or [before, after] pairs per dimension."""
+    from convcalc.specs import parse_padding
+
+    if isinstance(value, str):
+        return parse_padding(value, "padding")
+    if isinstance(value, list) and value and all(isinstance(v, list) for v in value):
+        pairs = []
+        for pair in value:
+            if len(pair) != 2 or not all(
+                isinstance(v, int) and not isinstance(v, bool) for v in pair
+            ):
+                raise MalformedInputError(f"padding: expected [before, after] pairs, got {value!r}")
+            pairs.append((pair[0], pair[1]))
+        return tuple(pairs)
+    padding = tuple(_as_list(value, "padding"))
+    if min(padding) < 0:
+        raise MalformedInputError(f"padding: must be >= 0, got {list(padding)}")
+    return padding
 
 
 def _sizes(value: Any, key: str, minimum: int = 1) -> tuple[int, ...]:
@@ -926,6 +1061,7 @@ class Applied(NamedTuple):
     rf: ReceptiveField | None = None
     shape: LayerShape | None = None
     mac_count: MacCount | None = None
+    non_trainable: int = 0  # BatchNorm's running mean and variance
 
 
 @dataclass(frozen=True)
@@ -971,7 +1107,7 @@ class Memo:
     """Layer shapes already computed in a size sweep, by layer and input shape."""
 
     def __init__(self) -> None:
-        self.specs: dict[tuple[int, int, int], LayerSpec] = {}
+        self.specs: dict[tuple[int, ...], LayerSpec] = {}
         self.convs: dict[
             tuple[int, Shape], tuple[LayerSpec, LayerShape, Shape] | ConvcalcError
         ] = {}
@@ -1012,6 +1148,7 @@ def evaluate(plan: Plan, full_input: Shape) -> NetworkResult | Failure:
             inputs,
             planned.explicit_from,
             applied.mac_count,
+            applied.non_trainable,
         )
         results.append(result)
         shapes.append(applied.output)
@@ -1106,13 +1243,82 @@ def _apply(
             return _flatten(layer, current, rf)
         case LinearLayer():
             return _linear(layer, current, rf)
-        case MergeLayer():
+        case MergeLayer(constant=None):
             output = merge_shape(layer, inputs, planned.source_labels)
             merged = _merge_rf(rfs, inputs, output, net_spatial) if detail else None
             summary = f"cat dim{layer.dim}" if layer.op is MergeOp.CAT else layer.op.value
             return Applied(layer.op.value, summary, output, rf=merged)
+        case MergeLayer(constant=constant):
+            assert constant is not None, "matched above when None"
+            labels = (planned.source_labels[0], "the constant")
+            output = merge_shape(layer, (current, constant), labels)
+            same = output == current
+            summary = f"{layer.op.value} constant {'x'.join(map(str, constant)) or 'scalar'}"
+            return Applied(layer.op.value, summary, output, rf=rf if same else None)
+        case (
+            ReshapeLayer() | PermuteLayer() | PadLayer() | SqueezeLayer() | UnsqueezeLayer()
+        ) | MeanLayer():
+            output = tensor_op_shape(layer, current)
+            return Applied(
+                _TENSOR_OP_NAMES[type(layer)],
+                _tensor_op_summary(layer),
+                output,
+                rf=_tensor_op_rf(layer, current, output, rf, len(net_spatial)) if detail else None,
+            )
         case _:
             assert_never(layer)
+
+
+_TENSOR_OP_NAMES: dict[type, str] = {
+    ReshapeLayer: "reshape",
+    PermuteLayer: "permute",
+    PadLayer: "pad",
+    SqueezeLayer: "squeeze",
+    UnsqueezeLayer: "unsqueeze",
+    MeanLayer: "mean",
+}
+
+
+def _tensor_op_summary(layer: TensorOp) -> str:
+    match layer:
+        case ReshapeLayer(shape=shape):
+            return f"reshape {list(shape)}"
+        case PermuteLayer(dims=dims):
+            return f"permute {list(dims)}"
+        case PadLayer(pads=pads):
+            return "pad " + ",".join(f"{a}:{b}" for a, b in pads)
+        case SqueezeLayer(dims=dims):
+            return "squeeze" + ("" if dims is None else f" {list(dims)}")
+        case UnsqueezeLayer(dims=dims):
+            return f"unsqueeze {list(dims)}"
+        case MeanLayer(dims=dims, keepdim=keepdim):
+            return f"mean {list(dims)}" + (" keepdim" if keepdim else "")
+        case _:
+            assert_never(layer)
+
+
+def _tensor_op_rf(
+    layer: TensorOp, shape: Shape, out: Shape, rf: ReceptiveField | None, ndim: int
+) -> ReceptiveField | None:
+    """A pad shifts the field's start; ops that leave the spatial dimensions alone keep it; a
+    mean over every spatial dimension, or anything ending at (N, features), sees the whole
+    input; anything else has no single field."""
+    if rf is None or rf.whole_input:
+        return rf
+    if isinstance(layer, PadLayer):
+        full = ((0, 0),) * (len(shape) - len(layer.pads)) + layer.pads
+        if len(shape) != ndim + 2 or any(p != (0, 0) for p in full[:2]):
+            return None
+        before = [Fraction(b) for b, _ in full[2:]]
+        return ReceptiveField(
+            rf.size, rf.jump, tuple(s - b * j for s, b, j in zip(rf.start, before, rf.jump))
+        )
+    if isinstance(layer, MeanLayer) and len(shape) == ndim + 2:
+        if {d % len(shape) for d in layer.dims} >= set(range(2, ndim + 2)):
+            return _whole(rf)
+    if len(out) <= 2:
+        return _whole(rf)
+    return rf if keeps_spatial(layer, shape, out, ndim) else None
 
 
 def _spatial(current: Shape, ndim: int | None, what: str) -> Shape:
@@ -1180,16 +1386,19 @@ def _conv_shape(
     given = layer.args.in_channels
     if given is not None and given != c_in:
         raise ConvcalcError(f"in_channels: {given} given, but the input has {c_in} channels")
-    spec = memo.specs.get((number, c_in, ndim)) if memo is not None else None
+    # PyTorch's padding never depends on the input size; TF/Keras/ONNX 'same' does
+    size_free = layer.convention == "torch" and layer.args.output_shape is None
+    key = (number, c_in, ndim) if size_free else (number, c_in, *current[2:])
+    spec = memo.specs.get(key) if memo is not None else None
     if spec is None:
         from convcalc.conventions import resolve_args
 
         out_channels = c_in if kind.is_pool else layer.args.out_channels
         args = replace(layer.args, in_channels=c_in, out_channels=out_channels)
-        spec = resolve_args("torch", OpName(kind, ndim), current[2:], args).spec
+        spec = resolve_args(layer.convention, OpName(kind, ndim), current[2:], args).spec
         spec = replace(spec, bias=layer.bias)
         if memo is not None:
-            memo.specs[(number, c_in, ndim)] = spec
+            memo.specs[key] = spec
     known = memo.dims.setdefault(number, {}) if memo is not None else None
     result = layer_shape(spec, current[2:], current[0], known)
     out = (current[0], spec.out_channels or c_in, *result.output)
@@ -1333,7 +1542,8 @@ def _batchnorm(layer: BatchNormLayer, current: Shape, rf: ReceptiveField | None)
         )
     params = 2 * channels if layer.affine else 0
     name = f"batchnorm{layer.ndim}d"
-    return Applied(name, f"{name} {channels}", current, params, 0, rf)
+    stats = 2 * channels if layer.running_stats else 0
+    return Applied(name, f"{name} {channels}", current, params, 0, rf, non_trainable=stats)
 
 
 def upsample_size(size: int, scale: int | float) -> int:
@@ -1424,7 +1634,7 @@ def merge_shape(layer: MergeLayer, inputs: tuple[Shape, ...], labels: tuple[str,
     """The output of add/mul (PyTorch broadcasting) or cat (torch.cat), or the error naming
     the dimension, both inputs and what each gives."""
     match layer.op:
-        case MergeOp.ADD | MergeOp.MUL:
+        case MergeOp.ADD | MergeOp.SUB | MergeOp.MUL | MergeOp.DIV:
             return _broadcast(inputs, labels)
         case MergeOp.CAT:
             return _cat(layer.dim, inputs, labels)

@@ -314,6 +314,7 @@ def network_dict(report: NetworkReport) -> dict[str, Any]:
                 "output_shape": list(layer.output_shape),
                 "output_bytes": output_bytes,
                 "params": layer.params,
+                "non_trainable_params": layer.non_trainable_params,
                 "macs": layer.macs,
                 "useful_macs": None if split is None else split.useful,
                 "zero_macs": None if split is None else split.zero,
@@ -330,6 +331,7 @@ def network_dict(report: NetworkReport) -> dict[str, Any]:
         "output_shape": list(result.output_shape),
         "graph": result.is_graph,
         "total_params": result.total_params,
+        "total_non_trainable_params": result.total_non_trainable_params,
         "total_macs": result.total_macs,
         "total_flops": result.total_flops,
         "flops_rule": FLOPS_RULE,
@@ -413,12 +415,18 @@ NETWORK_HEADER = [
 def count_lines(report: NetworkReport) -> list[str]:
     """The MAC totals, FLOPs named as 2 x MACs, and the MACs spent on zeros."""
     result = report.result
-    return [
+    lines = [
         f"FLOPs = 2 x MACs = {result.total_flops:,} (one multiply and one add per MAC; bias "
         "additions not counted)",
         f"MACs on real input elements: {result.total_useful_macs:,}; a direct (sliding-window) "
         f"form also spends {result.total_zero_macs:,} on padding and inserted zeros",
     ]
+    if result.total_non_trainable_params:
+        lines.append(
+            f"not in params: {result.total_non_trainable_params:,} BatchNorm running statistics "
+            "(buffers in PyTorch, non-trainable weights in Keras)"
+        )
+    return lines
 
 
 def memory_rows(report: NetworkReport) -> list[tuple[str, int, str]]:

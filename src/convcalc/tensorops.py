@@ -1,0 +1,161 @@
+"""Layers that move a tensor's elements without a window: reshape, permute, pad (or crop),
+squeeze, unsqueeze and mean over dimensions. What exported models (ONNX, Keras) put between
+their convolutions: channel shuffles, SE gates, heads. Shape rules as PyTorch's (``reshape``
+with ``-1`` inferred and, as ONNX's Reshape, ``0`` copying the input's size), standard library
+only. Dimensions count the batch: 0 is N, 1 is C.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import assert_never
+
+from convcalc.errors import ConvcalcError
+
+Shape = tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class ReshapeLayer:
+    """``x.reshape(shape)``: ``-1`` is inferred (once), ``0`` copies the input's size there."""
+
+    shape: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class PermuteLayer:
+    """``x.permute(dims)`` (ONNX Transpose)."""
+
+    dims: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class PadLayer:
+    """``F.pad`` / ONNX Pad / Keras ZeroPadding and Cropping: (before, after) per dimension,
+    from the first; negative values crop."""
+
+    pads: tuple[tuple[int, int], ...]
+
+
+@dataclass(frozen=True)
+class SqueezeLayer:
+    """``x.squeeze(dims)``: drop the listed size-1 dimensions (all of them when none listed)."""
+
+    dims: tuple[int, ...] | None
+
+
+@dataclass(frozen=True)
+class UnsqueezeLayer:
+    """``x.unsqueeze``: insert size-1 dimensions at the listed positions of the output."""
+
+    dims: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class MeanLayer:
+    """``x.mean(dims, keepdim)`` (ONNX ReduceMean, Keras global pools)."""
+
+    dims: tuple[int, ...]
+    keepdim: bool
+
+
+TensorOp = ReshapeLayer | PermuteLayer | PadLayer | SqueezeLayer | UnsqueezeLayer | MeanLayer
+
+
+def _text(shape: Shape) -> str:
+    return "(" + ", ".join(map(str, shape)) + ")"
+
+
+def _axis(dim: int, rank: int, what: str) -> int:
+    if not -rank <= dim < rank:
+        raise ConvcalcError(f"{what}: dimension {dim} is out of range for a {rank}-d input")
+    return dim % rank
+
+
+def tensor_op_shape(op: TensorOp, shape: Shape) -> Shape:
+    """The output shape of a tensor op, or PyTorch's objection.
+
+    >>> tensor_op_shape(ReshapeLayer((0, 2, -1, 7, 7)), (1, 8, 7, 7))
+    (1, 2, 4, 7, 7)
+    >>> tensor_op_shape(PadLayer(((0, 0), (0, 0), (1, 2), (-1, 0))), (1, 3, 5, 5))
+    (1, 3, 8, 4)
+    """
+    rank = len(shape)
+    match op:
+        case ReshapeLayer(shape=target):
+            return _reshape(shape, target)
+        case PermuteLayer(dims=dims):
+            if sorted(d % rank if -rank <= d < rank else d for d in dims) != list(range(rank)):
+                raise ConvcalcError(
+                    f"dims: {list(dims)} is not a permutation of the {rank} dimensions of "
+                    f"{_text(shape)}"
+                )
+            return tuple(shape[d % rank] for d in dims)
+        case PadLayer(pads=pads):
+            if len(pads) > rank:
+                raise ConvcalcError(f"pads: {len(pads)} dimensions given for a {rank}-d input")
+            full = ((0, 0),) * (rank - len(pads)) + pads
+            out = tuple(size + before + after for size, (before, after) in zip(shape, full))
+            if min(out) < 1:
+                raise ConvcalcError(
+                    f"pads: {[list(p) for p in full]} leave {_text(out)} from {_text(shape)}; "
+                    "every size must stay positive"
+                )
+            return out
+        case SqueezeLayer(dims=dims):
+            if dims is None:
+                return tuple(size for size in shape if size != 1)
+            axes = {_axis(d, rank, "dims") for d in dims}
+            return tuple(size for i, size in enumerate(shape) if not (i in axes and size == 1))
+        case UnsqueezeLayer(dims=dims):
+            out_rank = rank + len(dims)
+            axes = {_axis(d, out_rank, "dims") for d in dims}
+            if len(axes) != len(dims):
+                raise ConvcalcError(f"dims: {list(dims)} repeats a dimension")
+            sizes = iter(shape)
+            return tuple(1 if i in axes else next(sizes) for i in range(out_rank))
+        case MeanLayer(dims=dims, keepdim=keepdim):
+            axes = {_axis(d, rank, "dims") for d in dims}
+            if keepdim:
+                return tuple(1 if i in axes else size for i, size in enumerate(shape))
+            return tuple(size for i, size in enumerate(shape) if i not in axes)
+        case _:
+            assert_never(op)
+
+
+def _reshape(shape: Shape, target: tuple[int, ...]) -> Shape:
+    total = math.prod(shape)
+    sizes = [shape[i] if size == 0 and i < len(shape) else size for i, size in enumerate(target)]
+    if any(size < -1 for size in sizes) or sizes.count(-1) > 1:
+        raise ConvcalcError(f"shape: {list(target)}: sizes are positive, 0 (copy) or one -1")
+    known = math.prod(size for size in sizes if size != -1)
+    if -1 in sizes:
+        if known == 0 or total % known:
+            raise ConvcalcError(
+                f"shape: {list(target)} is invalid for an input of {total:,} elements "
+                f"{_text(shape)}"
+            )
+        sizes[sizes.index(-1)] = total // known
+    elif known != total:
+        raise ConvcalcError(
+            f"shape: {list(target)} holds {known:,} elements, the input {_text(shape)} {total:,}"
+        )
+    return tuple(sizes)
+
+
+def keeps_spatial(op: TensorOp, shape: Shape, out: Shape, ndim: int) -> bool:
+    """Whether the trailing ``ndim`` (spatial) dimensions come through unchanged, so a receptive
+    field carries over (a channel shuffle's reshape and permute)."""
+    if ndim == 0 or len(shape) < ndim or len(out) < ndim or shape[-ndim:] != out[-ndim:]:
+        return False
+    match op:
+        case PermuteLayer(dims=dims):
+            rank = len(shape)
+            return [d % rank for d in dims[-ndim:]] == list(range(rank - ndim, rank))
+        case PadLayer():
+            return False  # network.py shifts the field's start instead
+        case ReshapeLayer() | SqueezeLayer() | UnsqueezeLayer() | MeanLayer():
+            return True
+        case _:
+            assert_never(op)
