@@ -320,20 +320,35 @@ def net(
 ) -> int:
     """``convcalc net``: the exit status is 1 when --check finds an ``expect`` that fails (or,
     over a range of sizes, a size that fails)."""
-    chosen = resolve_format(
-        fmt, as_json, plain, (Format.TABLE, Format.JSON, Format.PLAIN, Format.MARKDOWN, Format.CSV)
-    )
+    from convcalc.options import NET_FORMATS
+
+    chosen = resolve_format(fmt, as_json, plain, NET_FORMATS)
     from convcalc import serialize
     from convcalc.memory import NetworkReport, memory
     from convcalc.netsizes import is_range
     from convcalc.network import load_network, plan_network, run_plan
     from convcalc.specs import parse_size_list
 
-    plan = plan_network(load_network(spec))
+    network = load_network(spec)
+    plan = plan_network(network)
+    if chosen is not Format.TOML:
+        network.check_runnable()
     if near is not None or (input_size is not None and is_range(input_size)):
+        if chosen in (Format.TOML, Format.TORCH):
+            raise MalformedInputError(f"--format {chosen.value} writes one network, not a sweep")
         return _net_sizes(plan, input_size, batch, near, check, chosen)
     shape = parse_size_list(input_size, "--in", minimum=1) if input_size else None
+    if chosen is Format.TOML:  # written as read: no run needed (an unclear chain included)
+        from convcalc.exporters import to_toml
+
+        write(to_toml(network, shape, batch), newline=False)
+        return 0
     result = run_plan(plan, shape, batch)
+    if chosen is Format.TORCH:
+        from convcalc.exporters import to_torch
+
+        write(to_torch(plan, result), newline=False)
+        return 0
     report = NetworkReport(result, memory(result, dtype, optimizer))
 
     def table(console: Any, found: Any) -> None:

@@ -85,6 +85,8 @@ _SHAPE_PRESERVING = {
     "identity",
     "softmax",
     "logsoftmax",
+    "clip",
+    "hardtanh",
     "dropout",
     "dropout1d",
     "dropout2d",
@@ -471,6 +473,21 @@ class NetworkSpec:
     layers: list[dict[str, Any]]
     batch: int | None = None
     source: str = ""
+    notes: tuple[str, ...] = ()  # what a reader wants said (--format toml writes them)
+    unclear: tuple[str, ...] = ()  # containers whose forward a printed model does not show
+
+    def check_runnable(self) -> None:
+        """A printed PyTorch model whose containers are not plain sequences cannot be run as
+        a chain: say which, and how to go on, rather than compute a wrong one."""
+        if not self.unclear:
+            return
+        shown = ", ".join(self.unclear[:6]) + (", ..." if len(self.unclear) > 6 else "")
+        raise ConvcalcError(
+            f"{self.source}: {len(self.unclear)} container(s) are not plain sequences and their "
+            f"forward is not in the printed model: {shown} (a residual block adds its input, "
+            "a U-Net concatenates); write the model as a spec with --format toml, edit the "
+            "`from` keys there, and run that"
+        )
 
 
 # --- parsing ------------------------------------------------------------------------------------

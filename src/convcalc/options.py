@@ -22,6 +22,8 @@ class Format(enum.StrEnum):
     PLAIN = "plain"
     MARKDOWN = "markdown"
     CSV = "csv"
+    TOML = "toml"  # net: the network as an editable spec
+    TORCH = "torch"  # net: the network as a runnable PyTorch module
 
 
 class Kind(enum.Enum):
@@ -351,12 +353,21 @@ def _net_options() -> tuple[Opt, ...]:
             False,
             "Exit 1 if any layer's `expect` does not hold (with a range: if any size fails).",
         ),
-        format_opt(Format.TABLE, Format.JSON, Format.PLAIN, Format.MARKDOWN, Format.CSV),
+        format_opt(*NET_FORMATS),
         JSON,
         PLAIN,
     )
 
 
+NET_FORMATS = (
+    Format.TABLE,
+    Format.JSON,
+    Format.PLAIN,
+    Format.MARKDOWN,
+    Format.CSV,
+    Format.TOML,
+    Format.TORCH,
+)
 NET = _net_options()
 SOLVE = (
     _argument(

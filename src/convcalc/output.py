@@ -97,6 +97,8 @@ def emit(
         case Format.CSV:
             assert csv is not None
             write(csv(result), newline=False)
+        case Format.TOML | Format.TORCH:
+            raise MalformedInputError(f"--format {chosen.value} is written by `net` only")
         case Format.TABLE:
             write_rich(table, result)
         case _:

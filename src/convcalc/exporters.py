@@ -1,0 +1,330 @@
+"""A network written back out: as an editable TOML spec (``net --format toml``; reading it back
+gives the same numbers) and as a runnable PyTorch module (``net --format torch``: an
+``nn.Sequential`` for a plain stack, a class with a ``forward`` for a graph). Standard library
+only; the PyTorch text is text, torch is not imported.
+"""
+
+from __future__ import annotations
+
+import json
+import keyword
+import math
+import re
+from typing import TYPE_CHECKING, Any, assert_never
+
+from convcalc.specs import OpKind
+from convcalc.tensorops import (
+    MeanLayer,
+    PadLayer,
+    PermuteLayer,
+    ReshapeLayer,
+    SqueezeLayer,
+    UnsqueezeLayer,
+)
+
+if TYPE_CHECKING:
+    from convcalc.network import LayerResult, NetworkResult, NetworkSpec, Plan, PlannedLayer
+
+
+# --- TOML -----------------------------------------------------------------------------------------
+
+
+def toml_value(value: Any) -> str:
+    """One TOML value: integers, floats, booleans, strings and (nested) lists.
+
+    >>> toml_value([[1, 2], [0, 0]]), toml_value("a\\"b"), toml_value(1.5), toml_value(True)
+    ('[[1, 2], [0, 0]]', '"a\\\\"b"', '1.5', 'true')
+    """
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return repr(value) if math.isfinite(value) else ("inf" if value > 0 else "-inf")
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(toml_value(v) for v in value) + "]"
+    if value is None:
+        raise ValueError("TOML has no null")
+    raise TypeError(f"no TOML form for {value!r}")
+
+
+_FIRST_KEYS = ("name", "layer", "from")
+
+
+def to_toml(spec: NetworkSpec, input_shape: tuple[int, ...] | None, batch: int | None) -> str:
+    """The spec as TOML: ``input``, ``batch`` and one ``[[layer]]`` table per layer, name, layer
+    and from first; comments say where it came from and what to edit."""
+    shape = input_shape or spec.input
+    lines = [
+        f"# {spec.source or 'network'} as a convcalc spec: `convcalc net FILE` reads it back.",
+        '# Each layer reads the one before it unless `from` names others (a name, or "input").',
+    ]
+    lines.extend(f"# {note}" for note in spec.notes)
+    if shape is not None:
+        lines.append(f"input = {toml_value(list(shape))}")
+    else:
+        lines.append("# input = [C, H, W]  (give it here or with --in)")
+    if batch or spec.batch:
+        lines.append(f"batch = {batch or spec.batch}")
+    for layer in spec.layers:
+        lines.append("")
+        lines.append("[[layer]]")
+        keys = [k for k in _FIRST_KEYS if k in layer] + [k for k in layer if k not in _FIRST_KEYS]
+        for key in keys:
+            if layer[key] is None:
+                continue
+            lines.append(f"{_toml_key(key)} = {toml_value(layer[key])}")
+    return "\n".join(lines) + "\n"
+
+
+def _toml_key(key: str) -> str:
+    return key if re.fullmatch(r"[A-Za-z0-9_-]+", key) else json.dumps(key)
+
+
+# --- PyTorch --------------------------------------------------------------------------------------
+
+_ACTIVATIONS = {
+    "relu": "ReLU()",
+    "relu6": "ReLU6()",
+    "leakyrelu": "LeakyReLU()",
+    "gelu": "GELU()",
+    "silu": "SiLU()",
+    "swish": "SiLU()",
+    "elu": "ELU()",
+    "selu": "SELU()",
+    "sigmoid": "Sigmoid()",
+    "tanh": "Tanh()",
+    "hardswish": "Hardswish()",
+    "hardsigmoid": "Hardsigmoid()",
+    "hardtanh": "Hardtanh()",
+    "clip": "Hardtanh()",
+    "mish": "Mish()",
+    "identity": "Identity()",
+    "softmax": "Softmax(dim=1)",
+    "logsoftmax": "LogSoftmax(dim=1)",
+    "dropout": "Dropout()",
+    "dropout1d": "Dropout1d()",
+    "dropout2d": "Dropout2d()",
+    "dropout3d": "Dropout3d()",
+    "alphadropout": "AlphaDropout()",
+}
+
+
+def _identifier(name: str, taken: set[str]) -> str:
+    base = re.sub(r"\W", "_", name).strip("_") or "layer"
+    if base[0].isdigit() or keyword.iskeyword(base):
+        base = f"l{base}" if base[0].isdigit() else f"{base}_"
+    candidate, n = base, 2
+    while candidate in taken or candidate in ("x", "forward", "self", "F", "nn", "torch"):
+        candidate = f"{base}_{n}"
+        n += 1
+    taken.add(candidate)
+    return candidate
+
+
+def _one(values: tuple[int, ...]) -> str:
+    return str(values[0]) if len(set(values)) == 1 else str(tuple(values))
+
+
+def _pad_args(pairs: tuple[tuple[int, int], ...]) -> str:
+    """F.pad's order: the last dimension first, (before, after) each."""
+    flat = [v for before, after in reversed(pairs) for v in (before, after)]
+    return "(" + ", ".join(map(str, flat)) + ")"
+
+
+def to_torch(plan: Plan, result: NetworkResult) -> str:
+    """A runnable module that reproduces the run's shapes and parameter counts. Layers under
+    TF/Keras/ONNX padding rules become PyTorch layers with the padding resolved for this input
+    size (an ``F.pad`` before them where it is uneven)."""
+    from convcalc.network import MergeLayer
+
+    names: set[str] = set()
+    idents = [_identifier(layer.name, names) for layer in plan.layers]
+    modules: list[tuple[str, str]] = []  # (identifier, constructor)
+    buffers: list[tuple[str, str]] = []
+    statements: list[str] = []
+    var = {0: "x"}
+    sequential = not plan.is_graph
+    for planned, layer, ident in zip(plan.layers, result.layers, idents):
+        inputs = [var[s] for s in planned.sources]
+        module, before, after, expression = _layer_code(planned, layer, ident, inputs)
+        if module is not None:
+            modules.append((ident, module))
+        if isinstance(planned.layer, MergeLayer) and planned.layer.constant is not None:
+            buffers.append((f"{ident}_constant", f"torch.ones({tuple(planned.layer.constant)})"))
+        if before or after or module is None:
+            sequential = False
+        statements.extend(before)
+        statements.append(f"{ident} = {expression}")
+        statements.extend(f"{ident} = {line}" for line in after)
+        var[planned.number] = ident
+    shape = tuple(result.input_shape)
+    header = [
+        f'"""{plan.source or "network"} as a PyTorch module, written by convcalc.',
+        "",
+        f"Input {shape}: output {tuple(result.output_shape)}, {result.total_params:,} parameters.",
+        '"""',
+        "",
+        "import torch",
+        "import torch.nn.functional as F",
+        "from torch import nn",
+        "",
+        "",
+    ]
+    if sequential:
+        body = [
+            "from collections import OrderedDict",
+            "",
+            "model = nn.Sequential(",
+            "    OrderedDict(",
+            "        [",
+        ]
+        body += [f'            ("{ident}", nn.{constructor}),' for ident, constructor in modules]
+        body += ["        ]", "    )", ")"]
+        return _finish(header + body, shape, "model")
+    body = ["", "class Net(nn.Module):", "    def __init__(self) -> None:"]
+    body.append("        super().__init__()")
+    for ident, constructor in modules:
+        body.append(f"        self.{ident} = nn.{constructor}")
+    for ident, value in buffers:
+        body.append(f'        self.register_buffer("{ident}", {value})')
+    body += ["", "    def forward(self, x: torch.Tensor) -> torch.Tensor:"]
+    body += [f"        {line}" for line in statements]
+    body.append(f"        return {var[plan.layers[-1].number] if plan.layers else 'x'}")
+    body += ["", "", "model = Net()"]
+    return _finish(header + body[1:], shape, "model")
+
+
+def _finish(lines: list[str], shape: tuple[int, ...], model: str) -> str:
+    lines += [
+        "",
+        'if __name__ == "__main__":',
+        f"    y = {model}(torch.zeros({shape}))",
+        f"    print(tuple(y.shape), sum(p.numel() for p in {model}.parameters()))",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _layer_code(
+    planned: PlannedLayer, layer: LayerResult, ident: str, inputs: list[str]
+) -> tuple[str | None, list[str], list[str], str]:
+    """(module constructor or None, statements before, rewrites after, the expression)."""
+    from convcalc.network import (
+        AdaptiveLayer,
+        BatchNormLayer,
+        ConvLayer,
+        FlattenLayer,
+        LinearLayer,
+        MergeLayer,
+        MergeOp,
+        PointwiseLayer,
+        UpsampleLayer,
+    )
+
+    x = inputs[0]
+    call = f"self.{ident}({x})"
+    kind = planned.layer
+    match kind:
+        case ConvLayer():
+            return _conv_code(layer, ident, x)
+        case AdaptiveLayer():
+            cls = "AdaptiveAvgPool" if kind.kind is OpKind.ADAPTIVEAVGPOOL else "AdaptiveMaxPool"
+            size = tuple(layer.output_shape[2:])
+            return f"{cls}{kind.ndim}d({size})", [], [], call
+        case PointwiseLayer(name=name):
+            folded = re.sub(r"[\s_\-.]", "", name.lower())
+            if folded == "prelu":
+                return f"PReLU({layer.params})", [], [], call
+            return _ACTIVATIONS.get(folded, "Identity()"), [], [], call
+        case BatchNormLayer():
+            c = layer.input_shape[1]
+            extra = ("" if kind.affine else ", affine=False") + (
+                "" if kind.running_stats else ", track_running_stats=False"
+            )
+            return f"BatchNorm{kind.ndim}d({c}{extra})", [], [], call
+        case UpsampleLayer():
+            size = tuple(layer.output_shape[2:])
+            return f"Upsample(size={size})", [], [], call
+        case FlattenLayer():
+            return f"Flatten({kind.start_dim}, {kind.end_dim})", [], [], call
+        case LinearLayer():
+            bias = "" if kind.bias else ", bias=False"
+            return (
+                f"Linear({layer.input_shape[-1]}, {layer.output_shape[-1]}{bias})",
+                [],
+                [],
+                call,
+            )
+        case MergeLayer(op=op, constant=constant):
+            operands = inputs + ([f"self.{ident}_constant"] if constant is not None else [])
+            match op:
+                case MergeOp.CAT:
+                    return None, [], [], f"torch.cat([{', '.join(operands)}], dim={kind.dim})"
+                case MergeOp.ADD | MergeOp.SUB | MergeOp.MUL | MergeOp.DIV:
+                    symbol = {"add": " + ", "sub": " - ", "mul": " * ", "div": " / "}[op.value]
+                    return None, [], [], symbol.join(operands)
+                case _:
+                    assert_never(op)
+        case ReshapeLayer():
+            out = ("-1", *map(str, layer.output_shape[1:]))
+            return None, [], [], f"{x}.reshape({', '.join(out)})"
+        case PermuteLayer(dims=dims):
+            return None, [], [], f"{x}.permute({', '.join(map(str, dims))})"
+        case PadLayer(pads=pads):
+            return None, [], [], f"F.pad({x}, {_pad_args(pads)})"
+        case SqueezeLayer():
+            return None, [], [], f"{x}.reshape({', '.join(map(str, layer.output_shape))})"
+        case UnsqueezeLayer():
+            return None, [], [], f"{x}.reshape({', '.join(map(str, layer.output_shape))})"
+        case MeanLayer(dims=dims, keepdim=keepdim):
+            return None, [], [], f"{x}.mean(dim={tuple(dims)}, keepdim={keepdim})"
+        case _:
+            assert_never(kind)
+
+
+def _conv_code(layer: LayerResult, ident: str, x: str) -> tuple[str, list[str], list[str], str]:
+    assert layer.shape is not None, "a conv layer's result carries its shape"
+    spec = layer.shape.spec
+    n = spec.ndim
+    pads = spec.padding
+    symmetric = all(b == a and b >= 0 for b, a in pads)
+    before: list[str] = []
+    after: list[str] = []
+    source = x
+    padding = tuple(b for b, _ in pads) if symmetric else (0,) * n
+    extra_op = spec.output_padding
+    if not symmetric and spec.kind is not OpKind.CONVTRANSPOSE:
+        # an uneven padding: pad first (zeros; a max pool's padding never wins anyway)
+        before.append(f"{ident}_in = F.pad({x}, {_pad_args(pads)})")
+        source = f"{ident}_in"
+    if not symmetric and spec.kind is OpKind.CONVTRANSPOSE:
+        # crop the full scatter instead: before at the start, after less output_padding at the end
+        crop = tuple((-b, -(a - o)) for (b, a), o in zip(pads, spec.output_padding))
+        after.append(f"F.pad({ident}, {_pad_args(crop)})")
+        extra_op = (0,) * n
+    common = (
+        f"kernel_size={_one(spec.kernel_size)}, stride={_one(spec.stride)}, padding={_one(padding)}"
+    )
+    match spec.kind:
+        case OpKind.CONV:
+            c_in, c_out = layer.input_shape[1], layer.output_shape[1]
+            text = f"Conv{n}d({c_in}, {c_out}, {common}, dilation={_one(spec.dilation)}"
+            text += f", groups={spec.groups}" + ("" if spec.bias else ", bias=False") + ")"
+        case OpKind.CONVTRANSPOSE:
+            c_in, c_out = layer.input_shape[1], layer.output_shape[1]
+            text = f"ConvTranspose{n}d({c_in}, {c_out}, {common}"
+            text += f", output_padding={_one(extra_op)}, groups={spec.groups}"
+            text += f", dilation={_one(spec.dilation)}" + ("" if spec.bias else ", bias=False")
+            text += ")"
+        case OpKind.MAXPOOL:
+            text = f"MaxPool{n}d({common}, dilation={_one(spec.dilation)}"
+            text += f", ceil_mode={spec.ceil_mode})"
+        case OpKind.AVGPOOL:
+            text = f"AvgPool{n}d({common}, ceil_mode={spec.ceil_mode})"
+        case OpKind.ADAPTIVEAVGPOOL | OpKind.ADAPTIVEMAXPOOL | OpKind.UNFOLD | OpKind.FOLD:
+            raise AssertionError(f"net never plans {spec.kind} as a ConvLayer")
+        case _:
+            assert_never(spec.kind)
+    return text, before, after, f"self.{ident}({source})"
