@@ -174,9 +174,8 @@ def to_torch(plan: Plan, result: NetworkResult) -> str:
         "",
     ]
     if sequential:
+        header[5:5] = ["from collections import OrderedDict", ""]
         body = [
-            "from collections import OrderedDict",
-            "",
             "model = nn.Sequential(",
             "    OrderedDict(",
             "        [",
