@@ -239,8 +239,10 @@ def _layer_code(
             return _ACTIVATIONS.get(folded, "Identity()"), [], [], call
         case BatchNormLayer():
             c = layer.input_shape[1]
-            extra = ("" if kind.affine else ", affine=False") + (
-                "" if kind.running_stats else ", track_running_stats=False"
+            extra = (
+                ("" if kind.affine else ", affine=False")
+                + ("" if kind.running_stats else ", track_running_stats=False")
+                + ("" if kind.bias else ", bias=False")
             )
             return f"BatchNorm{kind.ndim}d({c}{extra})", [], [], call
         case UpsampleLayer():

@@ -177,7 +177,9 @@ _KEYS = {
     ),
     "flatten": frozenset({"start_dim", "end_dim"}),
     "linear": frozenset({"in_features", "out_features", "bias"}),
-    "batchnorm": frozenset({"num_features", "eps", "momentum", "affine", "track_running_stats"}),
+    "batchnorm": frozenset(
+        {"num_features", "eps", "momentum", "affine", "track_running_stats", "bias"}
+    ),
     "same": frozenset(
         {
             "inplace",
@@ -189,6 +191,7 @@ _KEYS = {
             "alpha",
             "min_val",
             "max_val",
+            "non_trainable_params",
         }
     ),
 }
@@ -222,6 +225,7 @@ class PointwiseLayer:
 
     name: str
     params: int  # PReLU's num_parameters
+    non_trainable: int = 0  # statistics it keeps (Keras' Normalization: mean, variance, count)
 
 
 @dataclass(frozen=True)
@@ -230,6 +234,7 @@ class BatchNormLayer:
     num_features: int | None
     affine: bool
     running_stats: bool = True  # track_running_stats: a running mean and variance per channel
+    bias: bool = True  # torch 2.13's BatchNorm(bias=False) learns the scale only
 
 
 @dataclass(frozen=True)
@@ -494,12 +499,17 @@ class NetworkSpec:
 
 
 def load_network(text: str) -> NetworkSpec:
-    """A TOML file (path, or text with ``[[layer]]``) or the inline form
+    """A spec from a file or text, the reader picked by extension and content: TOML
+    (``.toml``, or text with ``[[layer]]``), ONNX (``.onnx``), Keras (``.keras`` archives and
+    ``model.to_json()`` text, ``.json``), PyTorch's ``print(model)`` (``.txt``, or text that
+    looks like it), ``-`` for standard input; otherwise the inline form
     ``"conv2d k7 s2 p3 c64; maxpool2d k3 s2 p1"``."""
     if not text.strip():
         raise MalformedInputError(
             'spec: empty; give a .toml file or layers such as "conv2d k3 c16; maxpool2d k2"'
         )
+    if text == "-":
+        return _by_content(_read_stdin(), "<stdin>")
     path = Path(text)
     looks_like_path = re.fullmatch(r"[^\s;]*(/|\.[A-Za-z]+)", text.strip()) is not None
     if looks_like_path and "->" not in text and not _is_file(path) and not path.is_dir():
@@ -507,6 +517,15 @@ def load_network(text: str) -> NetworkSpec:
     if "\n" not in text and path.is_dir():
         raise MalformedInputError(f"spec: {text} is a directory; give a .toml file or layers")
     if text.endswith(".toml") or ("\n" not in text and _is_file(path)):
+        suffix = path.suffix.lower()
+        if suffix == ".onnx":
+            from convcalc.read_onnx import read_onnx
+
+            return read_onnx(path)
+        if suffix == ".keras":
+            from convcalc.read_keras import read_keras_archive
+
+            return read_keras_archive(path)
         try:
             content = path.read_text(encoding="utf-8")
         except FileNotFoundError:
@@ -516,12 +535,42 @@ def load_network(text: str) -> NetworkSpec:
         except UnicodeDecodeError as error:
             raise MalformedInputError(
                 f"spec: {text} is not a UTF-8 text file (byte {error.start}: "
-                f"{error.object[error.start : error.start + 1]!r}); give a .toml spec"
+                f"{error.object[error.start : error.start + 1]!r}); give a .toml spec, an .onnx "
+                "or .keras model, Keras JSON or a printed PyTorch model (.txt)"
             ) from None
-        return parse_toml(content, str(path))
+        if suffix == ".toml":
+            return parse_toml(content, str(path))
+        return _by_content(content, str(path))
     if "[[layer]]" in text or "\n" in text:
-        return parse_toml(text, "<spec>")
+        return _by_content(text, "<spec>")
     return parse_inline(text)
+
+
+def _read_stdin() -> str:
+    import sys
+
+    try:
+        return sys.stdin.read()
+    except (OSError, ValueError) as error:
+        raise MalformedInputError(f"spec: cannot read standard input ({error})") from None
+    except UnicodeDecodeError:
+        raise MalformedInputError("spec: standard input is not UTF-8 text") from None
+
+
+def _by_content(content: str, source: str) -> NetworkSpec:
+    """TOML, Keras JSON or a printed PyTorch model, told apart by their first characters."""
+    stripped = content.lstrip()
+    if stripped.startswith("{"):
+        from convcalc.read_keras import read_keras_json
+
+        return read_keras_json(content, source)
+    if "[[layer]]" in content or re.match(r"(#.*\n|\s)*\w+\s*=", content):
+        return parse_toml(content, source)
+    if re.match(r"[A-Za-z_][\w.]*\(", stripped):
+        from convcalc.read_torch import read_torch_repr
+
+        return read_torch_repr(content, source)
+    return parse_toml(content, source)
 
 
 def _is_file(path: Path) -> bool:
@@ -804,7 +853,8 @@ def plan_layer(kind: str, raw: dict[str, Any]) -> Layer:
     if folded in _SHAPE_PRESERVING:
         _check_keys(raw, _KEYS["same"], kind)
         params = _int(raw, "num_parameters", 1) if folded == "prelu" else 0
-        return PointwiseLayer(kind.lower(), params)
+        kept = _int(raw, "non_trainable_params", 0, minimum=0)
+        return PointwiseLayer(kind.lower(), params, kept)
     if folded in _UPSAMPLE:
         _check_keys(raw, _KEYS["upsample"], kind)
         return _plan_upsample(raw)
@@ -828,6 +878,7 @@ def plan_layer(kind: str, raw: dict[str, Any]) -> Layer:
             _int(raw, "num_features", None) if "num_features" in raw else None,
             _flag(raw, "affine", True),
             _flag(raw, "track_running_stats", True),
+            _flag(raw, "bias", True),
         )
     match = _ADAPTIVE.match(folded)
     if match:
@@ -1250,8 +1301,8 @@ def _apply(
             return _conv(planned.number, layer, current, rf, detail, memo)
         case AdaptiveLayer():
             return _adaptive(layer, current, rf, detail)
-        case PointwiseLayer(name=name, params=params):
-            return Applied(name, name, current, params, 0, rf)
+        case PointwiseLayer(name=name, params=params, non_trainable=kept):
+            return Applied(name, name, current, params, 0, rf, non_trainable=kept)
         case BatchNormLayer():
             return _batchnorm(layer, current, rf)
         case UpsampleLayer():
@@ -1557,7 +1608,7 @@ def _batchnorm(layer: BatchNormLayer, current: Shape, rf: ReceptiveField | None)
             f"input: batchnorm{layer.ndim}d does not take a {len(current)}-d input "
             f"{_shape_text(current)}"
         )
-    params = 2 * channels if layer.affine else 0
+    params = (2 if layer.bias else 1) * channels if layer.affine else 0
     name = f"batchnorm{layer.ndim}d"
     stats = 2 * channels if layer.running_stats else 0
     return Applied(name, f"{name} {channels}", current, params, 0, rf, non_trainable=stats)

@@ -1,0 +1,436 @@
+"""ONNX files as network specs: each node becomes a ``[[layer]]`` table in convcalc's own
+vocabulary (the one TOML specs use), with ONNX's padding rules (``convention = "onnx"``:
+auto_pad, pads, ceil_mode, output_shape) kept on the layers that have them. Needs the ``onnx``
+package (``pip install "convcalc[onnx]"``); numpy reads the constants.
+
+Parameters count the initializers that are weights or biases: Conv/ConvTranspose/Gemm/MatMul
+weights and biases, BatchNormalization's scale and bias (its mean and variance are shown as
+non-trainable), PRelu's slopes. Layer names are the node names.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from convcalc.errors import ConvcalcError, MalformedInputError
+
+if TYPE_CHECKING:
+    from convcalc.network import NetworkSpec
+
+SUPPORTED = (
+    "Conv, ConvTranspose, MaxPool, AveragePool, GlobalAveragePool, GlobalMaxPool, Gemm, MatMul "
+    "(with a constant weight), Add, Sub, Mul, Div, Sum, Concat, BatchNormalization, Flatten, "
+    "Reshape and Transpose (constant shapes), Resize/Upsample, Pad, Squeeze, Unsqueeze, "
+    "ReduceMean, Relu, LeakyRelu, PRelu, Sigmoid, Tanh, Clip, HardSigmoid, HardSwish, Elu, Selu, "
+    "Gelu, Mish, Softmax, LogSoftmax, Dropout, Identity, Constant"
+)
+_POINTWISE = {
+    "Relu": "relu",
+    "LeakyRelu": "leakyrelu",
+    "Sigmoid": "sigmoid",
+    "Tanh": "tanh",
+    "Clip": "clip",
+    "HardSigmoid": "hardsigmoid",
+    "HardSwish": "hardswish",
+    "Elu": "elu",
+    "Selu": "selu",
+    "Gelu": "gelu",
+    "Mish": "mish",
+    "Softmax": "softmax",
+    "LogSoftmax": "logsoftmax",
+    "Dropout": "dropout",
+    "Identity": "identity",
+}
+_MERGES = {"Add": "add", "Sub": "sub", "Mul": "mul", "Div": "div", "Sum": "add"}
+
+
+def _import_onnx() -> Any:
+    try:
+        import onnx
+    except ImportError:
+        raise MalformedInputError(
+            'reading ONNX needs the onnx package: pip install "convcalc[onnx]"'
+        ) from None
+    return onnx
+
+
+def read_onnx(path: Path) -> NetworkSpec:
+    """The NetworkSpec of an ONNX file (see the module docstring)."""
+    onnx = _import_onnx()
+    try:
+        model = onnx.load(str(path))
+    except Exception as error:  # noqa: BLE001 - onnx raises DecodeError, ValueError, OSError ...
+        raise MalformedInputError(f"spec: {path} is not a readable ONNX model ({error})") from None
+    try:
+        model = onnx.shape_inference.infer_shapes(model)
+    except Exception:  # noqa: BLE001, S110 - ranks are a help; reading goes on without them
+        pass
+    return _Reader(onnx, model, str(path)).spec()
+
+
+class _Reader:
+    def __init__(self, onnx: Any, model: Any, source: str) -> None:
+        from onnx import numpy_helper
+
+        self.onnx = onnx
+        self.graph = model.graph
+        self.path = source
+        self.constants: dict[str, Any] = {
+            init.name: numpy_helper.to_array(init) for init in self.graph.initializer
+        }
+        self.ranks: dict[str, int] = {}
+        for info in [*self.graph.value_info, *self.graph.input, *self.graph.output]:
+            tensor = info.type.tensor_type
+            if tensor.HasField("shape"):
+                self.ranks[info.name] = len(tensor.shape.dim)
+        self.producer: dict[str, str] = {}
+        self.layers: list[dict[str, Any]] = []
+        self.names: set[str] = {"input"}
+        self.notes: list[str] = []
+
+    # -- helpers
+
+    def attrs(self, node: Any) -> dict[str, Any]:
+        values = {}
+        for attr in node.attribute:
+            value = self.onnx.helper.get_attribute_value(attr)
+            values[attr.name] = value.decode() if isinstance(value, bytes) else value
+        return values
+
+    def const(self, name: str) -> Any:
+        return self.constants.get(name) if name else None
+
+    def ints(self, name: str) -> list[int] | None:
+        value = self.const(name)
+        return None if value is None else [int(v) for v in value.reshape(-1)]
+
+    def unique(self, node: Any, index: int) -> str:
+        base = node.name or f"{node.op_type}_{index}"
+        name, n = base, 2
+        while name in self.names:
+            name = f"{base}_{n}"
+            n += 1
+        self.names.add(name)
+        return name
+
+    def _from(self, node: Any, tensor: str) -> str:
+        if tensor in self.producer:
+            return self.producer[tensor]
+        raise ConvcalcError(
+            f'node "{node.name}" ({node.op_type}): its input {tensor!r} is not the graph input or '
+            "a tensor a supported node computes"
+        )
+
+    def rank(self, tensor: str) -> int | None:
+        return self.ranks.get(tensor)
+
+    # -- the graph
+
+    def spec(self) -> NetworkSpec:
+        from convcalc.network import NetworkSpec
+
+        inputs = [i for i in self.graph.input if i.name not in self.constants]
+        if len(inputs) != 1:
+            raise ConvcalcError(
+                f"{self.path}: the graph has {len(inputs)} inputs "
+                f"({', '.join(i.name for i in inputs)}); convcalc follows one"
+            )
+        graph_input = inputs[0]
+        self.producer[graph_input.name] = "input"
+        dims = [
+            d.dim_value if d.HasField("dim_value") and d.dim_value > 0 else None
+            for d in graph_input.type.tensor_type.shape.dim
+        ]
+        shape = tuple(dims[1:]) if len(dims) >= 2 and None not in dims[1:] else None
+        batch = dims[0] if dims and dims[0] else None
+        if shape is None:
+            self.notes.append(
+                f"the input {graph_input.name!r} has dynamic dimensions {dims}: give --in"
+            )
+        for index, node in enumerate(self.graph.node):
+            self.node(node, index)
+        outputs = [o.name for o in self.graph.output]
+        if outputs and self.layers and self.producer.get(outputs[0]) != self.layers[-1]["name"]:
+            self.notes.append(
+                f"the graph output {outputs[0]!r} is not computed by the last node read"
+            )
+        return NetworkSpec(
+            shape,  # type: ignore[arg-type]
+            self.layers,
+            batch,
+            self.path,
+            notes=(f"read from the ONNX graph {self.graph.name or '(unnamed)'}", *self.notes),
+        )
+
+    def add(self, node: Any, index: int, layer: dict[str, Any], sources: list[str]) -> None:
+        name = self.unique(node, index)
+        previous = self.layers[-1]["name"] if self.layers else "input"
+        table = {"name": name, **layer}
+        if sources != [previous]:  # the layer before is the default
+            table["from"] = sources[0] if len(sources) == 1 else sources
+        self.layers.append(table)
+        for output in node.output[:1]:
+            self.producer[output] = name
+
+    def node(self, node: Any, index: int) -> None:
+        op = node.op_type
+        a = self.attrs(node)
+        data = [t for t in node.input if t and t not in self.constants]
+        where = f'node "{node.name or index}" ({op})'
+        try:
+            if op == "Constant":
+                self.constant(node, a)
+            elif op in ("Conv", "ConvTranspose"):
+                self.add(node, index, self.conv(node, a, op), [self._from(node, data[0])])
+            elif op in ("MaxPool", "AveragePool"):
+                self.add(node, index, self.pool(node, a, op), [self._from(node, data[0])])
+            elif op in ("GlobalAveragePool", "GlobalMaxPool"):
+                rank = self.rank(node.input[0]) or 4
+                kind = "avg" if op == "GlobalAveragePool" else "max"
+                layer = {"layer": f"adaptive{kind}pool{rank - 2}d", "output_size": 1}
+                self.add(node, index, layer, [self._from(node, data[0])])
+            elif op == "Gemm":
+                self.add(node, index, self.gemm(node, a), [self._from(node, data[0])])
+            elif op == "MatMul":
+                self.matmul(node, index, data)
+            elif op in _MERGES:
+                self.merge(node, index, op, data)
+            elif op == "Concat":
+                sources = [self._from(node, t) for t in node.input]
+                self.add(node, index, {"layer": "cat", "dim": int(a.get("axis", 1))}, sources)
+            elif op == "BatchNormalization":
+                rank = self.rank(node.input[0]) or 4
+                scale = self.const(node.input[1])
+                norm: dict[str, Any] = {"layer": f"batchnorm{max(rank - 2, 1)}d"}
+                if scale is not None:
+                    norm["num_features"] = int(scale.shape[0])
+                self.add(node, index, norm, [self._from(node, data[0])])
+            elif op == "Flatten":
+                self.flatten(node, index, int(a.get("axis", 1)), data)
+            elif op == "Reshape":
+                shape = self.ints(node.input[1])
+                if shape is None:
+                    raise ConvcalcError("the target shape is computed, not a constant")
+                self.add(
+                    node, index, {"layer": "reshape", "shape": shape}, [self.data_source(node)]
+                )
+            elif op == "Transpose":
+                perm = list(a["perm"]) if "perm" in a else None
+                if perm is None:
+                    known = self.rank(node.input[0])
+                    if known is None:
+                        raise ConvcalcError("no perm and no known rank")
+                    perm = list(range(known))[::-1]
+                self.add(node, index, {"layer": "permute", "dims": perm}, [self.data_source(node)])
+            elif op in ("Resize", "Upsample"):
+                self.add(node, index, self.resize(node, a, op), [self.data_source(node)])
+            elif op == "Pad":
+                pads = self.ints(node.input[1]) if len(node.input) > 1 else None
+                pads = pads if pads is not None else list(a.get("pads", []))
+                half = len(pads) // 2
+                pairs = [[pads[i], pads[i + half]] for i in range(half)]
+                self.add(node, index, {"layer": "pad", "pads": pairs}, [self.data_source(node)])
+            elif op in ("Squeeze", "Unsqueeze"):
+                axes = self.ints(node.input[1]) if len(node.input) > 1 else None
+                axes = axes if axes is not None else a.get("axes")
+                layer = {"layer": op.lower()}
+                if axes is not None:
+                    layer["dims"] = [int(v) for v in axes]
+                elif op == "Unsqueeze":
+                    raise ConvcalcError("no axes")
+                self.add(node, index, layer, [self.data_source(node)])
+            elif op == "ReduceMean":
+                axes = self.ints(node.input[1]) if len(node.input) > 1 else None
+                axes = axes if axes is not None else a.get("axes")
+                if axes is None:
+                    known = self.rank(node.input[0])
+                    if known is None:
+                        raise ConvcalcError("no axes and no known rank")
+                    axes = list(range(known))
+                layer = {"layer": "mean", "dims": [int(v) for v in axes]}
+                layer["keepdim"] = bool(a.get("keepdims", 1))
+                self.add(node, index, layer, [self.data_source(node)])
+            elif op == "PRelu":
+                slope = self.const(node.input[1])
+                layer = {
+                    "layer": "prelu",
+                    "num_parameters": int(slope.size) if slope is not None else 1,
+                }
+                self.add(node, index, layer, [self.data_source(node)])
+            elif op in _POINTWISE:
+                self.add(node, index, {"layer": _POINTWISE[op]}, [self.data_source(node)])
+            else:
+                raise ConvcalcError(f"not supported; convcalc reads {SUPPORTED}")
+        except ConvcalcError as error:
+            raise ConvcalcError(f"{self.path}: {where}: {error}") from None
+
+    def data_source(self, node: Any) -> str:
+        data = [t for t in node.input if t and t not in self.constants]
+        if not data:
+            raise ConvcalcError("no computed input")
+        return self._from(node, data[0])
+
+    def constant(self, node: Any, a: dict[str, Any]) -> None:
+        from onnx import numpy_helper
+
+        if "value" in a:
+            self.constants[node.output[0]] = numpy_helper.to_array(a["value"])
+            return
+        import numpy as np
+
+        for key in ("value_ints", "value_floats", "value_int", "value_float"):
+            if key in a:
+                self.constants[node.output[0]] = np.array(a[key])
+                return
+        raise ConvcalcError("a Constant without a value convcalc reads")
+
+    def window(self, a: dict[str, Any], n: int) -> dict[str, Any]:
+        layer: dict[str, Any] = {"convention": "onnx"}
+        if "strides" in a:
+            layer["stride"] = list(a["strides"])
+        auto = str(a.get("auto_pad", "NOTSET")).upper()
+        if auto in ("SAME_UPPER", "SAME_LOWER", "VALID"):
+            layer["padding"] = auto.lower()
+        elif "pads" in a:
+            pads = list(a["pads"])
+            layer["padding"] = [[pads[i], pads[i + n]] for i in range(n)]
+        if "dilations" in a:
+            layer["dilation"] = list(a["dilations"])
+        return layer
+
+    def conv(self, node: Any, a: dict[str, Any], op: str) -> dict[str, Any]:
+        weight = self.const(node.input[1])
+        if weight is None:
+            raise ConvcalcError("its weight is computed, not an initializer")
+        n = weight.ndim - 2
+        group = int(a.get("group", 1))
+        kind = "conv" if op == "Conv" else "convtranspose"
+        layer: dict[str, Any] = {"layer": f"{kind}{n}d"}
+        if op == "Conv":
+            layer["in_channels"] = int(weight.shape[1]) * group
+            layer["out_channels"] = int(weight.shape[0])
+        else:
+            layer["in_channels"] = int(weight.shape[0])
+            layer["out_channels"] = int(weight.shape[1]) * group
+        layer["kernel_size"] = list(a.get("kernel_shape", weight.shape[2:]))
+        layer |= self.window(a, n)
+        if group != 1:
+            layer["groups"] = group
+        if op == "ConvTranspose":
+            if "output_padding" in a:
+                layer["output_padding"] = list(a["output_padding"])
+            if "output_shape" in a:
+                layer["output_shape"] = list(a["output_shape"])[-n:]
+        layer["bias"] = len(node.input) > 2 and bool(node.input[2])
+        return layer
+
+    def pool(self, node: Any, a: dict[str, Any], op: str) -> dict[str, Any]:
+        kernel = list(a["kernel_shape"])
+        n = len(kernel)
+        kind = "maxpool" if op == "MaxPool" else "avgpool"
+        layer: dict[str, Any] = {"layer": f"{kind}{n}d", "kernel_size": kernel}
+        layer |= self.window(a, n)
+        layer.setdefault("stride", [1] * n)  # ONNX's default stride is 1, not the kernel
+        if a.get("ceil_mode"):
+            layer["ceil_mode"] = True
+        if op == "AveragePool":
+            layer.pop("dilation", None) if layer.get("dilation") in ([1] * n,) else None
+            layer["count_include_pad"] = bool(a.get("count_include_pad", 0))
+        return layer
+
+    def gemm(self, node: Any, a: dict[str, Any]) -> dict[str, Any]:
+        weight = self.const(node.input[1])
+        if weight is None or a.get("transA"):
+            raise ConvcalcError("only x @ W with a constant W (transA=0) is read")
+        out_features, in_features = (
+            weight.shape if a.get("transB") else (weight.shape[1], weight.shape[0])
+        )
+        bias = len(node.input) > 2 and bool(node.input[2])
+        return {
+            "layer": "linear",
+            "in_features": int(in_features),
+            "out_features": int(out_features),
+            "bias": bias,
+        }
+
+    def matmul(self, node: Any, index: int, data: list[str]) -> None:
+        weight = self.const(node.input[1])
+        if weight is None or weight.ndim != 2 or len(data) != 1:
+            raise ConvcalcError("only x @ W with a constant 2-d W is read")
+        layer = {
+            "layer": "linear",
+            "in_features": int(weight.shape[0]),
+            "out_features": int(weight.shape[1]),
+            "bias": False,
+        }
+        self.add(node, index, layer, [self._from(node, data[0])])
+
+    def merge(self, node: Any, index: int, op: str, data: list[str]) -> None:
+        constants = [self.const(t) for t in node.input if t in self.constants]
+        if len(data) >= 2:
+            sources = [self._from(node, t) for t in data]
+            self.add(node, index, {"layer": _MERGES[op]}, sources)
+            return
+        if len(data) != 1 or len(constants) != 1:
+            raise ConvcalcError("no computed input")
+        source = self._from(node, data[0])
+        constant = constants[0]
+        previous = self.layers[-1] if self.layers else None
+        # x @ W then + b: the bias of a linear layer (how torch exports nn.Linear on 3-d input)
+        if (
+            op == "Add"
+            and previous is not None
+            and previous["name"] == source
+            and previous["layer"] == "linear"
+            and not previous["bias"]
+            and constant.shape == (previous["out_features"],)
+            and self.readers(node.input[0] if node.input[0] in self.producer else node.input[1])
+            == 1
+        ):
+            previous["bias"] = True
+            self.producer[node.output[0]] = source
+            return
+        layer = {"layer": _MERGES[op], "constant": [int(v) for v in constant.shape]}
+        self.add(node, index, layer, [source])
+
+    def readers(self, tensor: str) -> int:
+        return sum(tensor in node.input for node in self.graph.node)
+
+    def flatten(self, node: Any, index: int, axis: int, data: list[str]) -> None:
+        source = self._from(node, data[0])
+        if axis == 1:
+            self.add(node, index, {"layer": "flatten"}, [source])
+        elif axis == 0:
+            self.add(node, index, {"layer": "reshape", "shape": [1, -1]}, [source])
+        else:
+            rank = self.rank(node.input[0])
+            if rank is None or axis < 0:
+                axis = axis if axis >= 0 else (rank or 0) + axis
+            self.add(
+                node, index, {"layer": "flatten", "start_dim": 0, "end_dim": axis - 1}, [source]
+            )
+            last = self.layers[-1]["name"]
+            follow = type(node)()
+            follow.CopyFrom(node)
+            follow.name = f"{last}.rest"
+            self.add(follow, index, {"layer": "flatten", "start_dim": 1}, [last])
+
+    def resize(self, node: Any, a: dict[str, Any], op: str) -> dict[str, Any]:
+        if op == "Upsample":
+            scales = self.const(node.input[1]) if len(node.input) > 1 else a.get("scales")
+            sizes = None
+        else:
+            scales = self.const(node.input[2]) if len(node.input) > 2 else None
+            sizes = self.const(node.input[3]) if len(node.input) > 3 else None
+        if sizes is not None and sizes.size:
+            return {"layer": "upsample", "size": [int(v) for v in list(sizes.reshape(-1))[2:]]}
+        if scales is None or not len(scales):
+            raise ConvcalcError("neither constant scales nor sizes")
+        values = [
+            float(v) for v in list(scales.reshape(-1) if hasattr(scales, "reshape") else scales)
+        ]
+        if values[:2] != [1.0, 1.0]:
+            raise ConvcalcError(f"scales {values} resize the batch or channels")
+        factors = [int(v) if v.is_integer() else v for v in values[2:]]
+        return {"layer": "upsample", "scale_factor": factors}

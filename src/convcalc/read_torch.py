@@ -1,0 +1,283 @@
+"""PyTorch's ``print(model)`` text as a network spec: the modules in printed order, nested
+``Sequential``/``ModuleList`` containers flattened, each leaf module's arguments read from its
+repr (``Conv2d(3, 64, kernel_size=(7, 7), stride=(2, 2), padding=(3, 3), bias=False)``). Names
+are the module paths (``layer1.0.conv1``), as ``model.named_modules()`` gives them.
+
+A repr cannot show a forward: a container that is not a plain sequence (a ResNet
+``BasicBlock``, whose forward adds its input) is listed by name in ``NetworkSpec.unclear``, and
+the network is not run as a chain (``--format toml`` still writes it, to edit the ``from`` keys).
+The one forward step assumed is ``torch.flatten(x, 1)`` before a ``Linear`` that follows spatial
+layers (VGG, AlexNet, ResNet heads), and it is said in a note. Standard library only.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from typing import TYPE_CHECKING, Any
+
+from convcalc.errors import ConvcalcError, MalformedInputError
+
+if TYPE_CHECKING:
+    from convcalc.network import NetworkSpec
+
+# Containers whose forward runs their children in order (Sequential and its subclasses).
+PLAIN = {
+    "Sequential",
+    "ModuleList",
+    "Conv2dNormActivation",
+    "Conv3dNormActivation",
+    "ConvNormActivation",
+    "ConvBNActivation",
+    "ConvBNReLU",
+    "_Transition",
+}
+_POINTWISE = {
+    "ReLU",
+    "ReLU6",
+    "LeakyReLU",
+    "GELU",
+    "SiLU",
+    "ELU",
+    "SELU",
+    "Sigmoid",
+    "Tanh",
+    "Hardswish",
+    "Hardsigmoid",
+    "Hardtanh",
+    "Mish",
+    "Identity",
+    "Softmax",
+    "LogSoftmax",
+    "Dropout",
+    "Dropout1d",
+    "Dropout2d",
+    "Dropout3d",
+    "AlphaDropout",
+}
+_LINE = re.compile(
+    r"^(?P<indent>\s*)(?:\((?P<name>[^)]*)\):\s*)?(?:(?P<count>\d+) x )?(?P<cls>[A-Za-z_][\w.]*)"
+    r"\((?P<rest>.*)$"
+)
+_SPATIAL = ("conv", "convtranspose", "maxpool", "avgpool", "adaptiveavgpool", "adaptivemaxpool")
+
+
+class _Module:
+    def __init__(self, name: str, cls: str, args: str | None) -> None:
+        self.name = name
+        self.cls = cls
+        self.args = args  # None for a container
+        self.children: list[_Module] = []
+
+
+def read_torch_repr(text: str, source: str) -> NetworkSpec:
+    """The NetworkSpec of a printed model (see the module docstring)."""
+    from convcalc.network import NetworkSpec
+
+    root = _parse(text, source)
+    layers: list[dict[str, Any]] = []
+    unclear: list[str] = []
+    notes: list[str] = [f"read from the printed PyTorch model {root.cls}"]
+    state = {"spatial": False}
+
+    def walk(module: _Module, path: str, top: bool) -> None:
+        if module.args is None:
+            if not top and module.cls not in PLAIN:
+                unclear.append(f"{path} ({module.cls})")
+            for child in module.children:
+                walk(child, f"{path}.{child.name}" if path else child.name, False)
+            return
+        layer = _leaf(module, path)
+        if layer["layer"] == "linear" and state["spatial"]:
+            flatten = f"{path}.flatten"
+            layers.append({"name": flatten, "layer": "flatten"})
+            notes.append(f"torch.flatten(x, 1) assumed before {path!r} (not in a printed model)")
+        kind = re.sub(r"\d+d$", "", layer["layer"])
+        if kind in _SPATIAL:
+            state["spatial"] = True
+        elif kind in ("linear", "flatten"):
+            state["spatial"] = False
+        layers.append({"name": path or module.cls.lower(), **layer})
+
+    walk(root, "", True)
+    if not layers:
+        raise MalformedInputError(f"spec: {source}: no layers in the printed model")
+    if unclear:
+        notes.append(
+            "not plain sequences (their forward is not printed): "
+            + ", ".join(unclear)
+            + "; edit the `from` keys (and add add/cat layers) to match their forward"
+        )
+    return NetworkSpec(None, layers, None, source, notes=tuple(notes), unclear=tuple(unclear))
+
+
+def _parse(text: str, source: str) -> _Module:
+    """Lines into a module tree: ``(name): Class(args)`` leaves, ``(name): Class(`` ... ``)``
+    containers, ``(0-2): 3 x Class(`` repeats."""
+    stack: list[_Module] = []
+    root: _Module | None = None
+    for number, raw in enumerate(text.splitlines(), start=1):
+        line = raw.rstrip()
+        if not line.strip():
+            continue
+        if line.strip() == ")":
+            if not stack:
+                raise MalformedInputError(f"spec: {source}: line {number}: a ')' closes nothing")
+            done = stack.pop()
+            if not stack:
+                root = done
+            continue
+        match = _LINE.match(line)
+        if not match:
+            raise MalformedInputError(
+                f"spec: {source}: line {number}: {line.strip()!r} is not a module line of a "
+                "printed PyTorch model (`(name): Conv2d(...)`)"
+            )
+        name, cls, rest = match.group("name") or "", match.group("cls"), match.group("rest")
+        count = int(match.group("count") or 1)
+        names = _repeat_names(name, count)
+        if rest == "":  # a container opens
+            module = _Module(names[0], cls, None)
+            if stack:
+                stack[-1].children.append(module)
+                for extra in names[1:]:
+                    stack[-1].children.append(_Copy(module, extra))
+            elif root is not None:
+                raise MalformedInputError(f"spec: {source}: line {number}: a second model")
+            stack.append(module)
+            continue
+        if not rest.endswith(")"):
+            raise MalformedInputError(f"spec: {source}: line {number}: {line.strip()!r} is cut")
+        leaf_args = rest[:-1]
+        if not stack:  # a single leaf module printed alone
+            root = _Module("", "Sequential", None)
+            root.children.append(_Module(names[0] or "0", cls, leaf_args))
+            continue
+        for each in names:
+            stack[-1].children.append(_Module(each, cls, leaf_args))
+    if stack:
+        raise MalformedInputError(f"spec: {source}: the printed model ends before its last ')'")
+    if root is None:
+        raise MalformedInputError(f"spec: {source}: no printed model")
+    return root
+
+
+def _repeat_names(name: str, count: int) -> list[str]:
+    match = re.fullmatch(r"(\d+)-(\d+)", name)
+    if match and count > 1:
+        first = int(match.group(1))
+        return [str(first + i) for i in range(count)]
+    return [name] * 1 if count == 1 else [f"{name}.{i}" for i in range(count)]
+
+
+class _Copy(_Module):
+    """A repeated container (``(1-3): 3 x Block(``): the same children under another name."""
+
+    def __init__(self, original: _Module, name: str) -> None:
+        super().__init__(name, original.cls, None)
+        self.original = original
+
+    @property
+    def children(self) -> list[_Module]:
+        return self.original.children
+
+    @children.setter
+    def children(self, value: list[_Module]) -> None:
+        pass
+
+
+def _arguments(text: str, where: str) -> tuple[list[Any], dict[str, Any]]:
+    """A repr's arguments as Python values; bare words (``padding=same``, ``mode=nearest``) as
+    strings."""
+    try:
+        call = ast.parse(f"f({text})", mode="eval").body
+    except SyntaxError:
+        raise MalformedInputError(f"{where}: cannot read the arguments {text!r}") from None
+    assert isinstance(call, ast.Call)
+
+    def value(node: ast.expr) -> Any:
+        if isinstance(node, ast.Name):
+            return node.id
+        try:
+            return ast.literal_eval(node)
+        except ValueError:
+            return ast.unparse(node)
+
+    return [value(a) for a in call.args], {k.arg: value(k.value) for k in call.keywords if k.arg}
+
+
+def _listed(value: Any) -> Any:
+    return list(value) if isinstance(value, tuple) else value
+
+
+def _leaf(module: _Module, path: str) -> dict[str, Any]:
+    cls = module.cls.rsplit(".", 1)[-1]
+    where = f"module {path or cls} ({cls})"
+    args, kwargs = _arguments(module.args or "", where)
+    match = re.fullmatch(
+        r"(Conv|ConvTranspose|MaxPool|AvgPool|AdaptiveAvgPool|AdaptiveMaxPool|BatchNorm)([123])d",
+        cls,
+    )
+    if match:
+        family, n = match.group(1), match.group(2)
+        layer: dict[str, Any] = {"layer": f"{family.lower()}{n}d"}
+        if family in ("Conv", "ConvTranspose"):
+            names = ["in_channels", "out_channels", "kernel_size", "stride", "padding"]
+        elif family in ("MaxPool", "AvgPool"):
+            names = ["kernel_size", "stride", "padding"]
+        elif family.startswith("Adaptive"):
+            names = ["output_size"]
+        else:
+            names = ["num_features"]
+        values = dict(zip(names, args)) | kwargs
+        skip = {"eps", "momentum", "return_indices", "divisor_override", "padding_mode", "inplace"}
+        for key, val in values.items():
+            if key in skip:
+                continue
+            layer[key] = _listed(val)
+        if family.startswith("Adaptive") and isinstance(layer.get("output_size"), list):
+            layer["output_size"] = [v for v in layer["output_size"]]
+        return layer
+    if cls == "Linear":
+        values = dict(zip(["in_features", "out_features"], args)) | kwargs
+        return {
+            "layer": "linear",
+            **{k: values[k] for k in ("in_features", "out_features", "bias") if k in values},
+        }
+    if cls == "Flatten":
+        values = dict(zip(["start_dim", "end_dim"], args)) | kwargs
+        return {"layer": "flatten", **values}
+    if cls in ("Upsample", "UpsamplingNearest2d", "UpsamplingBilinear2d"):
+        values = kwargs
+        layer = {"layer": "upsample"}
+        if values.get("size") is not None:
+            layer["size"] = _listed(values["size"])
+        elif values.get("scale_factor") is not None:
+            scale = values["scale_factor"]
+            scales = list(scale) if isinstance(scale, tuple) else [scale]
+            layer["scale_factor"] = [int(s) if float(s).is_integer() else s for s in scales]
+        return layer
+    if cls in (
+        "ZeroPad1d",
+        "ZeroPad2d",
+        "ZeroPad3d",
+        "ConstantPad1d",
+        "ConstantPad2d",
+        "ConstantPad3d",
+        "ReflectionPad2d",
+        "ReplicationPad2d",
+    ):
+        n = int(cls[-2])
+        pad = args[0] if args else kwargs.get("padding")
+        flat = list(pad) if isinstance(pad, tuple) else [pad] * (2 * n)
+        pairs = [[flat[2 * i], flat[2 * i + 1]] for i in range(n)][::-1]
+        return {"layer": "pad", "pads": pairs}
+    if cls == "PReLU":
+        values = dict(zip(["num_parameters"], args)) | kwargs
+        return {"layer": "prelu", "num_parameters": int(values.get("num_parameters", 1))}
+    if cls in _POINTWISE:
+        return {"layer": cls.lower()}
+    raise ConvcalcError(
+        f"{where}: not a layer convcalc knows (it reads Conv, ConvTranspose, pools, adaptive "
+        "pools, BatchNorm, Linear, Flatten, Upsample, padding, activations and dropout)"
+    )
