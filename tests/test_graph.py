@@ -173,7 +173,7 @@ def test_merge_rules(shapes: list[tuple[int, ...]], op: str, expected: object) -
             "'x' is already layer 1",
         ),
         ('[[layer]]\nname = "input"\nlayer = "relu"', "'input' is already the network input"),
-        ('[[layer]]\nname = "7"\nlayer = "relu"', "a name made of digits is a layer number"),
+        ('[[layer]]\nname = ""\nlayer = "relu"', "name: empty"),
         ('[[layer]]\nlayer = "add"', "add merges two or more tensors"),
         ('[[layer]]\nlayer = "relu"\nfrom = ["input", "input"]', "relu takes one input, not 2"),
         (

@@ -411,6 +411,7 @@ class LayerResult:
     explicit_from: bool = False
     mac_count: MacCount | None = None
     non_trainable_params: int = 0  # BatchNorm's running mean and variance (Keras counts them)
+    source_labels: tuple[str, ...] = ()  # the sources as tables show them ("layer 5")
 
     @property
     def expect_ok(self) -> bool | None:
@@ -510,11 +511,13 @@ def load_network(text: str) -> NetworkSpec:
         )
     if text == "-":
         return _by_content(_read_stdin(), "<stdin>")
+    if text.lstrip().startswith("{"):  # Keras JSON given as text
+        return _by_content(text, "<spec>")
     path = Path(text)
     looks_like_path = re.fullmatch(r"[^\s;]*(/|\.[A-Za-z]+)", text.strip()) is not None
-    if looks_like_path and "->" not in text and not _is_file(path) and not path.is_dir():
+    if looks_like_path and "->" not in text and not _is_file(path) and not _is_dir(path):
         raise MalformedInputError(f"spec: no such file: {text}")
-    if "\n" not in text and path.is_dir():
+    if "\n" not in text and _is_dir(path):
         raise MalformedInputError(f"spec: {text} is a directory; give a .toml file or layers")
     if text.endswith(".toml") or ("\n" not in text and _is_file(path)):
         suffix = path.suffix.lower()
@@ -571,6 +574,13 @@ def _by_content(content: str, source: str) -> NetworkSpec:
 
         return read_torch_repr(content, source)
     return parse_toml(content, source)
+
+
+def _is_dir(path: Path) -> bool:
+    try:
+        return path.is_dir()
+    except OSError:
+        return False
 
 
 def _is_file(path: Path) -> bool:
@@ -726,25 +736,23 @@ def plan_network(spec: NetworkSpec) -> Plan:
         except ConvcalcError as error:
             raise type(error)(f"{where}: {error}") from None
         names[name] = number
-        labels = tuple(source_label("input" if s == 0 else planned[s - 1].name) for s in sources)
+        labels = tuple("input" if s == 0 else source_label(planned[s - 1].name, s) for s in sources)
         planned.append(PlannedLayer(number, name, kind, layer, sources, expect, explicit, labels))
     return Plan(tuple(planned), spec.input, spec.batch, spec.source)
 
 
-def source_label(name: str) -> str:
+def source_label(name: str, number: int) -> str:
     """How messages and tables name a tensor: ``input``, a layer's name, or ``layer 5`` for an
     unnamed layer (whose name is its number)."""
-    return f"layer {name}" if re.fullmatch(r"[0-9]+", name) else name
+    return f"layer {number}" if name == str(number) else name
 
 
 def _check_name(name: str, number: int, names: dict[str, int]) -> None:
     if name in names:
         what = "the network input" if name == "input" else f"layer {names[name]}"
         raise MalformedInputError(f"name: {name!r} is already {what}; names are unique")
-    if not name or re.fullmatch(r"[0-9]+", name) and name != str(number):
-        raise MalformedInputError(
-            f"name: {name!r}: a name made of digits is a layer number (this is layer {number})"
-        )
+    if not name:
+        raise MalformedInputError("name: empty; a layer's name is a non-empty string")
 
 
 def _sources(value: Any, number: int, names: dict[str, int]) -> tuple[int, ...]:
@@ -1217,6 +1225,7 @@ def evaluate(plan: Plan, full_input: Shape) -> NetworkResult | Failure:
             planned.explicit_from,
             applied.mac_count,
             applied.non_trainable,
+            planned.source_labels,
         )
         results.append(result)
         shapes.append(applied.output)

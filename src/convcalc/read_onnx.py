@@ -43,6 +43,24 @@ _POINTWISE = {
     "Identity": "identity",
 }
 _MERGES = {"Add": "add", "Sub": "sub", "Mul": "mul", "Div": "div", "Sum": "add"}
+# ops evaluated at read time when every input is a constant (the pads and shapes exporters build)
+_FOLDABLE = {
+    "Constant",
+    "ConstantOfShape",
+    "Concat",
+    "Reshape",
+    "Slice",
+    "Transpose",
+    "Cast",
+    "Unsqueeze",
+    "Squeeze",
+    "Gather",
+    "Identity",
+    "Add",
+    "Sub",
+    "Mul",
+    "Div",
+}
 
 
 def _import_onnx() -> Any:
@@ -179,7 +197,9 @@ class _Reader:
         data = [t for t in node.input if t and t not in self.constants]
         where = f'node "{node.name or index}" ({op})'
         try:
-            if op == "Constant":
+            if op in _FOLDABLE and op != "Constant" and not data and any(node.input):
+                self.fold(node, a)  # a constant computed from constants (an exporter's pads)
+            elif op == "Constant":
                 self.constant(node, a)
             elif op in ("Conv", "ConvTranspose"):
                 self.add(node, index, self.conv(node, a, op), [self._from(node, data[0])])
@@ -284,6 +304,53 @@ class _Reader:
                 self.constants[node.output[0]] = np.array(a[key])
                 return
         raise ConvcalcError("a Constant without a value convcalc reads")
+
+    def fold(self, node: Any, a: dict[str, Any]) -> None:
+        """Evaluate a node whose inputs are all constants, with numpy."""
+        import numpy as np
+        from onnx import numpy_helper
+
+        op = node.op_type
+        x: list[Any] = [self.constants.get(t) if t else None for t in node.input]
+        if op == "ConstantOfShape":
+            value = numpy_helper.to_array(a["value"]).reshape(-1)[0] if "value" in a else 0.0
+            out = np.full([int(v) for v in x[0]], value)
+        elif op == "Concat":
+            out = np.concatenate([v for v in x if v is not None], axis=int(a.get("axis", 0)))
+        elif op == "Reshape":
+            shape = [int(v) for v in x[1]]
+            shape = [x[0].shape[i] if v == 0 else v for i, v in enumerate(shape)]
+            out = x[0].reshape(shape)
+        elif op == "Slice":
+            data = x[0]
+            starts, ends = [int(v) for v in x[1]], [int(v) for v in x[2]]
+            axes = [int(v) for v in x[3]] if len(x) > 3 and x[3] is not None else None
+            steps = [int(v) for v in x[4]] if len(x) > 4 and x[4] is not None else None
+            index = [slice(None)] * data.ndim
+            for i, axis in enumerate(axes if axes is not None else range(len(starts))):
+                step = steps[i] if steps else 1
+                index[axis] = slice(starts[i], ends[i], step)
+            out = data[tuple(index)]
+        elif op == "Transpose":
+            out = np.transpose(x[0], a.get("perm"))
+        elif op == "Cast":
+            out = x[0].astype(np.int64) if np.issubdtype(x[0].dtype, np.integer) else x[0]
+        elif op in ("Unsqueeze", "Squeeze"):
+            axes = [int(v) for v in (x[1] if len(x) > 1 and x[1] is not None else a["axes"])]
+            if op == "Unsqueeze":
+                out = x[0]
+                for axis in sorted(v % (out.ndim + len(axes)) for v in axes):
+                    out = np.expand_dims(out, axis)
+            else:
+                out = np.squeeze(x[0], axis=tuple(axes))
+        elif op == "Gather":
+            out = np.take(x[0], x[1], axis=int(a.get("axis", 0)))
+        elif op == "Identity":
+            out = x[0]
+        else:  # Add, Sub, Mul, Div
+            functions = {"Add": np.add, "Sub": np.subtract, "Mul": np.multiply}
+            out = functions.get(op, np.divide)(x[0], x[1])
+        self.constants[node.output[0]] = np.asarray(out)
 
     def window(self, a: dict[str, Any], n: int) -> dict[str, Any]:
         layer: dict[str, Any] = {"convention": "onnx"}

@@ -146,7 +146,7 @@ def _parse(text: str, source: str) -> _Module:
                 raise MalformedInputError(f"spec: {source}: line {number}: a second model")
             stack.append(module)
             continue
-        if not rest.endswith(")"):
+        if not rest.endswith(")") or rest.count("(") + 1 != rest.count(")"):
             raise MalformedInputError(f"spec: {source}: line {number}: {line.strip()!r} is cut")
         leaf_args = rest[:-1]
         if not stack:  # a single leaf module printed alone

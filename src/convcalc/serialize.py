@@ -364,11 +364,9 @@ def shape_text(shape: tuple[int, ...]) -> str:
 
 def sources_text(layer: LayerResult) -> str:
     """Where a layer reads from, when it is not simply the layer before: ``up3, enc1``."""
-    from convcalc.network import source_label
-
     if not (layer.is_merge or layer.explicit_from):
         return ""
-    return ", ".join(source_label(name) for name in layer.sources)
+    return ", ".join(layer.source_labels)
 
 
 def network_rows(report: NetworkReport) -> list[list[str]]:

@@ -1,0 +1,290 @@
+"""Reading models without their frameworks: PyTorch's printed model, Keras JSON and .keras
+archives (hand-written here; the framework-made ones are in test_torch_models.py), the ONNX hint
+when the extra is missing; and writing any network back out as TOML and as PyTorch code."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from convcalc import ConvcalcError, MalformedInputError
+from convcalc.cli import app
+from convcalc.network import load_network, run_network
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+VGG_REPR = """VGG(
+  (features): Sequential(
+    (0): Conv2d(3, 8, kernel_size=(3, 3), stride=(1, 1), padding=(1, 1))
+    (1): ReLU(inplace=True)
+    (2): MaxPool2d(kernel_size=2, stride=2, padding=0, dilation=1, ceil_mode=False)
+    (3): Conv2d(8, 16, kernel_size=(3, 3), stride=(1, 1), padding=same, bias=False)
+    (4): BatchNorm2d(16, eps=1e-05, momentum=0.1, affine=True, bias=True, track_running_stats=True)
+    (5-6): 2 x ReLU()
+  )
+  (avgpool): AdaptiveAvgPool2d(output_size=(7, 7))
+  (classifier): Sequential(
+    (0): Linear(in_features=784, out_features=64, bias=True)
+    (1): ReLU(inplace=True)
+    (2): Dropout(p=0.5, inplace=False)
+    (3): Linear(in_features=64, out_features=10, bias=True)
+  )
+)
+"""
+
+BLOCK_REPR = """Net(
+  (stem): Conv2d(3, 8, kernel_size=(3, 3), stride=(1, 1), padding=(1, 1))
+  (blocks): Sequential(
+    (0-1): 2 x BasicBlock(
+      (conv1): Conv2d(8, 8, kernel_size=(3, 3), stride=(1, 1), padding=(1, 1), bias=False)
+      (relu): ReLU(inplace=True)
+    )
+  )
+)
+"""
+
+
+def test_printed_vgg(tmp_path: Path, runner: CliRunner) -> None:
+    """Nested Sequentials flattened with module paths as names, `padding=same` read as the
+    string, `(5-6): 2 x ReLU()` expanded, the flatten before the first Linear assumed (a note
+    says so)."""
+    path = tmp_path / "vgg.txt"
+    path.write_text(VGG_REPR)
+    spec = load_network(str(path))
+    names = [layer["name"] for layer in spec.layers]
+    assert names[:7] == [f"features.{i}" for i in range(7)]
+    assert "classifier.0.flatten" in names and "avgpool" in names
+    assert any("torch.flatten(x, 1) assumed" in note for note in spec.notes)
+    result = run_network(spec, (3, 8, 8))
+    assert result.output_shape == (1, 10)
+    params = (3 * 8 * 9 + 8) + 8 * 16 * 9 + 32 + (784 * 64 + 64) + (64 * 10 + 10)
+    assert result.total_params == params and result.total_non_trainable_params == 32
+    assert runner.invoke(app, ["net", str(path)]).exit_code == 2  # --in is required
+    out = runner.invoke(app, ["net", str(path), "--in", "3,8,8", "--plain"])
+    assert out.exit_code == 0 and out.stdout.strip() == "1x10"
+
+
+def test_printed_custom_blocks_are_refused(tmp_path: Path, runner: CliRunner) -> None:
+    """A container that is not a plain sequence is named, and --format toml still writes the
+    chain to edit; the repeated `(0-1): 2 x BasicBlock(` expands to blocks.0 and blocks.1."""
+    path = tmp_path / "net.txt"
+    path.write_text(BLOCK_REPR)
+    result = runner.invoke(app, ["net", str(path), "--in", "3,8,8"])
+    assert result.exit_code == 1
+    message = " ".join(result.stderr.split())
+    assert "blocks.0 (BasicBlock), blocks.1 (BasicBlock)" in message
+    assert "--format toml" in message and "`from`" in message
+    toml = runner.invoke(app, ["net", str(path), "--in", "3,8,8", "--format", "toml"])
+    assert toml.exit_code == 0
+    assert 'name = "blocks.1.conv1"' in toml.stdout and "not plain sequences" in toml.stdout
+    edited = tmp_path / "edited.toml"
+    edited.write_text(toml.stdout)
+    assert run_network(load_network(str(edited))).output_shape == (1, 8, 8, 8)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("Net(\n  (a): LayerNorm((8,), eps=1e-05)\n)\n", "module a (LayerNorm): not a layer"),
+        ("Net(\n  (a): Conv2d(3, 8, kernel_size=(3, 3)\n", "is cut"),
+        ("Net(\n  (a): ReLU()\n", "ends before its last ')'"),
+        ("Net(\n  what is this\n)\n", "line 2"),
+    ],
+)
+def test_printed_model_errors(text: str, message: str) -> None:
+    with pytest.raises(ConvcalcError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        run_network(load_network(text), (3, 8, 8))
+
+
+def keras_layer(cls: str, name: str, inbound: list[str] | None = None, **config: object) -> dict:
+    layer: dict[str, object] = {
+        "module": "keras.layers",
+        "class_name": cls,
+        "config": {"name": name, **config},
+        "name": name,
+    }
+    if inbound is not None:
+        layer["inbound_nodes"] = [
+            {
+                "args": [
+                    [
+                        {"class_name": "__keras_tensor__", "config": {"keras_history": [n, 0, 0]}}
+                        for n in inbound
+                    ]
+                    if len(inbound) > 1
+                    else {
+                        "class_name": "__keras_tensor__",
+                        "config": {"keras_history": [inbound[0], 0, 0]},
+                    }
+                ],
+                "kwargs": {},
+            }
+        ]
+    return layer
+
+
+FUNCTIONAL = {
+    "module": "keras",
+    "class_name": "Functional",
+    "config": {
+        "name": "small",
+        "layers": [
+            keras_layer("InputLayer", "in", batch_shape=[None, 15, 17, 3]),
+            keras_layer(
+                "Conv2D",
+                "c1",
+                ["in"],
+                filters=8,
+                kernel_size=[3, 3],
+                strides=[2, 2],
+                padding="same",
+                use_bias=True,
+            ),
+            keras_layer("BatchNormalization", "bn", ["c1"]),
+            keras_layer("ReLU", "relu", ["bn"]),
+            keras_layer(
+                "Conv2D",
+                "c2",
+                ["relu"],
+                filters=8,
+                kernel_size=[3, 3],
+                padding="same",
+                use_bias=False,
+            ),
+            keras_layer("Add", "add", ["c2", "relu"]),
+            keras_layer("Concatenate", "cat", ["add", "c1"], axis=-1),
+            keras_layer("GlobalAveragePooling2D", "gap", ["cat"]),
+            keras_layer("Dense", "fc", ["gap"], units=5, use_bias=True),
+        ],
+    },
+}
+
+
+def test_keras_functional_json(tmp_path: Path) -> None:
+    """Keras 3's to_json(): 'same' by Keras' rule (15x17, stride 2 -> 8x9), channels-last
+    sizes reordered, Concatenate(axis=-1) on channels, BatchNormalization's moving statistics
+    non-trainable; the same from a .keras archive."""
+    path = tmp_path / "model.json"
+    path.write_text(json.dumps(FUNCTIONAL))
+    result = run_network(load_network(str(path)))
+    shapes = {layer.name: layer.output_shape for layer in result.layers}
+    assert shapes["c1"] == (1, 8, 8, 9) and shapes["cat"] == (1, 16, 8, 9)
+    assert shapes["fc"] == (1, 5) and result.layers[4].sources == ("c2", "relu")
+    assert result.total_params == (8 * 27 + 8) + 16 + 8 * 8 * 9 + (16 * 5 + 5)
+    assert result.total_non_trainable_params == 16
+    archive = tmp_path / "model.keras"
+    with zipfile.ZipFile(archive, "w") as handle:
+        handle.writestr("config.json", json.dumps(FUNCTIONAL))
+        handle.writestr("metadata.json", "{}")
+    again = run_network(load_network(str(archive)))
+    assert [layer.output_shape for layer in again.layers] == [
+        layer.output_shape for layer in result.layers
+    ]
+
+
+def test_keras_two_inbound_format() -> None:
+    """Keras 2's inbound_nodes ([[name, 0, 0, {}], ...]) read as well."""
+    layers = [
+        keras_layer("InputLayer", "in", batch_input_shape=[None, 8, 8, 3]),
+        keras_layer("Conv2D", "c", None, filters=4, kernel_size=3, padding="valid"),
+        keras_layer("Conv2D", "d", None, filters=4, kernel_size=1, padding="valid"),
+        keras_layer("Multiply", "m", None),
+    ]
+    layers[1]["inbound_nodes"] = [[["in", 0, 0, {}]]]
+    layers[2]["inbound_nodes"] = [[["c", 0, 0, {}]]]
+    layers[3]["inbound_nodes"] = [[["c", 0, 0, {}], ["d", 0, 0, {}]]]
+    data = {"class_name": "Model", "config": {"layers": layers}}
+    result = run_network(load_network(json.dumps(data)))
+    assert result.output_shape == (1, 4, 6, 6) and result.layers[-1].sources == ("c", "d")
+
+
+def test_keras_errors(tmp_path: Path) -> None:
+    with pytest.raises(MalformedInputError, match="not a Keras model"):
+        load_network('{"a": 1}')
+    bad = {"class_name": "Sequential", "config": {"layers": [keras_layer("Lambda", "l")]}}
+    with pytest.raises(ConvcalcError, match=r"layer 'l' \(Lambda\): not supported"):
+        load_network(json.dumps(bad))
+    path = tmp_path / "broken.keras"
+    path.write_bytes(b"not a zip")
+    with pytest.raises(MalformedInputError, match="not a .keras archive"):
+        load_network(str(path))
+
+
+def test_onnx_without_the_extra(tmp_path: Path) -> None:
+    """Without the onnx package: exit 2 with exactly the install hint."""
+    path = tmp_path / "m.onnx"
+    path.write_bytes(b"\x08\x07")
+    code = (
+        "import sys; sys.modules['onnx'] = None; "
+        "sys.argv = ['convcalc', 'net', sys.argv[1]]; "
+        "from convcalc.entry import main; main()"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code, str(path)], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 2
+    assert 'reading ONNX needs the onnx package: pip install "convcalc[onnx]"' in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("example", sorted(p.name for p in EXAMPLES.glob("*.toml")))
+def test_toml_round_trip(example: str, runner: CliRunner, tmp_path: Path) -> None:
+    """--format toml writes a spec that reads back to the same numbers, in every example."""
+    source = str(EXAMPLES / example)
+    written = runner.invoke(app, ["net", source, "--format", "toml"])
+    assert written.exit_code == 0
+    path = tmp_path / "again.toml"
+    path.write_text(written.stdout)
+    first = json.loads(runner.invoke(app, ["net", source, "--json"]).stdout)
+    second = json.loads(runner.invoke(app, ["net", str(path), "--json"]).stdout)
+    assert first == second
+
+
+def test_toml_round_trip_of_readers(tmp_path: Path, runner: CliRunner) -> None:
+    """Keras JSON and a printed model written as TOML read back to the same numbers."""
+    keras_path = tmp_path / "model.json"
+    keras_path.write_text(json.dumps(FUNCTIONAL))
+    repr_path = tmp_path / "vgg.txt"
+    repr_path.write_text(VGG_REPR)
+    for path, extra in ((keras_path, []), (repr_path, ["--in", "3,8,8"])):
+        written = runner.invoke(app, ["net", str(path), "--format", "toml", *extra])
+        again = tmp_path / "again.toml"
+        again.write_text(written.stdout)
+        first = json.loads(runner.invoke(app, ["net", str(path), "--json", *extra]).stdout)
+        second = json.loads(runner.invoke(app, ["net", str(again), "--json"]).stdout)
+        for key in ("output_shape", "total_params", "total_macs", "peak_activation_bytes"):
+            assert first[key] == second[key], key
+        assert [layer["output_shape"] for layer in first["layers"]] == [
+            layer["output_shape"] for layer in second["layers"]
+        ]
+
+
+def test_torch_code_is_python(runner: CliRunner) -> None:
+    """--format torch writes Python that compiles (run under torch in test_torch_models.py):
+    nn.Sequential for a stack, a class with forward for a graph; a sweep is refused."""
+    stack = runner.invoke(app, ["net", str(EXAMPLES / "vgg16_features.toml"), "--format", "torch"])
+    assert stack.exit_code == 0 and "model = nn.Sequential(" in stack.stdout
+    compile(stack.stdout, "vgg.py", "exec")
+    graph = runner.invoke(app, ["net", str(EXAMPLES / "unet.toml"), "--format", "torch"])
+    assert "class Net(nn.Module):" in graph.stdout and "torch.cat([" in graph.stdout
+    compile(graph.stdout, "unet.py", "exec")
+    sweep = runner.invoke(
+        app, ["net", str(EXAMPLES / "unet.toml"), "--in", "3,16..32", "--format", "toml"]
+    )
+    assert sweep.exit_code == 2
+
+
+def test_stdin_and_content_detection(runner: CliRunner) -> None:
+    """`-` reads standard input: a printed model, Keras JSON or TOML, told by content."""
+    result = runner.invoke(app, ["net", "-", "--in", "3,8,8", "--plain"], input=VGG_REPR)
+    assert result.exit_code == 0 and result.stdout.strip() == "1x10"
+    result = runner.invoke(app, ["net", "-", "--plain"], input=json.dumps(FUNCTIONAL))
+    assert result.stdout.strip() == "1x5"
+    toml = (EXAMPLES / "unet_small.toml").read_text()
+    assert runner.invoke(app, ["net", "-", "--plain"], input=toml).stdout.strip() == "1x3x64x64"
