@@ -71,6 +71,7 @@ def test_applications_from_json(keras: Any, name: str, tmp_path: Path) -> None:
     check(keras, model, path)
 
 
+@pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning")
 def test_application_with_dynamic_size_from_archive(keras: Any, tmp_path: Path) -> None:
     """MobileNetV3Small takes any size: read from a .keras archive, run with --in 3,96,128,
     compared with Keras run at that size (its `x + 3` and `x * (1/6)` are constants)."""
