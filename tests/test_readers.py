@@ -288,3 +288,22 @@ def test_stdin_and_content_detection(runner: CliRunner) -> None:
     assert result.stdout.strip() == "1x5"
     toml = (EXAMPLES / "unet_small.toml").read_text()
     assert runner.invoke(app, ["net", "-", "--plain"], input=toml).stdout.strip() == "1x3x64x64"
+
+
+def test_printed_vgg11_example() -> None:
+    """examples/vgg11_print.txt is torchvision's VGG-11: 132,863,336 parameters, 1000 out."""
+    result = run_network(load_network(str(EXAMPLES / "vgg11_print.txt")), (3, 224, 224))
+    assert result.output_shape == (1, 1000) and result.total_params == 132_863_336
+
+
+def test_onnx_example_reads(runner: CliRunner) -> None:
+    """examples/tiny_unet.onnx (dynamic H, W): --in fills them; its skips need multiples of 4."""
+    pytest.importorskip("onnx")
+    data = json.loads(
+        runner.invoke(
+            app, ["net", str(EXAMPLES / "tiny_unet.onnx"), "--in", "3,8..40", "--json"]
+        ).stdout
+    )
+    assert data["valid_sizes"] == [8, 12, 16, 20, 24, 28, 32, 36, 40]
+    missing = runner.invoke(app, ["net", str(EXAMPLES / "tiny_unet.onnx")])
+    assert missing.exit_code == 2 and "'image' is ['?', 3, '?', '?']" in missing.stderr

@@ -320,6 +320,7 @@ class Plan:
     input: Shape | None
     batch: int | None
     source: str
+    input_hint: str = ""
 
     @property
     def is_graph(self) -> bool:
@@ -480,6 +481,7 @@ class NetworkSpec:
     batch: int | None = None
     source: str = ""
     notes: tuple[str, ...] = ()  # what a reader wants said (--format toml writes them)
+    input_hint: str = ""  # what a reader knows of the input when its sizes are not fixed
     unclear: tuple[str, ...] = ()  # containers whose forward a printed model does not show
 
     def check_runnable(self) -> None:
@@ -738,7 +740,7 @@ def plan_network(spec: NetworkSpec) -> Plan:
         names[name] = number
         labels = tuple("input" if s == 0 else source_label(planned[s - 1].name, s) for s in sources)
         planned.append(PlannedLayer(number, name, kind, layer, sources, expect, explicit, labels))
-    return Plan(tuple(planned), spec.input, spec.batch, spec.source)
+    return Plan(tuple(planned), spec.input, spec.batch, spec.source, spec.input_hint)
 
 
 def source_label(name: str, number: int) -> str:
@@ -1163,8 +1165,10 @@ def network_input(plan: Plan, input_shape: Shape | None, batch: int | None) -> S
     """(N, C, *spatial): the shape given, else the spec's; the batch given, else the spec's."""
     shape_in = input_shape or plan.input
     if shape_in is None:
+        hint = f" ({plan.input_hint})" if plan.input_hint else ""
         raise MalformedInputError(
-            "input: give the input shape (C, *spatial) with --in or `input = [...]` in the spec"
+            "input: give the input shape (C, *spatial) with --in or `input = [...]` in the "
+            f"spec{hint}"
         )
     return (batch or plan.batch or 1, *shape_in)
 

@@ -156,7 +156,10 @@ class _Reader:
             else:
                 self.notes.append(f"the input has dynamic dimensions {dims}: give --in C,H,W")
         self.notes.append("shapes are [N, C, *spatial]: Keras' channels-last sizes, reordered")
-        return NetworkSpec(shape, self.layers, batch, self.source, notes=tuple(self.notes))
+        hint = "" if shape else f"the Keras input is {input_shape} (channels last)"
+        return NetworkSpec(
+            shape, self.layers, batch, self.source, notes=tuple(self.notes), input_hint=hint
+        )
 
     def inbound(self, layer: dict[str, Any], name: str) -> list[str]:
         nodes = layer.get("inbound_nodes") or []

@@ -162,10 +162,11 @@ class _Reader:
         ]
         shape = tuple(dims[1:]) if len(dims) >= 2 and None not in dims[1:] else None
         batch = dims[0] if dims and dims[0] else None
+        hint = ""
         if shape is None:
-            self.notes.append(
-                f"the input {graph_input.name!r} has dynamic dimensions {dims}: give --in"
-            )
+            shown = [d if d is not None else "?" for d in dims]
+            hint = f"the ONNX input {graph_input.name!r} is {shown}, ? is not fixed in the file"
+            self.notes.append(f"{hint}: give --in C,H,W")
         for index, node in enumerate(self.graph.node):
             self.node(node, index)
         outputs = [o.name for o in self.graph.output]
@@ -179,6 +180,7 @@ class _Reader:
             batch,
             self.path,
             notes=(f"read from the ONNX graph {self.graph.name or '(unnamed)'}", *self.notes),
+            input_hint=hint,
         )
 
     def add(self, node: Any, index: int, layer: dict[str, Any], sources: list[str]) -> None:

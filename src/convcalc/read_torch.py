@@ -108,7 +108,15 @@ def read_torch_repr(text: str, source: str) -> NetworkSpec:
             + ", ".join(unclear)
             + "; edit the `from` keys (and add add/cat layers) to match their forward"
         )
-    return NetworkSpec(None, layers, None, source, notes=tuple(notes), unclear=tuple(unclear))
+    return NetworkSpec(
+        None,
+        layers,
+        None,
+        source,
+        notes=tuple(notes),
+        input_hint="a printed model does not say its input size",
+        unclear=tuple(unclear),
+    )
 
 
 def _parse(text: str, source: str) -> _Module:
