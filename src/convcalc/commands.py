@@ -15,6 +15,7 @@ from convcalc.output import (
     emit,
     progress_on_stderr,
     resolve_format,
+    to_file,
     with_flag,
     write,
     write_rich,
@@ -77,10 +78,51 @@ def shape(
     fmt: Format | None,
     as_json: bool,
     plain: bool,
+    frame: str | None = None,
+    output_file: str | None = None,
 ) -> None:
     """``convcalc shape``: one size (conventions.shape_query) or a sweep over a range of sizes
-    (solve.sweep, each row that same query)."""
-    chosen = resolve_format(fmt, as_json, plain, SHAPE_FORMATS)
+    (solve.sweep, each row that same query); ``-o FILE`` writes any of them to a file."""
+    chosen = resolve_format(fmt, as_json, plain, (*SHAPE_FORMATS, Format.SVG))
+    with to_file(output_file):
+        _shape(
+            op,
+            input_size,
+            kernel,
+            stride,
+            padding,
+            dilation,
+            output_padding,
+            ceil,
+            groups,
+            batch,
+            cin,
+            cout,
+            convention,
+            output_shape,
+            chosen,
+            frame,
+        )
+
+
+def _shape(
+    op: str,
+    input_size: str | None,
+    kernel: str | None,
+    stride: str | None,
+    padding: str,
+    dilation: str,
+    output_padding: str | None,
+    ceil: bool,
+    groups: int,
+    batch: int | None,
+    cin: int | None,
+    cout: int | None,
+    convention: str,
+    output_shape: str | None,
+    chosen: Format,
+    frame: str | None,
+) -> None:
     from convcalc.conventions import shape_query
     from convcalc.solve import parse_range
     from convcalc.specs import parse_op, parse_size_list
@@ -110,8 +152,13 @@ def shape(
     if sweep_range is None:
         sizes = parse_size_list(input_size, "input size (--in)", minimum=1)
         resolved, result = shape_query(convention, name, sizes, layer, batch)
+        if chosen is Format.SVG:
+            _picture(result, None, frame)
+            return
         _emit_shape(chosen, result, resolved)
         return
+    if chosen is Format.SVG:
+        raise MalformedInputError("--format svg draws one input size, not a sweep")
     if name.kind is OpKind.FOLD:
         raise MalformedInputError("input size (--in): a fold takes one L, not a range")
     if layer.output_shape is not None and not name.kind.is_adaptive:
@@ -143,6 +190,20 @@ def shape(
         plain=serialize.sweep_plain,
         table=table,
     )
+
+
+def _picture(shape: Any, trace: Any, frame: str | None) -> None:
+    """An SVG of a layer: animated, or the still of --frame."""
+    from convcalc.pictures import figure_of, figure_svg
+    from convcalc.shapes import LayerShape
+    from convcalc.specs import parse_size_list
+
+    if not isinstance(shape, LayerShape):
+        raise MalformedInputError(
+            "--format svg draws conv, convtranspose, maxpool and avgpool layers"
+        )
+    still = parse_size_list(frame, "--frame") if frame is not None else None
+    write(figure_svg(figure_of(shape, trace), still), newline=False)
 
 
 def _emit_shape(chosen: Format, result: Any, resolved: Any) -> None:
@@ -196,10 +257,59 @@ def trace(
     fmt: Format | None,
     as_json: bool,
     plain: bool,
+    frame: str | None = None,
+    output_file: str | None = None,
 ) -> None:
     """``convcalc trace``: the layer on the data (trace.trace_args), the steps shown, the view,
-    and with --grad-out the backward pass (backward.backward)."""
-    chosen = resolve_format(fmt, as_json, plain, SHAPE_FORMATS)
+    and with --grad-out the backward pass (backward.backward); ``-o FILE`` to a file."""
+    chosen = resolve_format(fmt, as_json, plain, (*SHAPE_FORMATS, Format.SVG, Format.HTML))
+    with to_file(output_file):
+        _trace(
+            op,
+            x,
+            w,
+            b,
+            grad_out,
+            kernel,
+            stride,
+            padding,
+            dilation,
+            output_padding,
+            ceil,
+            groups,
+            count_include_pad,
+            convention,
+            output_shape,
+            view,
+            at,
+            max_steps,
+            chosen,
+            frame,
+        )
+
+
+def _trace(
+    op: str,
+    x: str,
+    w: str | None,
+    b: str | None,
+    grad_out: str | None,
+    kernel: str | None,
+    stride: str | None,
+    padding: str,
+    dilation: str,
+    output_padding: str | None,
+    ceil: bool,
+    groups: int,
+    count_include_pad: bool | None,
+    convention: str,
+    output_shape: str | None,
+    view: ViewName,
+    at: str | None,
+    max_steps: int | None,
+    chosen: Format,
+    frame: str | None,
+) -> None:
     from convcalc.errors import ConvcalcError
     from convcalc.tensors import load_tensor
     from convcalc.trace import ConvView, choose_view, trace_args
@@ -224,6 +334,15 @@ def trace(
         convention=convention,
         for_at=at is not None,
     )
+    if chosen is Format.SVG:
+        _picture(result.shape, result, frame)
+        return
+    if chosen is Format.HTML:
+        from convcalc.pictures import trace_html, view_tables_html
+
+        extra = view_tables_html(result, choose_view(result, view))
+        write(trace_html(result, extra), newline=False)
+        return
     if chosen is Format.PLAIN:
         values = result.display_output
         if values is None:
@@ -317,12 +436,27 @@ def net(
     fmt: Format | None,
     as_json: bool,
     plain: bool,
+    output_file: str | None = None,
 ) -> int:
     """``convcalc net``: the exit status is 1 when --check finds an ``expect`` that fails (or,
-    over a range of sizes, a size that fails)."""
+    over a range of sizes, a size that fails); ``-o FILE`` writes to a file."""
     from convcalc.options import NET_FORMATS
 
     chosen = resolve_format(fmt, as_json, plain, NET_FORMATS)
+    with to_file(output_file):
+        return _net(spec, input_size, batch, near, dtype, optimizer, check, chosen)
+
+
+def _net(
+    spec: str,
+    input_size: str | None,
+    batch: int | None,
+    near: int | None,
+    dtype: Dtype,
+    optimizer: Optimizer,
+    check: bool,
+    chosen: Format,
+) -> int:
     from convcalc import serialize
     from convcalc.memory import NetworkReport, memory
     from convcalc.netsizes import is_range
@@ -334,7 +468,7 @@ def net(
     if chosen is not Format.TOML:
         network.check_runnable()
     if near is not None or (input_size is not None and is_range(input_size)):
-        if chosen in (Format.TOML, Format.TORCH):
+        if chosen in (Format.TOML, Format.TORCH, Format.SVG):
             raise MalformedInputError(f"--format {chosen.value} writes one network, not a sweep")
         return _net_sizes(plan, input_size, batch, near, check, chosen)
     shape = parse_size_list(input_size, "--in", minimum=1) if input_size else None
@@ -348,6 +482,11 @@ def net(
         from convcalc.exporters import to_torch
 
         write(to_torch(plan, result), newline=False)
+        return 0
+    if chosen is Format.SVG:
+        from convcalc.pictures import net_svg
+
+        write(net_svg(NetworkReport(result, memory(result, dtype, optimizer))), newline=False)
         return 0
     report = NetworkReport(result, memory(result, dtype, optimizer))
 

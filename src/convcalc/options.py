@@ -24,6 +24,8 @@ class Format(enum.StrEnum):
     CSV = "csv"
     TOML = "toml"  # net: the network as an editable spec
     TORCH = "torch"  # net: the network as a runnable PyTorch module
+    SVG = "svg"  # shape, trace, net: a picture
+    HTML = "html"  # trace: a page that steps through the trace
 
 
 class Kind(enum.Enum):
@@ -232,6 +234,22 @@ MAX_STEPS = Opt(
 )
 
 SHAPE_FORMATS = (Format.TABLE, Format.JSON, Format.PLAIN)
+FRAME = Opt(
+    "frame",
+    ("--frame",),
+    Kind.TEXT,
+    None,
+    "--format svg: draw one output position as a still (e.g. 1,2) instead of the animation.",
+    "I,J",
+)
+OUTPUT_FILE = Opt(
+    "output_file",
+    ("-o", "--output"),
+    Kind.TEXT,
+    None,
+    "Write to FILE instead of standard output.",
+    "FILE",
+)
 SHAPE = (
     OP,
     IN,
@@ -247,7 +265,9 @@ SHAPE = (
     COUT,
     CONVENTION,
     OUTPUT_SHAPE,
-    format_opt(*SHAPE_FORMATS),
+    format_opt(*SHAPE_FORMATS, Format.SVG),
+    FRAME,
+    OUTPUT_FILE,
     JSON,
     PLAIN,
 )
@@ -272,7 +292,9 @@ TRACE = (
     _view_opt(),
     AT,
     MAX_STEPS,
-    format_opt(*SHAPE_FORMATS),
+    format_opt(*SHAPE_FORMATS, Format.SVG, Format.HTML),
+    FRAME,
+    OUTPUT_FILE,
     JSON,
     PLAIN,
 )
@@ -354,6 +376,7 @@ def _net_options() -> tuple[Opt, ...]:
             "Exit 1 if any layer's `expect` does not hold (with a range: if any size fails).",
         ),
         format_opt(*NET_FORMATS),
+        OUTPUT_FILE,
         JSON,
         PLAIN,
     )
@@ -367,6 +390,7 @@ NET_FORMATS = (
     Format.CSV,
     Format.TOML,
     Format.TORCH,
+    Format.SVG,
 )
 NET = _net_options()
 SOLVE = (

@@ -66,6 +66,26 @@ def write(text: str, newline: bool = True) -> None:
         raise OutputError(f"cannot write the output: {error.strerror or error}") from None
 
 
+@contextmanager
+def to_file(path: str | None) -> Iterator[None]:
+    """``-o FILE``: everything written inside goes to FILE (created or replaced) instead of
+    standard output; a file that cannot be written is a one-line error, exit status 2."""
+    if path is None:
+        yield
+        return
+    try:
+        handle = open(path, "w", encoding="utf-8")  # noqa: SIM115 - closed below
+    except OSError as error:
+        raise OutputError(f"-o: cannot write {path}: {error.strerror or error}") from None
+    saved = sys.stdout
+    sys.stdout = handle
+    try:
+        yield
+    finally:
+        sys.stdout = saved
+        handle.close()
+
+
 def write_rich(printer: Callable[..., None], *args: Any) -> None:
     """Draw with a rich printer (render.py) into a string, then write it."""
     from convcalc.render import render_text
@@ -97,8 +117,8 @@ def emit(
         case Format.CSV:
             assert csv is not None
             write(csv(result), newline=False)
-        case Format.TOML | Format.TORCH:
-            raise MalformedInputError(f"--format {chosen.value} is written by `net` only")
+        case Format.TOML | Format.TORCH | Format.SVG | Format.HTML:
+            raise MalformedInputError(f"--format {chosen.value}: written by its command")
         case Format.TABLE:
             write_rich(table, result)
         case _:

@@ -1,0 +1,703 @@
+"""Pictures in the style of the conv_arithmetic figures and the seed articles: the input grid with
+its padding drawn apart from the data, a transposed conv's inserted zeros, the dilated kernel's
+footprint sliding over it, the output grid filling in. One self-contained SVG (SMIL animation,
+one frame per output position; no script), a still of one frame, or an HTML page that steps
+through a trace with buttons and arrow keys. Text is text (searchable); colours differ in
+lightness as well as hue, so a greyscale print keeps them apart. Standard library only.
+
+Geometry comes from the shapes (``DimShape``), values from a ``Trace``; nothing is recomputed.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import math
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import TYPE_CHECKING, Any
+
+from convcalc.errors import MalformedInputError
+from convcalc.specs import OpKind
+
+if TYPE_CHECKING:
+    from convcalc.memory import NetworkReport
+    from convcalc.shapes import DimShape, LayerShape
+    from convcalc.trace import Step, Trace
+
+MAX_CELLS = 40_000  # input canvas and output cells in one picture
+MAX_FRAMES = 4_096  # animated frames (one per output position); --frame draws any one
+FRAME_SECONDS = 0.8
+
+STYLE = """
+text{font-family:DejaVu Sans,Arial,sans-serif;fill:#111}
+.title{font-size:15px;font-weight:bold}.label{font-size:12px}.small{font-size:10px}
+.cell{stroke:#333;stroke-width:1}
+.data{fill:#cfe2f3}.pad{fill:#ffffff;stroke:#777;stroke-dasharray:4 2}
+.zero{fill:#e9e9e9;stroke:#777;stroke-dasharray:1 2}
+.over{fill:#ffffff;stroke:#bbb;stroke-dasharray:1 3}
+.out{fill:#ffffff}.done{fill:#7fb3d5}
+.tap{fill:#12355b;fill-opacity:0.35;stroke:#000;stroke-width:2.5}
+.now{fill:#c0392b;fill-opacity:0.8;stroke:#000;stroke-width:2}
+.dropped{fill:none;stroke:#c0392b;stroke-width:2;stroke-dasharray:6 3}
+.v{font-size:11px;text-anchor:middle;dominant-baseline:central}
+.box{fill:#eef4fa;stroke:#12355b;stroke-width:1.5}.edge{stroke:#333;stroke-width:1.5;fill:none}
+.skip{stroke:#c0392b;stroke-width:1.5;fill:none;stroke-dasharray:5 3}
+"""
+
+
+@dataclass(frozen=True)
+class Axis:
+    """One spatial dimension of a figure: the canvas cells the windows move over (input
+    coordinates for a conv or pool, zero-inserted coordinates for a transposed conv) and, per
+    output position, the cells its window reads."""
+
+    lo: int  # first canvas coordinate drawn
+    kinds: tuple[str, ...]  # per canvas cell: data, pad, zero (inserted), over (past the padding)
+    sources: tuple[int | None, ...]  # per canvas cell: the input index it shows
+    taps: tuple[tuple[int, ...], ...]  # per output index: canvas coordinates of its window
+    dropped: tuple[int, ...] = ()  # a ceil_mode window PyTorch drops (it starts in the padding)
+
+    @property
+    def size(self) -> int:
+        return len(self.kinds)
+
+
+def axis_of(dim: DimShape) -> Axis:
+    """The canvas of one dimension: a conv's or pool's padded input, or a transposed conv's
+    zero-inserted input with its effective padding ``d*(k-1) - p`` (the conv view)."""
+    k, d = dim.kernel, dim.dilation
+    if dim.kind is OpKind.CONVTRANSPOSE:
+        s = dim.stride
+        inserted = dim.zero_inserted_input
+        before, after = dim.effective_padding
+        taps = tuple(tuple(o - before + t * d for t in range(k)) for o in range(dim.output))
+        lo = min(-before, 0)
+        hi = max(inserted + after, inserted)
+        hi = max(hi, max((max(w) + 1 for w in taps), default=hi))
+
+        def kind(c: int) -> tuple[str, int | None]:
+            if 0 <= c < inserted:
+                return ("data", c // s) if c % s == 0 else ("zero", None)
+            return ("pad", None) if -before <= c < inserted + after else ("over", None)
+
+    else:
+        s = dim.stride
+        before, after = dim.pad_before, dim.pad_after
+        taps = tuple(tuple(o * s - before + t * d for t in range(k)) for o in range(dim.output))
+        lo = min(-before, min((min(w) for w in taps), default=0))
+        hi = max(dim.input + after, max((max(w) + 1 for w in taps), default=0))
+        dropped: tuple[int, ...] = ()
+        if dim.ceil_dropped_last:
+            dropped = tuple(dim.output * s - before + t * d for t in range(k))
+            lo, hi = min(lo, min(dropped)), max(hi, max(dropped) + 1)
+
+        def kind(c: int) -> tuple[str, int | None]:
+            if 0 <= c < dim.input:
+                return "data", c
+            return ("pad", None) if -before <= c < dim.input + after else ("over", None)
+
+        cells = [kind(c) for c in range(lo, hi)]
+        return Axis(lo, tuple(c[0] for c in cells), tuple(c[1] for c in cells), taps, dropped)
+    cells = [kind(c) for c in range(lo, hi)]
+    return Axis(lo, tuple(c[0] for c in cells), tuple(c[1] for c in cells), taps)
+
+
+def _cell_kind(kinds: list[str]) -> str:
+    for kind in ("over", "pad", "zero"):
+        if kind in kinds:
+            return kind
+    return "data"
+
+
+def _frame_order(out: tuple[int, ...]) -> list[tuple[int, ...]]:
+    """Output positions in row-major order (one per frame)."""
+    if len(out) == 1:
+        return [(i,) for i in range(out[0])]
+    return [(i, j) for i in range(out[0]) for j in range(out[1])]
+
+
+def _number(value: Any) -> str:
+    if isinstance(value, Fraction):
+        return str(value) if value.denominator != 1 else str(value.numerator)
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
+@dataclass(frozen=True)
+class Figure:
+    """What one picture shows: axes (rows, cols), the output grid, values where traced."""
+
+    title: str
+    axes: tuple[Axis, ...]  # 1 (a row) or 2 (rows, columns)
+    out: tuple[int, ...]
+    caption: tuple[str, ...]
+    values_in: dict[tuple[int, ...], str] | None = None  # by input position
+    values_out: dict[tuple[int, ...], str] | None = None  # by output position
+    cell: int = 30
+
+    @property
+    def rows(self) -> int:
+        return self.axes[0].size if len(self.axes) == 2 else 1
+
+    @property
+    def cols(self) -> int:
+        return self.axes[-1].size
+
+    @property
+    def out_rows(self) -> int:
+        return self.out[0] if len(self.out) == 2 else 1
+
+    @property
+    def out_cols(self) -> int:
+        return self.out[-1]
+
+
+def figure_of(shape: LayerShape, trace: Trace | None = None) -> Figure:
+    """The figure of a layer's shape (and, with a trace, its numbers)."""
+    spec = shape.spec
+    if spec.ndim not in (1, 2):
+        raise MalformedInputError(
+            f"--format svg: pictures are 1-d and 2-d; {spec.name} has {spec.ndim} dimensions"
+        )
+    if spec.kind not in (OpKind.CONV, OpKind.CONVTRANSPOSE, OpKind.MAXPOOL, OpKind.AVGPOOL):
+        raise MalformedInputError(
+            f"--format svg draws conv, convtranspose, maxpool and avgpool, not {spec.kind.value}"
+        )
+    axes = tuple(axis_of(dim) for dim in shape.dims)
+    out = tuple(dim.output for dim in shape.dims)
+    cells = math.prod(a.size for a in axes) + math.prod(out)
+    if cells > MAX_CELLS:
+        raise MalformedInputError(
+            f"--format svg: {cells:,} cells; a picture holds at most {MAX_CELLS:,} (choose a "
+            "smaller input)"
+        )
+    dims = [
+        f"{'×'.join(str(d.input) for d in shape.dims)} input",
+        f"kernel {'×'.join(str(d.kernel) for d in shape.dims)}",
+        f"stride {'×'.join(str(d.stride) for d in shape.dims)}",
+    ]
+    if any(d.pad_before or d.pad_after for d in shape.dims):
+        pads = [
+            str(d.pad_before) if d.symmetric else f"{d.pad_before}:{d.pad_after}"
+            for d in shape.dims
+        ]
+        dims.append("padding " + "×".join(pads))
+    if any(d.dilation != 1 for d in shape.dims):
+        dims.append(f"dilation {'×'.join(str(d.dilation) for d in shape.dims)}")
+    if spec.kind is OpKind.CONVTRANSPOSE and any(d.output_padding for d in shape.dims):
+        dims.append(f"output_padding {'×'.join(str(d.output_padding) for d in shape.dims)}")
+    if spec.ceil_mode:
+        dims.append("ceil_mode")
+    title = (
+        f"{spec.name}: {'×'.join(str(d.input) for d in shape.dims)} -> {'×'.join(map(str, out))}"
+    )
+    caption = [", ".join(dims)]
+    if spec.kind is OpKind.CONVTRANSPOSE:
+        eff = "×".join(f"{d.effective_padding[0]}:{d.effective_padding[1]}" for d in shape.dims)
+        caption.append(
+            f"conv view: {max(d.stride for d in shape.dims) - 1} zero(s) inserted between input "
+            f"elements, padding d(k-1)-p = {eff}, the kernel rotated 180°, stride 1"
+        )
+    if any(a.dropped for a in axes):
+        caption.append("dashed red: the last ceil_mode window, dropped (it starts in the padding)")
+    values_in = values_out = None
+    width = 30
+    if trace is not None:
+        values_in, values_out = _trace_values(trace)
+        longest = max((len(v) for v in [*values_in.values(), *values_out.values()]), default=1)
+        width = max(30, 8 * longest + 10)
+    return Figure(title, axes, out, tuple(caption), values_in, values_out, width)
+
+
+def _trace_values(trace: Trace) -> tuple[dict[tuple[int, ...], str], dict[tuple[int, ...], str]]:
+    if trace.x.shape[0] != 1 or trace.out_channels != 1:
+        raise MalformedInputError(
+            "--format svg/html draws one channel: give a plain matrix (--x '1,2;3,4') and a "
+            f"single kernel (this layer has {trace.x.shape[0]} input and {trace.out_channels} "
+            "output channels)"
+        )
+    x = trace.x[0]
+    values_in = {tuple(int(i) for i in index): _number(x[index]) for index in _indices(x.shape)}
+    out = trace.output
+    values_out: dict[tuple[int, ...], str] = {}
+    if out is not None:
+        values_out = {
+            tuple(int(i) for i in index): _number(out[0][index])
+            for index in _indices(out.shape[1:])
+        }
+    return values_in, values_out
+
+
+def _indices(shape: tuple[int, ...]) -> list[tuple[int, ...]]:
+    import itertools
+
+    return list(itertools.product(*(range(n) for n in shape)))
+
+
+# --- SVG ------------------------------------------------------------------------------------------
+
+
+class _Svg:
+    def __init__(self) -> None:
+        self.parts: list[str] = []
+
+    def add(self, text: str) -> None:
+        self.parts.append(text)
+
+    def text(self, x: float, y: float, value: str, cls: str, extra: str = "") -> None:
+        self.add(f'<text x="{x:g}" y="{y:g}" class="{cls}"{extra}>{html.escape(value)}</text>')
+
+    def rect(self, x: float, y: float, w: float, h: float, cls: str, extra: str = "") -> None:
+        self.add(f'<rect x="{x:g}" y="{y:g}" width="{w:g}" height="{h:g}" class="{cls}"{extra}/>')
+
+
+@dataclass(frozen=True)
+class _Layout:
+    cell: int
+    in_x: int
+    in_y: int
+    out_x: int
+    out_y: int
+    width: int
+    height: int
+
+
+def _layout(fig: Figure) -> _Layout:
+    c = fig.cell
+    in_x, in_y = 20, 60
+    out_x = in_x + fig.cols * c + 70
+    width = max(out_x + fig.out_cols * c + 20, 520, in_x + 20 + 7 * max(map(len, fig.caption)))
+    grid_bottom = in_y + max(fig.rows, fig.out_rows) * c
+    height = grid_bottom + 40 + 18 * len(fig.caption) + 30
+    return _Layout(c, in_x, in_y, out_x, in_y, width, height)
+
+
+def _canvas_cell(fig: Figure, position: tuple[int, ...]) -> tuple[int, int]:
+    """(row, col) of a canvas coordinate tuple."""
+    if len(fig.axes) == 1:
+        return 0, position[0] - fig.axes[0].lo
+    return position[0] - fig.axes[0].lo, position[1] - fig.axes[1].lo
+
+
+def _window(fig: Figure, out: tuple[int, ...]) -> list[tuple[int, ...]]:
+    if len(fig.axes) == 1:
+        return [(c,) for c in fig.axes[0].taps[out[0]]]
+    return [(r, c) for r in fig.axes[0].taps[out[0]] for c in fig.axes[1].taps[out[1]]]
+
+
+def _draw_grids(svg: _Svg, fig: Figure, lay: _Layout) -> None:
+    c = lay.cell
+    svg.text(lay.in_x, 22, fig.title, "title")
+    svg.text(lay.in_x, lay.in_y - 10, "input (padding dashed)", "label")
+    svg.text(lay.out_x, lay.out_y - 10, "output", "label")
+    svg.add('<g class="input">')
+    for r in range(fig.rows):
+        for col in range(fig.cols):
+            kinds, sources = [], []
+            for axis, index in zip(fig.axes, (r, col) if len(fig.axes) == 2 else (col,)):
+                kinds.append(axis.kinds[index])
+                sources.append(axis.sources[index])
+            kind = _cell_kind(kinds)
+            x, y = lay.in_x + col * c, lay.in_y + r * c
+            svg.rect(x, y, c, c, f"cell {kind}", f' data-r="{r}" data-c="{col}"')
+            if fig.values_in is not None:
+                if kind == "data":
+                    value = fig.values_in.get(tuple(s for s in sources if s is not None), "")
+                else:
+                    value = "0" if kind in ("pad", "zero") else ""
+                if value:
+                    svg.text(x + c / 2, y + c / 2, value, "v")
+    svg.add("</g>")
+    svg.add('<g class="output">')
+    for r in range(fig.out_rows):
+        for col in range(fig.out_cols):
+            x, y = lay.out_x + col * c, lay.out_y + r * c
+            svg.rect(x, y, c, c, "cell out", f' data-r="{r}" data-c="{col}"')
+    svg.add("</g>")
+    # sizes along the grids
+    svg.text(lay.in_x, lay.in_y + fig.rows * c + 16, f"{fig.rows}×{fig.cols} canvas", "small")
+    svg.text(
+        lay.out_x,
+        lay.out_y + fig.out_rows * c + 16,
+        f"{'×'.join(map(str, fig.out))}",
+        "small",
+    )
+    y = lay.in_y + max(fig.rows, fig.out_rows) * c + 40
+    for line in fig.caption:
+        svg.text(lay.in_x, y, line, "label")
+        y += 18
+
+
+def _dropped(svg: _Svg, fig: Figure, lay: _Layout) -> None:
+    c = lay.cell
+    for index, axis in enumerate(fig.axes):
+        if not axis.dropped:
+            continue
+        lo, hi = min(axis.dropped), max(axis.dropped)
+        if len(fig.axes) == 1:
+            x0, y0, w, h = (lo - axis.lo) * c, 0, (hi - lo + 1) * c, c
+        elif index == 0:
+            x0, y0, w, h = 0, (lo - axis.lo) * c, fig.cols * c, (hi - lo + 1) * c
+        else:
+            x0, y0, w, h = (lo - axis.lo) * c, 0, (hi - lo + 1) * c, fig.rows * c
+        svg.rect(lay.in_x + x0, lay.in_y + y0, w, h, "dropped")
+
+
+def _output_values(svg: _Svg, fig: Figure, lay: _Layout, order: list[tuple[int, ...]]) -> None:
+    """Each output cell's fill (and value) appears from its frame on."""
+    c = lay.cell
+    count = len(order)
+    svg.add('<g class="results">')
+    for frame, out in enumerate(order):
+        r, col = (out[0], out[1]) if len(out) == 2 else (0, out[0])
+        x, y = lay.out_x + col * c, lay.out_y + r * c
+        begin = frame / count
+        svg.add(f'<g class="result" data-frame="{frame}" visibility="hidden">')
+        svg.rect(x, y, c, c, "cell done")
+        if fig.values_out:
+            svg.text(x + c / 2, y + c / 2, fig.values_out.get(out, ""), "v")
+        svg.add(
+            f'<animate attributeName="visibility" values="hidden;visible" keyTimes="0;{begin:.6f}" '
+            f'calcMode="discrete" dur="{count * FRAME_SECONDS:g}s" repeatCount="indefinite"/>'
+        )
+        svg.add("</g>")
+    svg.add("</g>")
+
+
+def _frames(
+    svg: _Svg, fig: Figure, lay: _Layout, order: list[tuple[int, ...]], animate: bool
+) -> None:
+    c = lay.cell
+    count = len(order)
+    for frame, out in enumerate(order):
+        svg.add(f'<g class="frame" data-frame="{frame}" visibility="hidden">')
+        for position in _window(fig, out):
+            r, col = _canvas_cell(fig, position)
+            svg.rect(lay.in_x + col * c, lay.in_y + r * c, c, c, "tap")
+        r, col = (out[0], out[1]) if len(out) == 2 else (0, out[0])
+        svg.rect(lay.out_x + col * c, lay.out_y + r * c, c, c, "now")
+        if animate:
+            start, stop = frame / count, (frame + 1) / count
+            svg.add(
+                '<animate attributeName="visibility" values="hidden;visible;hidden" '
+                f'keyTimes="0;{start:.6f};{stop:.6f}" calcMode="discrete" '
+                f'dur="{count * FRAME_SECONDS:g}s" repeatCount="indefinite"/>'
+            )
+        svg.add("</g>")
+
+
+def figure_svg(fig: Figure, frame: tuple[int, ...] | None = None, *, script: bool = False) -> str:
+    """The SVG: animated over every output position, or the still of ``frame`` (its window and
+    the outputs computed so far). ``script``: no animation, every frame hidden (the HTML page
+    shows them)."""
+    order = _frame_order(fig.out)
+    if frame is not None:
+        if len(frame) != len(fig.out) or not all(0 <= f < n for f, n in zip(frame, fig.out)):
+            raise MalformedInputError(
+                f"--frame: {','.join(map(str, frame))} is not an output position of "
+                f"{'×'.join(map(str, fig.out))}"
+            )
+    elif not script and len(order) > MAX_FRAMES:
+        raise MalformedInputError(
+            f"--format svg: {len(order):,} output positions; an animation has at most "
+            f"{MAX_FRAMES:,} frames (draw one with --frame i,j)"
+        )
+    lay = _layout(fig)
+    svg = _Svg()
+    svg.add(
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{lay.width}" height="{lay.height}" '
+        f'viewBox="0 0 {lay.width} {lay.height}" role="img">'
+    )
+    svg.add(f"<title>{html.escape(fig.title)}</title>")
+    svg.add(f"<style>{STYLE}</style>")
+    svg.rect(0, 0, lay.width, lay.height, "", ' fill="#ffffff"')
+    _draw_grids(svg, fig, lay)
+    _dropped(svg, fig, lay)
+    if frame is None:
+        _output_values(svg, fig, lay, order) if not script else _static_results(
+            svg, fig, lay, order, -1
+        )
+        _frames(svg, fig, lay, order, animate=not script)
+    else:
+        current = order.index(frame)
+        _static_results(svg, fig, lay, order, current)
+        svg.add(f'<g class="frame" data-frame="{current}">')
+        for position in _window(fig, frame):
+            r, col = _canvas_cell(fig, position)
+            svg.rect(lay.in_x + col * lay.cell, lay.in_y + r * lay.cell, lay.cell, lay.cell, "tap")
+        r, col = (frame[0], frame[1]) if len(frame) == 2 else (0, frame[0])
+        svg.rect(lay.out_x + col * lay.cell, lay.out_y + r * lay.cell, lay.cell, lay.cell, "now")
+        svg.add("</g>")
+    _legend(svg, fig, lay)
+    svg.add("</svg>")
+    return "\n".join(svg.parts) + "\n"
+
+
+def _static_results(
+    svg: _Svg, fig: Figure, lay: _Layout, order: list[tuple[int, ...]], upto: int
+) -> None:
+    """Output cells up to ``upto`` shown; the rest hidden (the HTML page reveals them)."""
+    c = lay.cell
+    svg.add('<g class="results">')
+    for frame, out in enumerate(order):
+        r, col = (out[0], out[1]) if len(out) == 2 else (0, out[0])
+        x, y = lay.out_x + col * c, lay.out_y + r * c
+        hidden = "" if frame <= upto else ' visibility="hidden"'
+        svg.add(f'<g class="result" data-frame="{frame}"{hidden}>')
+        svg.rect(x, y, c, c, "cell done")
+        if fig.values_out:
+            svg.text(x + c / 2, y + c / 2, fig.values_out.get(out, ""), "v")
+        svg.add("</g>")
+    svg.add("</g>")
+
+
+def _legend(svg: _Svg, fig: Figure, lay: _Layout) -> None:
+    y = lay.height - 22
+    x = lay.in_x
+    items = [("data", "input"), ("pad", "padding"), ("tap", "kernel footprint"), ("now", "output")]
+    if any("zero" in a.kinds for a in fig.axes):
+        items.insert(2, ("zero", "inserted zero"))
+    for cls, label in items:
+        svg.rect(x, y, 14, 14, f"cell {cls}")
+        svg.text(x + 19, y + 11, label, "small")
+        x += 24 + 7 * len(label)
+
+
+# --- HTML -----------------------------------------------------------------------------------------
+
+_SCRIPT = """
+const steps = JSON.parse(document.getElementById('steps').textContent);
+let current = 0;
+function show(k) {
+  current = Math.max(0, Math.min(steps.length - 1, k));
+  document.querySelectorAll('g.frame').forEach(g => g.setAttribute('visibility',
+    Number(g.dataset.frame) === current ? 'visible' : 'hidden'));
+  document.querySelectorAll('g.result').forEach(g => g.setAttribute('visibility',
+    Number(g.dataset.frame) <= current ? 'visible' : 'hidden'));
+  document.querySelectorAll('tr.step').forEach(tr => tr.classList.toggle('current',
+    Number(tr.dataset.step) === current));
+  const step = steps[current];
+  document.getElementById('where').textContent =
+    'step ' + (current + 1) + ' of ' + steps.length + ': output ' + step.at;
+  const list = document.getElementById('sum');
+  list.replaceChildren();
+  step.terms.forEach(t => {
+    const li = document.createElement('li');
+    li.textContent = t[0] + '   running sum ' + t[1];
+    list.appendChild(li);
+  });
+  document.getElementById('value').textContent = step.result;
+  const row = document.querySelector('tr.step.current');
+  if (row) row.scrollIntoView({block: 'nearest'});
+}
+document.getElementById('prev').addEventListener('click', () => show(current - 1));
+document.getElementById('next').addEventListener('click', () => show(current + 1));
+document.getElementById('first').addEventListener('click', () => show(0));
+document.getElementById('last').addEventListener('click', () => show(steps.length - 1));
+document.addEventListener('keydown', e => {
+  if (e.key === 'ArrowRight' || e.key === 'ArrowDown') { show(current + 1); e.preventDefault(); }
+  if (e.key === 'ArrowLeft' || e.key === 'ArrowUp') { show(current - 1); e.preventDefault(); }
+  if (e.key === 'Home') show(0);
+  if (e.key === 'End') show(steps.length - 1);
+});
+show(0);
+"""
+
+_PAGE_STYLE = """
+body{font-family:DejaVu Sans,Arial,sans-serif;margin:1.5em;color:#111;max-width:70em}
+button{font-size:1em;margin-right:.4em;padding:.3em .8em}
+#where{font-weight:bold;margin:.6em 0}
+#sum{font-family:DejaVu Sans Mono,monospace;margin:.3em 0}
+#value{font-family:DejaVu Sans Mono,monospace;font-weight:bold}
+table{border-collapse:collapse;margin-top:1em;font-family:DejaVu Sans Mono,monospace;font-size:.9em}
+td,th{border:1px solid #999;padding:.2em .5em;text-align:left}
+tr.current{background:#fde2cf;outline:2px solid #c0392b}
+.views table{margin:.5em 0}.views td.hl{background:#fde2cf}
+"""
+
+
+def _step_terms(step: Step, pool: OpKind | None) -> tuple[list[list[str]], str]:
+    """Per term: its text and the running sum; and the result line."""
+    rows: list[list[str]] = []
+    running: Any = 0
+    for term in step.terms:
+        if term.weight_value is None:  # a pool's window element
+            text = f"x{list(term.input_index[1:])} = {_number(term.input_value)}"
+            if pool is OpKind.MAXPOOL:
+                running = term.input_value if not rows else max(running, term.input_value)
+                rows.append([text, f"max so far {_number(running)}"])
+                continue
+            running = running + term.input_value
+        else:
+            where = "padding" if term.padding else f"x{list(term.input_index[1:])}"
+            text = (
+                f"{where} {_number(term.input_value)} × w{list(term.weight_index or ())[2:]} "
+                f"{_number(term.weight_value)} = {_number(term.product)}"
+            )
+            running = running + term.product
+        rows.append([text, _number(running)])
+    result = f"= {_number(step.value)}"
+    if step.bias is not None:
+        result = f"+ bias {_number(step.bias)} " + result
+    if step.divisor is not None:
+        result = f"÷ {step.divisor} ({step.divisor_reason}) " + result
+    return rows, result
+
+
+def trace_html(trace: Trace, view_html: str = "") -> str:
+    """One self-contained page: the figure, the steps, previous/next buttons and arrow keys,
+    the current window and output cell highlighted, the running sum shown."""
+    from convcalc.shapes import LayerShape
+
+    assert isinstance(trace.shape, LayerShape), "pictures draw layers with windows"
+    fig = figure_of(trace.shape, trace)
+    order = _frame_order(fig.out)
+    if len(order) > MAX_FRAMES:
+        raise MalformedInputError(
+            f"--format html: {len(order):,} steps; a page steps through at most {MAX_FRAMES:,}"
+        )
+    svg = figure_svg(fig, script=True)
+    pool = trace.spec.kind if trace.spec.kind.is_pool else None
+    steps = []
+    rows = []
+    for number, position in enumerate(order):
+        step = trace.step_at((0, *position))
+        terms, result = _step_terms(step, pool)
+        at = "[" + ", ".join(map(str, position)) + "]"
+        steps.append({"at": at, "terms": terms, "result": result})
+        rows.append(
+            f'<tr class="step" data-step="{number}"><td>{number + 1}</td><td>{at}</td>'
+            f"<td>{html.escape(' + '.join(t[0].split(' = ')[-1] for t in terms) or '-')}</td>"
+            f"<td>{html.escape(_number(step.value))}</td></tr>"
+        )
+    data = json.dumps(steps).replace("</", "<\\/")
+    title = html.escape(fig.title)
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>{title}</title>
+<style>{_PAGE_STYLE}</style></head>
+<body>
+<h1>{title}</h1>
+<div>{svg}</div>
+<div><button id="first">|&lt;</button><button id="prev">&lt; previous</button>
+<button id="next">next &gt;</button><button id="last">&gt;|</button>
+<span class="small">(or the arrow keys)</span></div>
+<div id="where"></div>
+<ol id="sum"></ol>
+<div>result: <span id="value"></span></div>
+{view_html}
+<table><thead><tr><th>step</th><th>output</th><th>products</th><th>value</th></tr></thead>
+<tbody>{"".join(rows)}</tbody></table>
+<script type="application/json" id="steps">{data}</script>
+<script>{_SCRIPT}</script>
+</body></html>
+"""
+
+
+def view_tables_html(trace: Trace, view: Any) -> str:
+    """The other views of a trace as tables under the figure: a transposed conv's scatter
+    (each input element times the kernel, placed at i*s) and its matrix, a conv's im2col."""
+    from convcalc.trace import Im2colView, MatrixView, ScatterView
+
+    parts = ['<div class="views">']
+    if isinstance(view, ScatterView):
+        parts.append("<h2>scatter view: the full output before cropping</h2>")
+        parts.append(_grid_table(view.full))
+        parts.append("<p>cropped by the padding to the output above.</p>")
+    elif isinstance(view, MatrixView):
+        parts.append("<h2>matrix view: output = Cᵀ · input (flattened)</h2>")
+        parts.append(_grid_table(view.matrix))
+    elif isinstance(view, Im2colView):
+        parts.append("<h2>im2col view: the column matrix (one column per output position)</h2>")
+        parts.append(_grid_table(view.columns))
+    parts.append("</div>")
+    return "".join(parts) if len(parts) > 2 else ""
+
+
+def _grid_table(values: Any) -> str:
+    import numpy as np
+
+    grid = np.asarray(values)
+    if grid.ndim == 1:
+        grid = grid.reshape(1, -1)
+    while grid.ndim > 2:
+        grid = grid[0]
+    rows = "".join(
+        "<tr>" + "".join(f"<td>{html.escape(_number(v))}</td>" for v in row) + "</tr>"
+        for row in grid.tolist()
+    )
+    return f"<table>{rows}</table>"
+
+
+# --- networks -------------------------------------------------------------------------------------
+
+
+def net_svg(report: NetworkReport) -> str:
+    """The network as a column of boxes (name, layer, output shape), arrows between them, and
+    each skip connection (a `from` that is not the layer before) as a dashed arrow at the side."""
+    result = report.result
+    layers = result.layers
+    box_w, box_h, gap, left = 340, 40, 18, 40
+    width = left + box_w + 60 + 12 * max(1, sum(len(layer.sources) for layer in layers))
+    width = min(width, left + box_w + 400)
+    height = 70 + (len(layers) + 1) * (box_h + gap) + 20
+    svg = _Svg()
+    svg.add(
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+        f'viewBox="0 0 {width} {height}" role="img">'
+    )
+    title = f"{result.source or 'network'}: {len(layers)} layers"
+    svg.add(f"<title>{html.escape(title)}</title>")
+    svg.add(f"<style>{STYLE}</style>")
+    svg.add(
+        '<defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" '
+        'markerHeight="7" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" '
+        'fill="#333"/></marker></defs>'
+    )
+    svg.rect(0, 0, width, height, "", ' fill="#ffffff"')
+    svg.text(left, 24, title, "title")
+
+    def top(index: int) -> int:  # index 0: the network input
+        return 50 + index * (box_h + gap)
+
+    def dims(shape: tuple[int, ...]) -> str:
+        return "×".join(map(str, shape[1:]))
+
+    svg.add('<g class="layer" data-index="0">')
+    svg.rect(left, top(0), box_w, box_h, "box")
+    svg.text(left + 10, top(0) + 17, "input", "label")
+    svg.text(left + 10, top(0) + 32, dims(result.input_shape), "small")
+    svg.add("</g>")
+    names = {"input": 0} | {layer.name: layer.index for layer in layers}
+    lane = 0
+    for layer in layers:
+        y = top(layer.index)
+        svg.add(f'<g class="layer" data-index="{layer.index}">')
+        svg.rect(left, y, box_w, box_h, "box")
+        label = (
+            layer.summary if layer.name == str(layer.index) else f"{layer.name}: {layer.summary}"
+        )
+        svg.text(left + 10, y + 17, f"{layer.index}  {label}"[:52], "label")
+        svg.text(left + 10, y + 32, dims(layer.output_shape), "small")
+        svg.add("</g>")
+        for source in layer.sources:
+            origin = names.get(source, layer.index - 1)
+            if origin == layer.index - 1:
+                svg.add(
+                    f'<path class="edge" d="M{left + box_w / 2},{top(origin) + box_h} '
+                    f'L{left + box_w / 2},{y}" marker-end="url(#arrow)"/>'
+                )
+                continue
+            lane += 1
+            x = left + box_w + 14 + 12 * (lane % 30)
+            y0 = top(origin) + box_h / 2
+            y1 = y + box_h / 2
+            svg.add(
+                f'<path class="skip" data-from="{html.escape(source)}" '
+                f'data-to="{html.escape(layer.name)}" d="M{left + box_w},{y0} L{x},{y0} L{x},{y1} '
+                f'L{left + box_w},{y1}" marker-end="url(#arrow)"/>'
+            )
+    svg.text(left, height - 10, "dashed: a skip connection (from = ...)", "small")
+    svg.add("</svg>")
+    return "\n".join(svg.parts) + "\n"
