@@ -71,6 +71,18 @@ def render_block(body: str, cwd: Path) -> str:
     return "".join(out)
 
 
+PICTURE = re.compile(r"<!-- picture: (?P<path>\S+): (?P<command>convcalc [^\n]*?) -->")
+
+
+def pictures(text: str, cwd: Path) -> dict[Path, str]:
+    """The committed pictures the README shows (``<!-- picture: FILE: convcalc ... -->``), each
+    as its command draws it now."""
+    return {
+        cwd / match.group("path"): run(match.group("command"), cwd)
+        for match in PICTURE.finditer(text)
+    }
+
+
 def updated(text: str, cwd: Path) -> str:
     return BLOCK.sub(lambda m: "```console\n" + render_block(m.group(1), cwd) + "```", text)
 
@@ -78,12 +90,20 @@ def updated(text: str, cwd: Path) -> str:
 def main() -> int:
     text = README.read_text(encoding="utf-8")
     new = updated(text, README.parent)
+    drawn = pictures(text, README.parent)
     if "--check" in sys.argv:
         if new != text:
             print("README.md examples are stale: run python scripts/update_readme.py")
             return 1
+        for path, picture in drawn.items():
+            if not path.exists() or path.read_text(encoding="utf-8") != picture:
+                print(f"{path.name} is stale: run python scripts/update_readme.py")
+                return 1
         return 0
     README.write_text(new, encoding="utf-8")
+    for path, picture in drawn.items():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(picture, encoding="utf-8")
     return 0
 
 

@@ -78,6 +78,34 @@ def generated_net_lines(count: int) -> list[list[str]]:
     return lines
 
 
+def generated_trace_lines(count: int) -> list[list[str]]:
+    rng = random.Random("fast-trace")
+    lines = []
+    for _ in range(count):
+        op = rng.choice(["conv2d", "convtranspose2d", "maxpool1d", "conv"])
+        argv = ["trace", op, "--x", rng.choice(["1,2;3,4", "arange:4x4", "1,2,3", "1,,2"])]
+        if op != "maxpool1d" or rng.random() < 0.3:
+            argv += ["--w", rng.choice(["1,0;0,1", "1", "2,1"])]
+        for flag, values in (
+            ("--s", ["1", "2"]),
+            ("--k", ["2", "3"]),
+            ("--view", ["auto", "scatter", "im2col", "nope"]),
+            ("--at", ["0,0", "9,9"]),
+            ("--frame", ["0,0", "1"]),
+        ):
+            if rng.random() < 0.3:
+                argv += [flag, rng.choice(values)]
+        argv += rng.choice([[], ["--json"], ["--plain"], ["--format", "svg"], ["--format", "html"]])
+        lines.append(argv)
+    return lines
+
+
+@pytest.mark.parametrize("argv", generated_trace_lines(16))
+def test_fast_trace_equals_typer(argv: list[str]) -> None:
+    """`trace` takes the same fast path (pictures included)."""
+    assert run(FAST, argv) == run(TYPER, argv)
+
+
 @pytest.mark.parametrize("argv", generated_net_lines(16))
 def test_fast_net_equals_typer(argv: list[str]) -> None:
     """`net` takes the same fast path: byte for byte what typer answers."""
@@ -94,7 +122,7 @@ def test_fast_net_equals_typer(argv: list[str]) -> None:
         ["shape", "conv2d", "conv2d", "--in", "5", "--k", "3"],
         ["shape", "conv2d", "--in", "5", "--k"],
         ["shape", "conv2d", "--in", "5", "--k", "3", "--json=1"],
-        ["shape", "conv2d", "--in", "5", "--k", "3", "--format", "svg"],
+        ["shape", "conv2d", "--in", "5", "--k", "3", "--format", "yaml"],
     ],
 )
 def test_unusual_command_lines_go_to_typer(argv: list[str]) -> None:

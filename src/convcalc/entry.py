@@ -12,7 +12,7 @@ import sys
 
 def main() -> None:
     argv = sys.argv[1:]
-    if argv[:1] in (["shape"], ["net"]):
+    if argv[:1] in (["shape"], ["net"], ["trace"]):
         code = _fast(argv)
         if code is not None:
             sys.exit(code)
@@ -25,7 +25,7 @@ def _fast(argv: list[str]) -> int | None:
     """The exit status of a shape or net query run without typer, or None to hand it to typer."""
     from convcalc import options
 
-    table = options.SHAPE if argv[0] == "shape" else options.NET
+    table = {"shape": options.SHAPE, "net": options.NET, "trace": options.TRACE}[argv[0]]
     values = options.parse_fast(argv[1:], table)
     if values is None:
         return None
@@ -36,6 +36,9 @@ def _fast(argv: list[str]) -> int | None:
     try:
         if argv[0] == "shape":
             commands.shape(**values)
+            return 0
+        if argv[0] == "trace":
+            commands.trace(**values)
             return 0
         return commands.net(**values)
     except OutputError as error:

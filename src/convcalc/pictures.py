@@ -38,7 +38,7 @@ text{font-family:DejaVu Sans,Arial,sans-serif;fill:#111}
 .over{fill:#ffffff;stroke:#bbb;stroke-dasharray:1 3}
 .out{fill:#ffffff}.done{fill:#7fb3d5}
 .tap{fill:#12355b;fill-opacity:0.35;stroke:#000;stroke-width:2.5}
-.now{fill:#c0392b;fill-opacity:0.8;stroke:#000;stroke-width:2}
+.now{fill:#c0392b;fill-opacity:0.45;stroke:#000;stroke-width:3}
 .dropped{fill:none;stroke:#c0392b;stroke-width:2;stroke-dasharray:6 3}
 .v{font-size:11px;text-anchor:middle;dominant-baseline:central}
 .box{fill:#eef4fa;stroke:#12355b;stroke-width:1.5}.edge{stroke:#333;stroke-width:1.5;fill:none}
@@ -118,10 +118,14 @@ def _frame_order(out: tuple[int, ...]) -> list[tuple[int, ...]]:
 
 
 def _number(value: Any) -> str:
-    if isinstance(value, Fraction):
+    """An exact number as the trace prints it: ints whole, Fractions as 41/9, floats short."""
+    kind = type(value)
+    if kind is int:
+        return str(value)
+    if kind is Fraction:
         return str(value) if value.denominator != 1 else str(value.numerator)
-    if isinstance(value, float):
-        return f"{value:.4g}"
+    if kind is float or getattr(getattr(value, "dtype", None), "kind", "") == "f":
+        return f"{float(value):.4g}"
     return str(value)
 
 
@@ -136,6 +140,8 @@ class Figure:
     values_in: dict[tuple[int, ...], str] | None = None  # by input position
     values_out: dict[tuple[int, ...], str] | None = None  # by output position
     cell: int = 30
+    kernel: tuple[tuple[str, ...], ...] = ()  # a trace's weights as drawn (rows of values)
+    kernel_label: str = "kernel"
 
     @property
     def rows(self) -> int:
@@ -204,11 +210,23 @@ def figure_of(shape: LayerShape, trace: Trace | None = None) -> Figure:
         caption.append("dashed red: the last ceil_mode window, dropped (it starts in the padding)")
     values_in = values_out = None
     width = 30
+    kernel: tuple[tuple[str, ...], ...] = ()
+    kernel_label = "kernel"
     if trace is not None:
         values_in, values_out = _trace_values(trace)
-        longest = max((len(v) for v in [*values_in.values(), *values_out.values()]), default=1)
+        if trace.w is not None:
+            weights = trace.w.reshape(trace.w.shape[2:])
+            if spec.kind is OpKind.CONVTRANSPOSE:  # the conv view reads it rotated
+                weights = weights[::-1, ::-1] if weights.ndim == 2 else weights[::-1]
+                kernel_label = "kernel, rotated 180° (conv view)"
+            grid = weights if weights.ndim == 2 else weights.reshape(1, -1)
+            kernel = tuple(tuple(_number(v) for v in row) for row in grid.tolist())
+        cells_text = [*values_in.values(), *values_out.values(), *(v for r in kernel for v in r)]
+        longest = max((len(v) for v in cells_text), default=1)
         width = max(30, 8 * longest + 10)
-    return Figure(title, axes, out, tuple(caption), values_in, values_out, width)
+    return Figure(
+        title, axes, out, tuple(caption), values_in, values_out, width, kernel, kernel_label
+    )
 
 
 def _trace_values(trace: Trace) -> tuple[dict[tuple[int, ...], str], dict[tuple[int, ...], str]]:
@@ -269,7 +287,10 @@ def _layout(fig: Figure) -> _Layout:
     in_x, in_y = 20, 60
     out_x = in_x + fig.cols * c + 70
     width = max(out_x + fig.out_cols * c + 20, 520, in_x + 20 + 7 * max(map(len, fig.caption)))
-    grid_bottom = in_y + max(fig.rows, fig.out_rows) * c
+    right = fig.out_rows + (len(fig.kernel) + 2 if fig.kernel else 0)
+    grid_bottom = in_y + max(fig.rows, right) * c
+    if fig.kernel:
+        width = max(width, out_x + len(fig.kernel[0]) * c + 20, out_x + 7 * len(fig.kernel_label))
     height = grid_bottom + 40 + 18 * len(fig.caption) + 30
     return _Layout(c, in_x, in_y, out_x, in_y, width, height)
 
@@ -324,7 +345,18 @@ def _draw_grids(svg: _Svg, fig: Figure, lay: _Layout) -> None:
         f"{'×'.join(map(str, fig.out))}",
         "small",
     )
-    y = lay.in_y + max(fig.rows, fig.out_rows) * c + 40
+    if fig.kernel:
+        top = lay.out_y + (fig.out_rows + 2) * c
+        svg.text(lay.out_x, top - 10, fig.kernel_label, "label")
+        svg.add('<g class="kernel">')
+        for r, row in enumerate(fig.kernel):
+            for col, value in enumerate(row):
+                x, y = lay.out_x + col * c, top + r * c
+                svg.rect(x, y, c, c, "cell data")
+                svg.text(x + c / 2, y + c / 2, value, "v")
+        svg.add("</g>")
+    right = fig.out_rows + (len(fig.kernel) + 2 if fig.kernel else 0)
+    y = lay.in_y + max(fig.rows, right) * c + 40
     for line in fig.caption:
         svg.text(lay.in_x, y, line, "label")
         y += 18
@@ -390,8 +422,8 @@ def _frames(
 
 def figure_svg(fig: Figure, frame: tuple[int, ...] | None = None, *, script: bool = False) -> str:
     """The SVG: animated over every output position, or the still of ``frame`` (its window and
-    the outputs computed so far). ``script``: no animation, every frame hidden (the HTML page
-    shows them)."""
+    the outputs computed so far). ``script``: no animation and one empty window group that the
+    HTML page draws each step's window into (window_cells gives the cells)."""
     order = _frame_order(fig.out)
     if frame is not None:
         if len(frame) != len(fig.out) or not all(0 <= f < n for f, n in zip(frame, fig.out)):
@@ -415,11 +447,12 @@ def figure_svg(fig: Figure, frame: tuple[int, ...] | None = None, *, script: boo
     svg.rect(0, 0, lay.width, lay.height, "", ' fill="#ffffff"')
     _draw_grids(svg, fig, lay)
     _dropped(svg, fig, lay)
-    if frame is None:
-        _output_values(svg, fig, lay, order) if not script else _static_results(
-            svg, fig, lay, order, -1
-        )
-        _frames(svg, fig, lay, order, animate=not script)
+    if frame is None and script:  # the page moves one window from step to step
+        _static_results(svg, fig, lay, order, -1)
+        svg.add('<g class="frame" id="window" data-frame="0"></g>')
+    elif frame is None:
+        _output_values(svg, fig, lay, order)
+        _frames(svg, fig, lay, order, animate=True)
     else:
         current = order.index(frame)
         _static_results(svg, fig, lay, order, current)
@@ -433,6 +466,18 @@ def figure_svg(fig: Figure, frame: tuple[int, ...] | None = None, *, script: boo
     _legend(svg, fig, lay)
     svg.add("</svg>")
     return "\n".join(svg.parts) + "\n"
+
+
+def window_cells(fig: Figure, out: tuple[int, ...], lay: _Layout | None = None) -> list[list[int]]:
+    """A step's window as [x, y] pixel corners in the page's figure, the output cell last."""
+    lay = lay or _layout(fig)
+    cells = []
+    for position in _window(fig, out):
+        r, col = _canvas_cell(fig, position)
+        cells.append([lay.in_x + col * lay.cell, lay.in_y + r * lay.cell])
+    r, col = (out[0], out[1]) if len(out) == 2 else (0, out[0])
+    cells.append([lay.out_x + col * lay.cell, lay.out_y + r * lay.cell])
+    return cells
 
 
 def _static_results(
@@ -469,11 +514,21 @@ def _legend(svg: _Svg, fig: Figure, lay: _Layout) -> None:
 
 _SCRIPT = """
 const steps = JSON.parse(document.getElementById('steps').textContent);
+const cell = Number(document.getElementById('steps').dataset.cell);
+const SVG = 'http://www.w3.org/2000/svg';
 let current = 0;
 function show(k) {
   current = Math.max(0, Math.min(steps.length - 1, k));
-  document.querySelectorAll('g.frame').forEach(g => g.setAttribute('visibility',
-    Number(g.dataset.frame) === current ? 'visible' : 'hidden'));
+  const win = document.getElementById('window');
+  win.dataset.frame = String(current);
+  win.replaceChildren();
+  steps[current].cells.forEach((xy, i) => {
+    const r = document.createElementNS(SVG, 'rect');
+    r.setAttribute('x', xy[0]); r.setAttribute('y', xy[1]);
+    r.setAttribute('width', cell); r.setAttribute('height', cell);
+    r.setAttribute('class', i === steps[current].cells.length - 1 ? 'now' : 'tap');
+    win.appendChild(r);
+  });
   document.querySelectorAll('g.result').forEach(g => g.setAttribute('visibility',
     Number(g.dataset.frame) <= current ? 'visible' : 'hidden'));
   document.querySelectorAll('tr.step').forEach(tr => tr.classList.toggle('current',
@@ -562,17 +617,20 @@ def trace_html(trace: Trace, view_html: str = "") -> str:
     pool = trace.spec.kind if trace.spec.kind.is_pool else None
     steps = []
     rows = []
+    lay = _layout(fig)
     for number, position in enumerate(order):
         step = trace.step_at((0, *position))
         terms, result = _step_terms(step, pool)
         at = "[" + ", ".join(map(str, position)) + "]"
-        steps.append({"at": at, "terms": terms, "result": result})
+        steps.append(
+            {"at": at, "terms": terms, "result": result, "cells": window_cells(fig, position, lay)}
+        )
         rows.append(
             f'<tr class="step" data-step="{number}"><td>{number + 1}</td><td>{at}</td>'
             f"<td>{html.escape(' + '.join(t[0].split(' = ')[-1] for t in terms) or '-')}</td>"
             f"<td>{html.escape(_number(step.value))}</td></tr>"
         )
-    data = json.dumps(steps).replace("</", "<\\/")
+    data = json.dumps(steps, separators=(",", ":")).replace("</", "<\\/")
     title = html.escape(fig.title)
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>{title}</title>
@@ -589,7 +647,7 @@ def trace_html(trace: Trace, view_html: str = "") -> str:
 {view_html}
 <table><thead><tr><th>step</th><th>output</th><th>products</th><th>value</th></tr></thead>
 <tbody>{"".join(rows)}</tbody></table>
-<script type="application/json" id="steps">{data}</script>
+<script type="application/json" id="steps" data-cell="{fig.cell}">{data}</script>
 <script>{_SCRIPT}</script>
 </body></html>
 """
