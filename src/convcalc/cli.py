@@ -100,8 +100,11 @@ def reporting(ctx: typer.Context, as_json: bool) -> Iterator[None]:
 def run_reported(ctx: typer.Context, command: Callable[..., int | None], **values: Any) -> None:
     """Run a command body from commands.py under ``reporting``; a body may answer an exit
     status (1: a failed --check, nothing solved)."""
+    from convcalc.output import to_file
+
     as_json = values.get("as_json") or values.get("fmt") == Format.JSON
-    with reporting(ctx, bool(as_json)):
+    output_file = values.pop("output_file", None)
+    with reporting(ctx, bool(as_json)), to_file(output_file):
         status = command(**values)
     if status:
         raise typer.Exit(status)

@@ -15,7 +15,6 @@ from convcalc.output import (
     emit,
     progress_on_stderr,
     resolve_format,
-    to_file,
     with_flag,
     write,
     write_rich,
@@ -79,50 +78,10 @@ def shape(
     as_json: bool,
     plain: bool,
     frame: str | None = None,
-    output_file: str | None = None,
 ) -> None:
     """``convcalc shape``: one size (conventions.shape_query) or a sweep over a range of sizes
-    (solve.sweep, each row that same query); ``-o FILE`` writes any of them to a file."""
+    (solve.sweep, each row that same query); a picture of one size (--format svg)."""
     chosen = resolve_format(fmt, as_json, plain, (*SHAPE_FORMATS, Format.SVG))
-    with to_file(output_file):
-        _shape(
-            op,
-            input_size,
-            kernel,
-            stride,
-            padding,
-            dilation,
-            output_padding,
-            ceil,
-            groups,
-            batch,
-            cin,
-            cout,
-            convention,
-            output_shape,
-            chosen,
-            frame,
-        )
-
-
-def _shape(
-    op: str,
-    input_size: str | None,
-    kernel: str | None,
-    stride: str | None,
-    padding: str,
-    dilation: str,
-    output_padding: str | None,
-    ceil: bool,
-    groups: int,
-    batch: int | None,
-    cin: int | None,
-    cout: int | None,
-    convention: str,
-    output_shape: str | None,
-    chosen: Format,
-    frame: str | None,
-) -> None:
     from convcalc.conventions import shape_query
     from convcalc.solve import parse_range
     from convcalc.specs import parse_op, parse_size_list
@@ -258,58 +217,10 @@ def trace(
     as_json: bool,
     plain: bool,
     frame: str | None = None,
-    output_file: str | None = None,
 ) -> None:
     """``convcalc trace``: the layer on the data (trace.trace_args), the steps shown, the view,
-    and with --grad-out the backward pass (backward.backward); ``-o FILE`` to a file."""
+    and with --grad-out the backward pass (backward.backward); pictures (--format svg/html)."""
     chosen = resolve_format(fmt, as_json, plain, (*SHAPE_FORMATS, Format.SVG, Format.HTML))
-    with to_file(output_file):
-        _trace(
-            op,
-            x,
-            w,
-            b,
-            grad_out,
-            kernel,
-            stride,
-            padding,
-            dilation,
-            output_padding,
-            ceil,
-            groups,
-            count_include_pad,
-            convention,
-            output_shape,
-            view,
-            at,
-            max_steps,
-            chosen,
-            frame,
-        )
-
-
-def _trace(
-    op: str,
-    x: str,
-    w: str | None,
-    b: str | None,
-    grad_out: str | None,
-    kernel: str | None,
-    stride: str | None,
-    padding: str,
-    dilation: str,
-    output_padding: str | None,
-    ceil: bool,
-    groups: int,
-    count_include_pad: bool | None,
-    convention: str,
-    output_shape: str | None,
-    view: ViewName,
-    at: str | None,
-    max_steps: int | None,
-    chosen: Format,
-    frame: str | None,
-) -> None:
     from convcalc.errors import ConvcalcError
     from convcalc.tensors import load_tensor
     from convcalc.trace import ConvView, choose_view, trace_args
@@ -436,27 +347,12 @@ def net(
     fmt: Format | None,
     as_json: bool,
     plain: bool,
-    output_file: str | None = None,
 ) -> int:
     """``convcalc net``: the exit status is 1 when --check finds an ``expect`` that fails (or,
-    over a range of sizes, a size that fails); ``-o FILE`` writes to a file."""
+    over a range of sizes, a size that fails)."""
     from convcalc.options import NET_FORMATS
 
     chosen = resolve_format(fmt, as_json, plain, NET_FORMATS)
-    with to_file(output_file):
-        return _net(spec, input_size, batch, near, dtype, optimizer, check, chosen)
-
-
-def _net(
-    spec: str,
-    input_size: str | None,
-    batch: int | None,
-    near: int | None,
-    dtype: Dtype,
-    optimizer: Optimizer,
-    check: bool,
-    chosen: Format,
-) -> int:
     from convcalc import serialize
     from convcalc.memory import NetworkReport, memory
     from convcalc.netsizes import is_range

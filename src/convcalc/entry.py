@@ -22,7 +22,8 @@ def main() -> None:
 
 
 def _fast(argv: list[str]) -> int | None:
-    """The exit status of a shape or net query run without typer, or None to hand it to typer."""
+    """The exit status of a shape, trace or net query run without typer, or None to hand it to
+    typer."""
     from convcalc import options
 
     table = {"shape": options.SHAPE, "net": options.NET, "trace": options.TRACE}[argv[0]]
@@ -31,16 +32,17 @@ def _fast(argv: list[str]) -> int | None:
         return None
     from convcalc import commands
     from convcalc.errors import ConvcalcError, MalformedInputError, OutputError
-    from convcalc.output import report_error, wants_json
+    from convcalc.output import report_error, to_file, wants_json
 
     try:
-        if argv[0] == "shape":
-            commands.shape(**values)
+        with to_file(values.pop("output_file", None)):
+            if argv[0] == "net":
+                return commands.net(**values)
+            if argv[0] == "trace":
+                commands.trace(**values)
+            else:
+                commands.shape(**values)
             return 0
-        if argv[0] == "trace":
-            commands.trace(**values)
-            return 0
-        return commands.net(**values)
     except OutputError as error:
         report_error(str(error), error.exit_code, False, to_stderr=True)
         return error.exit_code
