@@ -134,11 +134,24 @@ MODELS = {
 }
 
 
-def export(name: str, tmp_path: Path) -> tuple[Any, Path, tuple[int, ...]]:
+def export(
+    name: str, tmp_path: Path, exporter: str = "legacy"
+) -> tuple[Any, Path, tuple[int, ...]]:
+    """The model exported by torch's TorchScript-based exporter, or by the torch.export-based
+    one (dynamo=True, which needs onnxscript)."""
     cls, shape = MODELS[name]
     torch.manual_seed(0)
     model = cls().eval()
     path = tmp_path / f"{name}.onnx"
+    if exporter == "dynamo":
+        pytest.importorskip("onnxscript")
+        import contextlib
+        import io
+
+        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+            warnings.simplefilter("ignore")
+            torch.onnx.export(model, (torch.zeros(shape),), str(path), dynamo=True)
+        return model, path, shape
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         torch.onnx.export(model, torch.zeros(shape), str(path), dynamo=False)
@@ -171,13 +184,14 @@ def torch_macs(model: Any, shape: tuple[int, ...]) -> int:
     return total
 
 
+@pytest.mark.parametrize("exporter", ["legacy", "dynamo"])
 @pytest.mark.parametrize("name", sorted(MODELS))
-def test_onnx_matches_onnxruntime(name: str, tmp_path: Path) -> None:
+def test_onnx_matches_onnxruntime(name: str, exporter: str, tmp_path: Path) -> None:
     """Every node's output shape equals onnxruntime's; parameters equal the weight and bias
-    initializers; MACs equal torch's count."""
+    initializers; MACs equal torch's count. Both of torch's exporters."""
     onnx = pytest.importorskip("onnx")
     ort = pytest.importorskip("onnxruntime")
-    model, path, shape = export(name, tmp_path)
+    model, path, shape = export(name, tmp_path, exporter)
     ours = run_network(load_network(str(path)))
     graph = onnx.load(str(path))
     nodes = [n for n in graph.graph.node if n.op_type != "Constant"]
