@@ -87,6 +87,31 @@ def test_html_steps(browser: Any, tmp_path: Path) -> None:
     assert errors == []
 
 
+def test_scatter_view_follows_the_steps(browser: Any, tmp_path: Path) -> None:
+    """A transposed conv's page: the full scatter canvas highlights the cell that becomes the
+    current output (the padding crops the grey ones)."""
+    path = tmp_path / "scatter.html"
+    result = CliRunner().invoke(
+        app,
+        ["trace", "convtranspose2d", "--x", "1,2;3,4", "--w", "1,2;3,4", "--s", "2", "--p", "1"]
+        + ["--view", "scatter", "--format", "html"],
+    )
+    path.write_text(result.stdout)
+    errors: list[str] = []
+    page = page_of(browser, path, errors)
+
+    def highlighted() -> list[str]:
+        return page.evaluate(
+            "() => [...document.querySelectorAll('.views td.hl')].map(t => t.textContent)"
+        )
+
+    assert highlighted() == ["4"] and page.inner_text("#value") == "= 4"
+    page.keyboard.press("ArrowRight")
+    assert highlighted() == ["6"] and page.inner_text("#value") == "= 6"
+    assert page.evaluate("() => document.querySelectorAll('.views td.cropped').length") == 12
+    assert errors == []
+
+
 def test_svg_animates_by_itself(browser: Any, tmp_path: Path) -> None:
     """No script: SMIL moves the window from output to output and fills the output in."""
     path = tmp_path / "anim.svg"

@@ -533,6 +533,8 @@ function show(k) {
     Number(g.dataset.frame) <= current ? 'visible' : 'hidden'));
   document.querySelectorAll('tr.step').forEach(tr => tr.classList.toggle('current',
     Number(tr.dataset.step) === current));
+  document.querySelectorAll('.views td[data-col]').forEach(td => td.classList.toggle('hl',
+    Number(td.dataset.col) === current));
   const step = steps[current];
   document.getElementById('where').textContent =
     'step ' + (current + 1) + ' of ' + steps.length + ': output ' + step.at;
@@ -569,7 +571,9 @@ button{font-size:1em;margin-right:.4em;padding:.3em .8em}
 table{border-collapse:collapse;margin-top:1em;font-family:DejaVu Sans Mono,monospace;font-size:.9em}
 td,th{border:1px solid #999;padding:.2em .5em;text-align:left}
 tr.current{background:#fde2cf;outline:2px solid #c0392b}
-.views table{margin:.5em 0}.views td.hl{background:#fde2cf}
+h1{font-size:1.4em}h2{font-size:1.05em;margin-top:1.2em}
+.views table{margin:.5em 0}.views td.hl{background:#fde2cf;outline:2px solid #c0392b}
+.views td.cropped{background:#e9e9e9;color:#666}
 """
 
 
@@ -654,20 +658,46 @@ def trace_html(trace: Trace, view_html: str = "") -> str:
 
 
 def view_tables_html(trace: Trace, view: Any) -> str:
-    """The other views of a trace as tables under the figure: a transposed conv's scatter
-    (each input element times the kernel, placed at i*s) and its matrix, a conv's im2col."""
+    """The other views of a trace as tables under the figure, their cells tied to the steps:
+    the current output's column of a transposed conv's matrix Cᵀ or of a conv's im2col column
+    matrix is highlighted, and for the scatter view the full output canvas (before the padding
+    crops it) marks the current output's cell and greys what is cropped."""
     from convcalc.trace import Im2colView, MatrixView, ScatterView
 
     parts = ['<div class="views">']
     if isinstance(view, ScatterView):
-        parts.append("<h2>scatter view: the full output before cropping</h2>")
-        parts.append(_grid_table(view.full))
-        parts.append("<p>cropped by the padding to the output above.</p>")
+        parts.append(
+            "<h2>scatter view: each input element times the kernel, added at i·stride; the "
+            "full canvas before cropping</h2>"
+        )
+        full = view.full[0]
+        crop = view.crop
+        out = tuple(stop - start for start, stop in crop)
+        grid = full if full.ndim == 2 else full.reshape(1, -1)
+        starts = [start for start, _ in crop] if full.ndim == 2 else [0, crop[0][0]]
+        sizes = list(out) if full.ndim == 2 else [1, out[0]]
+        rows = []
+        for r, row in enumerate(grid.tolist()):
+            cells = []
+            for col, value in enumerate(row):
+                rr, cc = r - starts[0], col - starts[1]
+                inside = 0 <= rr < sizes[0] and 0 <= cc < sizes[1]
+                attr = f' data-col="{rr * sizes[1] + cc}"' if inside else ' class="cropped"'
+                cells.append(f"<td{attr}>{html.escape(_number(value))}</td>")
+            rows.append("<tr>" + "".join(cells) + "</tr>")
+        parts.append(f"<table>{''.join(rows)}</table>")
+        parts.append("<p>grey: cropped by the padding; highlighted: the current output.</p>")
     elif isinstance(view, MatrixView):
-        parts.append("<h2>matrix view: output = Cᵀ · input (flattened)</h2>")
+        parts.append(
+            "<h2>matrix view: output = Cᵀ · input (flattened); the current output reads its "
+            "column</h2>"
+        )
         parts.append(_grid_table(view.matrix))
     elif isinstance(view, Im2colView):
-        parts.append("<h2>im2col view: the column matrix (one column per output position)</h2>")
+        parts.append(
+            "<h2>im2col view: the column matrix, one column per output position (the current "
+            "one highlighted)</h2>"
+        )
         parts.append(_grid_table(view.columns))
     parts.append("</div>")
     return "".join(parts) if len(parts) > 2 else ""
@@ -682,7 +712,11 @@ def _grid_table(values: Any) -> str:
     while grid.ndim > 2:
         grid = grid[0]
     rows = "".join(
-        "<tr>" + "".join(f"<td>{html.escape(_number(v))}</td>" for v in row) + "</tr>"
+        "<tr>"
+        + "".join(
+            f'<td data-col="{col}">{html.escape(_number(v))}</td>' for col, v in enumerate(row)
+        )
+        + "</tr>"
         for row in grid.tolist()
     )
     return f"<table>{rows}</table>"
