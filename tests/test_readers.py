@@ -307,3 +307,50 @@ def test_onnx_example_reads(runner: CliRunner) -> None:
     assert data["valid_sizes"] == [8, 12, 16, 20, 24, 28, 32, 36, 40]
     missing = runner.invoke(app, ["net", str(EXAMPLES / "tiny_unet.onnx")])
     assert missing.exit_code == 2 and "'image' is ['?', 3, '?', '?']" in missing.stderr
+
+
+def test_onnx_shape_of_a_fixed_size(tmp_path: Path) -> None:
+    """`x.view(x.size(0), -1)` as some exporters write it (Shape -> Gather -> Unsqueeze ->
+    Concat -> Reshape): read where the file fixes the sizes, with a note; an op that is not
+    read is named with its node and the list."""
+    onnx = pytest.importorskip("onnx")
+    import numpy as np
+    from onnx import TensorProto, helper, numpy_helper
+
+    weight = numpy_helper.from_array(np.ones((4, 3, 3, 3), np.float32), "w")
+    fc = numpy_helper.from_array(np.ones((5, 144), np.float32), "fc")
+    nodes = [
+        helper.make_node("Conv", ["x", "w"], ["c"], name="conv", kernel_shape=[3, 3]),
+        helper.make_node("Shape", ["c"], ["s"], name="shape"),
+        helper.make_node(
+            "Constant", [], ["zero"], value=helper.make_tensor("z", TensorProto.INT64, [], [0])
+        ),
+        helper.make_node("Gather", ["s", "zero"], ["n"], name="gather", axis=0),
+        helper.make_node(
+            "Constant", [], ["axes"], value=helper.make_tensor("a", TensorProto.INT64, [1], [0])
+        ),
+        helper.make_node("Unsqueeze", ["n", "axes"], ["n1"], name="unsqueeze"),
+        helper.make_node(
+            "Constant", [], ["minus"], value=helper.make_tensor("m", TensorProto.INT64, [1], [-1])
+        ),
+        helper.make_node("Concat", ["n1", "minus"], ["shape"], name="concat", axis=0),
+        helper.make_node("Reshape", ["c", "shape"], ["flat"], name="reshape"),
+        helper.make_node("Gemm", ["flat", "fc"], ["y"], name="gemm", transB=1),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "view",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 3, 8, 8])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 5])],
+        [weight, fc],
+    )
+    path = tmp_path / "view.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), str(path))
+    spec = load_network(str(path))
+    assert run_network(spec).output_shape == (2, 5)
+    assert any("Shape of 'c' read as [2, 4, 6, 6]" in note for note in spec.notes)
+    bad = graph
+    bad.node.append(helper.make_node("LpNormalization", ["y"], ["z"], name="norm"))
+    onnx.save(helper.make_model(bad, opset_imports=[helper.make_opsetid("", 13)]), str(path))
+    with pytest.raises(ConvcalcError, match=r'node "norm" \(LpNormalization\): not supported'):
+        load_network(str(path))

@@ -23,7 +23,8 @@ SUPPORTED = (
     "(with a constant weight), Add, Sub, Mul, Div, Sum, Concat, BatchNormalization, Flatten, "
     "Reshape and Transpose (constant shapes), Resize/Upsample, Pad, Squeeze, Unsqueeze, "
     "ReduceMean, Relu, LeakyRelu, PRelu, Sigmoid, Tanh, Clip, HardSigmoid, HardSwish, Elu, Selu, "
-    "Gelu, Mish, Softmax, LogSoftmax, Dropout, Identity, Constant"
+    "Gelu, Mish, Softmax, LogSoftmax, Dropout, Identity, Constant, and Shape where the file "
+    "fixes the size"
 )
 _POINTWISE = {
     "Relu": "relu",
@@ -98,10 +99,14 @@ class _Reader:
             init.name: numpy_helper.to_array(init) for init in self.graph.initializer
         }
         self.ranks: dict[str, int] = {}
+        self.static: dict[str, tuple[int, ...]] = {}  # shapes inference fixed completely
         for info in [*self.graph.value_info, *self.graph.input, *self.graph.output]:
             tensor = info.type.tensor_type
             if tensor.HasField("shape"):
                 self.ranks[info.name] = len(tensor.shape.dim)
+                dims = [d.dim_value if d.HasField("dim_value") else 0 for d in tensor.shape.dim]
+                if all(d > 0 for d in dims):
+                    self.static[info.name] = tuple(dims)
         self.producer: dict[str, str] = {}
         self.layers: list[dict[str, Any]] = []
         self.names: set[str] = {"input"}
@@ -201,6 +206,8 @@ class _Reader:
         try:
             if op in _FOLDABLE and op != "Constant" and not data and any(node.input):
                 self.fold(node, a)  # a constant computed from constants (an exporter's pads)
+            elif op == "Shape" and node.input[0] in self.static:
+                self.shape_of(node, a)
             elif op == "Constant":
                 self.constant(node, a)
             elif op in ("Conv", "ConvTranspose"):
@@ -306,6 +313,20 @@ class _Reader:
                 self.constants[node.output[0]] = np.array(a[key])
                 return
         raise ConvcalcError("a Constant without a value convcalc reads")
+
+    def shape_of(self, node: Any, a: dict[str, Any]) -> None:
+        """``Shape`` of a tensor whose size the file fixes (``x.view(x.size(0), -1)``): a
+        constant, said in a note (an --in of another size may no longer fit the reshape)."""
+        import numpy as np
+
+        dims = self.static[node.input[0]]
+        start, end = int(a.get("start", 0)), a.get("end")
+        value = dims[start : None if end is None else int(end)]
+        self.constants[node.output[0]] = np.array(value, dtype=np.int64)
+        self.notes.append(
+            f"Shape of {node.input[0]!r} read as {list(value)} (the file's sizes); an --in of "
+            "other sizes may not fit what it computes"
+        )
 
     def fold(self, node: Any, a: dict[str, Any]) -> None:
         """Evaluate a node whose inputs are all constants, with numpy."""
