@@ -204,6 +204,8 @@ def net(ctx: typer.Context, **values: Any) -> None:
 
     A TOML spec is a graph: a layer reads the layer before it, or what `from` names (a name,
     "input", or a list for the merges add, mul and cat). The inline form is a linear stack.
+    ONNX, Keras and printed PyTorch models are read too; --format toml and --format torch
+    write any of them back out.
 
     Example: convcalc net --in 3,224,224 "conv2d k7 s2 p3 c64; maxpool2d k3 s2 p1"
     """

@@ -327,8 +327,9 @@ def _net_options() -> tuple[Opt, ...]:
             None,
             "A TOML file (input = [C, H, W] and [[layer]] tables with PyTorch's keyword names; "
             'a layer reads the one before it, or what `from = "enc2"` names; merges: layer = '
-            '"add", "mul", "cat") or an inline linear stack: "conv2d k7 s2 p3 c64; maxpool2d k3 '
-            's2 p1 -> relu".',
+            '"add", "mul", "cat"); a model: ONNX (.onnx, with convcalc[onnx]), Keras (.keras, '
+            "model.to_json() in .json) or PyTorch's print(model) (.txt, or - for stdin); or an "
+            'inline linear stack: "conv2d k7 s2 p3 c64; maxpool2d k3 s2 p1 -> relu".',
             required=True,
         ),
         Opt(
