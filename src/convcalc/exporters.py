@@ -56,20 +56,29 @@ _FIRST_KEYS = ("name", "layer", "from")
 def to_toml(spec: NetworkSpec, input_shape: tuple[int, ...] | None, batch: int | None) -> str:
     """The spec as TOML: ``input``, ``batch`` and one ``[[layer]]`` table per layer, name, layer
     and from first; comments say where it came from and what to edit."""
+    import textwrap
+
+    def comment(text: str) -> list[str]:
+        return textwrap.wrap(text, 96, initial_indent="# ", subsequent_indent="#   ")
+
     shape = input_shape or spec.input
     lines = [
         f"# {spec.source or 'network'} as a convcalc spec: `convcalc net FILE` reads it back.",
         '# Each layer reads the one before it unless `from` names others (a name, or "input").',
     ]
-    lines.extend(f"# {note}" for note in spec.notes)
+    for note in spec.notes:
+        lines.extend(comment(note))
+    notes_at = dict(spec.comments)
     if shape is not None:
         lines.append(f"input = {toml_value(list(shape))}")
     else:
         lines.append("# input = [C, H, W]  (give it here or with --in)")
     if batch or spec.batch:
         lines.append(f"batch = {batch or spec.batch}")
-    for layer in spec.layers:
+    for index, layer in enumerate(spec.layers):
         lines.append("")
+        if index in notes_at:
+            lines.extend(comment(notes_at[index]))
         lines.append("[[layer]]")
         keys = [k for k in _FIRST_KEYS if k in layer] + [k for k in layer if k not in _FIRST_KEYS]
         for key in keys:

@@ -482,6 +482,7 @@ class NetworkSpec:
     source: str = ""
     notes: tuple[str, ...] = ()  # what a reader wants said (--format toml writes them)
     input_hint: str = ""  # what a reader knows of the input when its sizes are not fixed
+    comments: tuple[tuple[int, str], ...] = ()  # (layer index, a note --format toml puts there)
     unclear: tuple[str, ...] = ()  # containers whose forward a printed model does not show
 
     def check_runnable(self) -> None:

@@ -77,6 +77,7 @@ def read_torch_repr(text: str, source: str) -> NetworkSpec:
     root = _parse(text, source)
     layers: list[dict[str, Any]] = []
     unclear: list[str] = []
+    comments: list[tuple[int, str]] = []
     notes: list[str] = [f"read from the printed PyTorch model {root.cls}"]
     state = {"spatial": False}
 
@@ -84,6 +85,14 @@ def read_torch_repr(text: str, source: str) -> NetworkSpec:
         if module.args is None:
             if not top and module.cls not in PLAIN:
                 unclear.append(f"{path} ({module.cls})")
+                comments.append(
+                    (
+                        len(layers),
+                        f"{path} ({module.cls}) starts here; its forward is not printed: a "
+                        'residual block adds its input (a layer = "add" with from = [its last '
+                        "layer, its input or downsample])",
+                    )
+                )
             for child in module.children:
                 walk(child, f"{path}.{child.name}" if path else child.name, False)
             return
@@ -115,6 +124,7 @@ def read_torch_repr(text: str, source: str) -> NetworkSpec:
         source,
         notes=tuple(notes),
         input_hint="a printed model does not say its input size",
+        comments=tuple(comments),
         unclear=tuple(unclear),
     )
 
