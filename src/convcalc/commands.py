@@ -356,7 +356,8 @@ def net(
     from convcalc import serialize
     from convcalc.memory import NetworkReport, memory
     from convcalc.netsizes import is_range
-    from convcalc.network import load_network, plan_network, run_plan
+    from convcalc.netspec import load_network
+    from convcalc.network import plan_network, run_plan
     from convcalc.specs import parse_size_list
 
     network = load_network(spec)

@@ -23,7 +23,8 @@ from convcalc.tensorops import (
 )
 
 if TYPE_CHECKING:
-    from convcalc.network import LayerResult, NetworkResult, NetworkSpec, Plan, PlannedLayer
+    from convcalc.netspec import NetworkSpec
+    from convcalc.network import LayerResult, NetworkResult, Plan, PlannedLayer
 
 
 # --- TOML -----------------------------------------------------------------------------------------

@@ -33,14 +33,17 @@ from __future__ import annotations
 import enum
 import math
 import re
-import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from fractions import Fraction
-from pathlib import Path
 from typing import Any, NamedTuple, assert_never
 
 from convcalc.errors import ConvcalcError, MalformedInputError
+from convcalc.netspec import NetworkSpec as NetworkSpec  # re-exported: the Python API
+from convcalc.netspec import _as_list, _flag, _int, _int_tuple
+from convcalc.netspec import load_network as load_network
+from convcalc.netspec import parse_inline as parse_inline
+from convcalc.netspec import parse_toml as parse_toml
 from convcalc.shapes import DimShape, LayerShape, layer_shape
 from convcalc.specs import (
     LayerArgs,
@@ -48,7 +51,6 @@ from convcalc.specs import (
     OpKind,
     OpName,
     dimension_names,
-    parse_int,
     parse_op,
     parse_size_list,
 )
@@ -471,242 +473,6 @@ class NetworkResult:
         return [layer for layer in self.layers if layer.expect_ok is False]
 
 
-@dataclass(frozen=True)
-class NetworkSpec:
-    """A parsed network: input shape (C, *spatial) without the batch, and its layers as
-    written (PyTorch keyword tables); plan_network types them."""
-
-    input: Shape | None
-    layers: list[dict[str, Any]]
-    batch: int | None = None
-    source: str = ""
-    notes: tuple[str, ...] = ()  # what a reader wants said (--format toml writes them)
-    input_hint: str = ""  # what a reader knows of the input when its sizes are not fixed
-    comments: tuple[tuple[int, str], ...] = ()  # (layer index, a note --format toml puts there)
-    unclear: tuple[str, ...] = ()  # containers whose forward a printed model does not show
-
-    def check_runnable(self) -> None:
-        """A printed PyTorch model whose containers are not plain sequences cannot be run as
-        a chain: say which, and how to go on, rather than compute a wrong one."""
-        if not self.unclear:
-            return
-        shown = ", ".join(self.unclear[:6]) + (", ..." if len(self.unclear) > 6 else "")
-        raise ConvcalcError(
-            f"{self.source}: {len(self.unclear)} container(s) are not plain sequences and their "
-            f"forward is not in the printed model: {shown} (a residual block adds its input, "
-            "a U-Net concatenates); write the model as a spec with --format toml, edit the "
-            "`from` keys there, and run that"
-        )
-
-
-# --- parsing ------------------------------------------------------------------------------------
-
-
-def load_network(text: str) -> NetworkSpec:
-    """A spec from a file or text, the reader picked by extension and content: TOML
-    (``.toml``, or text with ``[[layer]]``), ONNX (``.onnx``), Keras (``.keras`` archives and
-    ``model.to_json()`` text, ``.json``), PyTorch's ``print(model)`` (``.txt``, or text that
-    looks like it), ``-`` for standard input; otherwise the inline form
-    ``"conv2d k7 s2 p3 c64; maxpool2d k3 s2 p1"``."""
-    if not text.strip():
-        raise MalformedInputError(
-            'spec: empty; give a .toml file or layers such as "conv2d k3 c16; maxpool2d k2"'
-        )
-    if text == "-":
-        return _by_content(_read_stdin(), "<stdin>")
-    if text.lstrip().startswith("{"):  # Keras JSON given as text
-        return _by_content(text, "<spec>")
-    path = Path(text)
-    looks_like_path = re.fullmatch(r"[^\s;]*(/|\.[A-Za-z]+)", text.strip()) is not None
-    if looks_like_path and "->" not in text and not _is_file(path) and not _is_dir(path):
-        raise MalformedInputError(f"spec: no such file: {text}")
-    if "\n" not in text and _is_dir(path):
-        raise MalformedInputError(f"spec: {text} is a directory; give a .toml file or layers")
-    if text.endswith(".toml") or ("\n" not in text and _is_file(path)):
-        suffix = path.suffix.lower()
-        if suffix == ".onnx":
-            from convcalc.read_onnx import read_onnx
-
-            return read_onnx(path)
-        if suffix == ".keras":
-            from convcalc.read_keras import read_keras_archive
-
-            return read_keras_archive(path)
-        try:
-            content = path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            raise MalformedInputError(f"spec: no such file: {text}") from None
-        except OSError as error:
-            raise MalformedInputError(f"spec: cannot read {text}: {error.strerror}") from None
-        except UnicodeDecodeError as error:
-            raise MalformedInputError(
-                f"spec: {text} is not a UTF-8 text file (byte {error.start}: "
-                f"{error.object[error.start : error.start + 1]!r}); give a .toml spec, an .onnx "
-                "or .keras model, Keras JSON or a printed PyTorch model (.txt)"
-            ) from None
-        if suffix == ".toml":
-            return parse_toml(content, str(path))
-        return _by_content(content, str(path))
-    if "[[layer]]" in text or "\n" in text:
-        return _by_content(text, "<spec>")
-    return parse_inline(text)
-
-
-def _read_stdin() -> str:
-    import sys
-
-    try:
-        return sys.stdin.read()
-    except (OSError, ValueError) as error:
-        raise MalformedInputError(f"spec: cannot read standard input ({error})") from None
-    except UnicodeDecodeError:
-        raise MalformedInputError("spec: standard input is not UTF-8 text") from None
-
-
-def _by_content(content: str, source: str) -> NetworkSpec:
-    """TOML, Keras JSON or a printed PyTorch model, told apart by their first characters."""
-    stripped = content.lstrip()
-    if stripped.startswith("{"):
-        from convcalc.read_keras import read_keras_json
-
-        return read_keras_json(content, source)
-    if "[[layer]]" in content or re.match(r"(#.*\n|\s)*\w+\s*=", content):
-        return parse_toml(content, source)
-    if re.match(r"[A-Za-z_][\w.]*\(", stripped):
-        from convcalc.read_torch import read_torch_repr
-
-        return read_torch_repr(content, source)
-    return parse_toml(content, source)
-
-
-def _is_dir(path: Path) -> bool:
-    try:
-        return path.is_dir()
-    except OSError:
-        return False
-
-
-def _is_file(path: Path) -> bool:
-    try:
-        return path.is_file()
-    except OSError:
-        return False
-
-
-def parse_toml(content: str, source: str) -> NetworkSpec:
-    """The TOML form: ``input = [C, H, W]``, optional ``batch``, and ``[[layer]]`` tables with
-    PyTorch's keyword names."""
-    try:
-        data = tomllib.loads(content)
-    except tomllib.TOMLDecodeError as error:
-        raise MalformedInputError(f"spec: {source} is not valid TOML ({error})") from None
-    unknown = set(data) - {"input", "batch", "layer", "name", "description"}
-    if unknown:
-        raise MalformedInputError(f"spec: unknown top-level key(s) {sorted(unknown)} in {source}")
-    layers = data.get("layer", [])
-    if not isinstance(layers, list) or not all(isinstance(layer, dict) for layer in layers):
-        raise MalformedInputError("spec: write each layer as a [[layer]] table")
-    shape = data.get("input")
-    if shape is not None:
-        shape = _int_tuple(shape, "input")
-    batch = data.get("batch")
-    if batch is not None and (not isinstance(batch, int) or batch < 1):
-        raise MalformedInputError(f"spec: batch must be a positive integer, got {batch!r}")
-    return NetworkSpec(shape, [dict(layer) for layer in layers], batch, source)
-
-
-def _int_tuple(value: Any, what: str) -> Shape:
-    if isinstance(value, str):
-        return parse_size_list(value, what, minimum=1)
-    values = value if isinstance(value, list) else [value]
-    if not values or not all(
-        isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in values
-    ):
-        raise MalformedInputError(f"{what}: expected positive integers, got {value!r}")
-    return tuple(values)
-
-
-# Inline tokens: short option -> PyTorch keyword.
-_INLINE = {
-    "k": "kernel_size",
-    "s": "stride",
-    "p": "padding",
-    "d": "dilation",
-    "op": "output_padding",
-    "g": "groups",
-    "c": "out_channels",
-    "out": "output_size",
-    "x": "scale_factor",
-    "size": "size",
-    "f": "out_features",
-    "cin": "in_channels",
-}
-_INLINE_TOKEN = re.compile(r"^(op|out|size|cin|k|s|p|d|g|c|x|f)([0-9][0-9x.,:]*|same|valid)$")
-
-
-def parse_inline(text: str) -> NetworkSpec:
-    """``conv2d k7 s2 p3 c64; maxpool2d k3 s2 p1 -> relu`` (layers split by ``;`` or ``->``).
-
-    Tokens: k s p d op g (groups) c (out_channels) cin (in_channels) out (adaptive output_size)
-    x (scale_factor) size (upsample size) f (linear out_features), ``ceil``, ``nobias``,
-    ``name=NAME``, ``expect=enc1.input`` or ``expect=3x64x64``. Per-dimension values: ``k3x5``.
-
-    >>> parse_inline("conv2d k3 s2 c8 -> relu").layers[0]
-    {'layer': 'conv2d', 'kernel_size': [3], 'stride': [2], 'out_channels': 8}
-    """
-    layers = []
-    for number, chunk in enumerate(re.split(r";|->", text), start=1):
-        tokens = chunk.split()
-        if not tokens:
-            continue
-        layer: dict[str, Any] = {"layer": tokens[0]}
-        for token in tokens[1:]:
-            layer.update(_inline_token(token, number))
-        layers.append(layer)
-    if not layers:
-        raise MalformedInputError('spec: no layers (e.g. "conv2d k3 c16; maxpool2d k2")')
-    return NetworkSpec(None, layers, None, "<inline>")
-
-
-def _inline_token(token: str, number: int) -> dict[str, Any]:
-    lowered = token.lower()
-    if lowered in ("ceil", "ceil_mode"):
-        return {"ceil_mode": True}
-    if lowered in ("nobias", "bias=false"):
-        return {"bias": False}
-    if lowered.startswith("name="):
-        return {"name": token[5:]}
-    if lowered.startswith("expect="):
-        value = token[7:]
-        if re.fullmatch(r"[0-9x×,]+", value):
-            return {"expect": list(parse_size_list(value, "expect", minimum=1))}
-        return {"expect": value}
-    match = _INLINE_TOKEN.match(lowered)
-    if not match:
-        raise MalformedInputError(
-            f"layer {number}: cannot read {token!r} (tokens: k3 s2 p1 d1 op1 g2 c64 cin3 out7 x2 "
-            "size64 f10 ceil nobias name=N expect=SHAPE)"
-        )
-    key, value = _INLINE[match.group(1)], match.group(2)
-    if value in ("same", "valid"):
-        return {key: value}
-    if key == "scale_factor":
-        factors = value.split("x") if "x" in value else value.split(",")
-        if not all(re.fullmatch(r"[0-9]+(\.[0-9]+)?", f) for f in factors):
-            raise MalformedInputError(
-                f"layer {number}: {token!r}: scale factors are numbers such as x2 or x1.5 or x2x3"
-            )
-        return {key: [float(f) if "." in f else int(f) for f in factors]}
-    if key == "padding" and ":" in value:
-        raise MalformedInputError(f"layer {number}: PyTorch layers take symmetric padding")
-    try:
-        numbers = list(parse_size_list(value, key))
-    except MalformedInputError as error:
-        raise MalformedInputError(f"layer {number}: {token!r}: {error}") from None
-    scalar_keys = ("out_channels", "in_channels", "groups", "out_features")
-    return {key: numbers[0] if key in scalar_keys else numbers}
-
-
 # --- planning -----------------------------------------------------------------------------------
 
 
@@ -1088,42 +854,6 @@ def known_layers() -> str:
         f"linear, flatten, upsample, the merges add, mul and cat, and shape-preserving "
         f"{', '.join(others)}"
     )
-
-
-# --- typed TOML values --------------------------------------------------------------------------
-
-
-def _as_list(value: Any, key: str) -> list[int]:
-    """An integer, a list of integers, or a string in the CLI's size form ("3x3", "3,3")."""
-    if isinstance(value, str):
-        return list(parse_size_list(value, key))
-    values = value if isinstance(value, list) else [value]
-    if not values or not all(isinstance(v, int) and not isinstance(v, bool) for v in values):
-        raise MalformedInputError(
-            f"{key}: expected an integer or a list of integers, got {value!r}"
-        )
-    return values
-
-
-def _int(raw: dict[str, Any], key: str, default: int | None, minimum: int | None = 1) -> int:
-    """A scalar integer parameter: a TOML integer (never a float or bool), or an integer string."""
-    value = raw.get(key, default)
-    if isinstance(value, str):
-        return parse_int(value, key, minimum=minimum)
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise MalformedInputError(f"{key}: expected an integer, got {value!r}")
-    if minimum is not None and value < minimum:
-        rule = "positive" if minimum == 1 else f">= {minimum}"
-        raise MalformedInputError(f"{key}: must be {rule}, got {value}")
-    return value
-
-
-def _flag(raw: dict[str, Any], key: str, default: bool) -> bool:
-    """A boolean parameter: TOML true/false only (a string "false" would be truthy)."""
-    value = raw.get(key, default)
-    if not isinstance(value, bool):
-        raise MalformedInputError(f"{key}: expected true or false, got {value!r}")
-    return value
 
 
 # --- evaluation -----------------------------------------------------------------------------------

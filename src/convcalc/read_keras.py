@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from convcalc.errors import ConvcalcError, MalformedInputError
 
 if TYPE_CHECKING:
-    from convcalc.network import NetworkSpec
+    from convcalc.netspec import NetworkSpec
 
 _ACTIVATIONS = {
     "relu": "relu",
@@ -111,7 +111,7 @@ class _Reader:
         self.notes: list[str] = [f"read from the Keras {data.get('class_name')} model"]
 
     def spec(self) -> NetworkSpec:
-        from convcalc.network import NetworkSpec
+        from convcalc.netspec import NetworkSpec
 
         config = self.data["config"]
         layers = config.get("layers", [])

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from convcalc.errors import ConvcalcError, MalformedInputError
 
 if TYPE_CHECKING:
-    from convcalc.network import NetworkSpec
+    from convcalc.netspec import NetworkSpec
 
 SUPPORTED = (
     "Conv, ConvTranspose, MaxPool, AveragePool, GlobalAveragePool, GlobalMaxPool, Gemm, MatMul "
@@ -151,7 +151,7 @@ class _Reader:
     # -- the graph
 
     def spec(self) -> NetworkSpec:
-        from convcalc.network import NetworkSpec
+        from convcalc.netspec import NetworkSpec
 
         inputs = [i for i in self.graph.input if i.name not in self.constants]
         if len(inputs) != 1:

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from convcalc.errors import ConvcalcError, MalformedInputError
 
 if TYPE_CHECKING:
-    from convcalc.network import NetworkSpec
+    from convcalc.netspec import NetworkSpec
 
 # Containers whose forward runs their children in order (Sequential and its subclasses).
 PLAIN = {
@@ -72,7 +72,7 @@ class _Module:
 
 def read_torch_repr(text: str, source: str) -> NetworkSpec:
     """The NetworkSpec of a printed model (see the module docstring)."""
-    from convcalc.network import NetworkSpec
+    from convcalc.netspec import NetworkSpec
 
     root = _parse(text, source)
     layers: list[dict[str, Any]] = []
