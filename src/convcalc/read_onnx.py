@@ -425,7 +425,8 @@ class _Reader:
         if a.get("ceil_mode"):
             layer["ceil_mode"] = True
         if op == "AveragePool":
-            layer.pop("dilation", None) if layer.get("dilation") in ([1] * n,) else None
+            if layer.get("dilation") == [1] * n:
+                del layer["dilation"]  # an average pool takes none (a real one is refused)
             layer["count_include_pad"] = bool(a.get("count_include_pad", 0))
         return layer
 

@@ -185,7 +185,7 @@ def _repeat_names(name: str, count: int) -> list[str]:
     if match and count > 1:
         first = int(match.group(1))
         return [str(first + i) for i in range(count)]
-    return [name] * 1 if count == 1 else [f"{name}.{i}" for i in range(count)]
+    return [name] if count == 1 else [f"{name}.{i}" for i in range(count)]
 
 
 class _Copy(_Module):
