@@ -125,12 +125,29 @@ class ThreeD(nn.Module):
         return self.fc(torch.flatten(F.adaptive_avg_pool3d(y, 1), 1))
 
 
+class Shuffle(nn.Module):
+    """ShuffleNetV2's unit: a chunk into halves, one half convolved, a cat and a shuffle; then a
+    slice of channels and of every other column (Split or Slice in ONNX)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.branch = nn.Conv2d(4, 4, 3, padding=1, groups=4)
+        self.mix = nn.Conv2d(8, 8, 1)
+
+    def forward(self, x: Any) -> Any:
+        a, b = x.chunk(2, dim=1)
+        y = torch.cat([a, self.branch(b)], 1)
+        y = y.reshape(1, 2, 4, 9, 10).transpose(1, 2).reshape(1, 8, 9, 10)
+        return self.mix(y)[:, 2:6, 1:, ::2]
+
+
 MODELS = {
     "resnet": (ResNetish, (1, 3, 67, 61)),
     "unet": (UNetish, (2, 3, 32, 40)),
     "mobile": (MobileBlock, (1, 12, 15, 17)),
     "oned": (OneD, (3, 2, 37)),
     "threed": (ThreeD, (1, 1, 8, 20, 18)),
+    "shuffle": (Shuffle, (1, 8, 9, 10)),
 }
 
 
@@ -197,8 +214,9 @@ def test_onnx_matches_onnxruntime(name: str, exporter: str, tmp_path: Path) -> N
     nodes = [n for n in graph.graph.node if n.op_type != "Constant"]
     known = {o.name for o in graph.graph.output}
     for node in nodes:
-        if node.output[0] not in known:
-            graph.graph.output.append(onnx.ValueInfoProto(name=node.output[0]))
+        for output in node.output:
+            if output and output not in known:
+                graph.graph.output.append(onnx.ValueInfoProto(name=output))
     session = ort.InferenceSession(graph.SerializeToString(), providers=["CPUExecutionProvider"])
     import numpy as np
 
@@ -207,9 +225,16 @@ def test_onnx_matches_onnxruntime(name: str, exporter: str, tmp_path: Path) -> N
     by_node = {layer.name: layer.output_shape for layer in ours.layers}
     checked = 0
     for node in nodes:
-        if node.name in by_node:
-            assert by_node[node.name] == by_tensor[node.output[0]], node.name
-            checked += 1
+        # a layer per output: the node's name, or name:i for each part of a Split
+        names = (
+            [node.name]
+            if len(node.output) == 1
+            else [f"{node.name}:{i}" for i in range(len(node.output))]
+        )
+        for name, output in zip(names, node.output):
+            if name in by_node:
+                assert by_node[name] == by_tensor[output], name
+                checked += 1
     assert checked >= len(ours.layers) - 1
     assert ours.output_shape == by_tensor[graph.graph.output[0].name]
     weights = {init.name: math.prod(init.dims) for init in graph.graph.initializer}

@@ -14,10 +14,12 @@ from typing import TYPE_CHECKING, Any, assert_never
 
 from convcalc.specs import OpKind
 from convcalc.tensorops import (
+    ChunkLayer,
     MeanLayer,
     PadLayer,
     PermuteLayer,
     ReshapeLayer,
+    SliceLayer,
     SqueezeLayer,
     UnsqueezeLayer,
 )
@@ -291,6 +293,15 @@ def _layer_code(
             return None, [], [], f"{x}.reshape({', '.join(map(str, layer.output_shape))})"
         case MeanLayer(dims=dims, keepdim=keepdim):
             return None, [], [], f"{x}.mean(dim={tuple(dims)}, keepdim={keepdim})"
+        case SliceLayer(dims=dims, starts=starts, stops=stops, steps=steps):
+            rank = len(layer.input_shape)
+            index = [":"] * rank
+            for d, a, b, c in zip(dims, starts, stops, steps):
+                stop = "" if b >= 2**62 else str(b)
+                index[d % rank] = f"{a}:{stop}" + ("" if c == 1 else f":{c}")
+            return None, [], [], f"{x}[{', '.join(index)}]"
+        case ChunkLayer(dim=dim, chunks=chunks, index=part):
+            return None, [], [], f"{x}.chunk({chunks}, dim={dim})[{part}]"
         case _:
             assert_never(kind)
 

@@ -55,10 +55,12 @@ from convcalc.specs import (
     parse_size_list,
 )
 from convcalc.tensorops import (
+    ChunkLayer,
     MeanLayer,
     PadLayer,
     PermuteLayer,
     ReshapeLayer,
+    SliceLayer,
     SqueezeLayer,
     TensorOp,
     UnsqueezeLayer,
@@ -599,6 +601,8 @@ def _check_arity(layer: Layer, kind: str, sources: tuple[int, ...]) -> None:
             | SqueezeLayer()
             | UnsqueezeLayer()
             | MeanLayer()
+            | SliceLayer()
+            | ChunkLayer()
         ):
             if len(sources) != 1:
                 raise MalformedInputError(
@@ -715,6 +719,22 @@ def _plan_tensor_op(folded: str, kind: str, raw: dict[str, Any]) -> TensorOp | N
         case "unsqueeze":
             _check_keys(raw, frozenset({"dims"}), kind)
             return UnsqueezeLayer(_ints(_required(raw, "dims", kind), "dims"))
+        case "slice":
+            _check_keys(raw, frozenset({"dims", "starts", "stops", "steps"}), kind)
+            dims = _ints(_required(raw, "dims", kind), "dims")
+            starts = _ints(_required(raw, "starts", kind), "starts")
+            stops = _ints(_required(raw, "stops", kind), "stops")
+            steps = _ints(raw.get("steps", [1] * len(dims)), "steps")
+            if not len(dims) == len(starts) == len(stops) == len(steps):
+                raise MalformedInputError("slice: dims, starts, stops and steps differ in length")
+            return SliceLayer(dims, starts, stops, steps)
+        case "chunk":
+            _check_keys(raw, frozenset({"dim", "chunks", "index"}), kind)
+            chunks = _int(raw, "chunks", None)
+            index = _int(raw, "index", None, minimum=0)
+            if index >= chunks:
+                raise MalformedInputError(f"index: {index} is not one of {chunks} chunks")
+            return ChunkLayer(_int(raw, "dim", 1, minimum=None), chunks, index)
         case "mean" | "reducemean":
             _check_keys(raw, frozenset({"dims", "keepdim"}), kind)
             return MeanLayer(
@@ -1068,8 +1088,15 @@ def _apply(
             summary = f"{layer.op.value} constant {'x'.join(map(str, constant)) or 'scalar'}"
             return Applied(layer.op.value, summary, output, rf=rf if same else None)
         case (
-            ReshapeLayer() | PermuteLayer() | PadLayer() | SqueezeLayer() | UnsqueezeLayer()
-        ) | MeanLayer():
+            ReshapeLayer()
+            | PermuteLayer()
+            | PadLayer()
+            | SqueezeLayer()
+            | UnsqueezeLayer()
+            | MeanLayer()
+            | SliceLayer()
+            | ChunkLayer()
+        ):
             output = tensor_op_shape(layer, current)
             return Applied(
                 _TENSOR_OP_NAMES[type(layer)],
@@ -1088,6 +1115,8 @@ _TENSOR_OP_NAMES: dict[type, str] = {
     SqueezeLayer: "squeeze",
     UnsqueezeLayer: "unsqueeze",
     MeanLayer: "mean",
+    SliceLayer: "slice",
+    ChunkLayer: "chunk",
 }
 
 
@@ -1105,6 +1134,14 @@ def _tensor_op_summary(layer: TensorOp) -> str:
             return f"unsqueeze {list(dims)}"
         case MeanLayer(dims=dims, keepdim=keepdim):
             return f"mean {list(dims)}" + (" keepdim" if keepdim else "")
+        case SliceLayer(dims=dims, starts=starts, stops=stops, steps=steps):
+            parts = (
+                f"{d}:[{a}:{'' if b >= 2**62 else b}{'' if c == 1 else f':{c}'}]"
+                for d, a, b, c in zip(dims, starts, stops, steps)
+            )
+            return "slice " + " ".join(parts)
+        case ChunkLayer(dim=dim, chunks=chunks, index=index):
+            return f"chunk {index} of {chunks} on dim {dim}"
         case _:
             assert_never(layer)
 

@@ -22,7 +22,8 @@ SUPPORTED = (
     "Conv, ConvTranspose, MaxPool, AveragePool, GlobalAveragePool, GlobalMaxPool, Gemm, MatMul "
     "(with a constant weight), Add, Sub, Mul, Div, Sum, Concat, BatchNormalization, Flatten, "
     "Reshape and Transpose (constant shapes), Resize/Upsample, Pad, Squeeze, Unsqueeze, "
-    "ReduceMean, Relu, LeakyRelu, PRelu, Sigmoid, Tanh, Clip, HardSigmoid, HardSwish, Elu, Selu, "
+    "ReduceMean, Slice and Split (constant sizes), Relu, LeakyRelu, PRelu, Sigmoid, Tanh, Clip, "
+    "HardSigmoid, HardSwish, Elu, Selu, "
     "Gelu, Mish, Softmax, LogSoftmax, Dropout, Identity, Constant, and Shape where the file "
     "fixes the size"
 )
@@ -280,6 +281,10 @@ class _Reader:
                 layer = {"layer": "mean", "dims": [int(v) for v in axes]}
                 layer["keepdim"] = bool(a.get("keepdims", 1))
                 self.add(node, index, layer, [self.data_source(node)])
+            elif op == "Slice":
+                self.add(node, index, self.slice(node, a), [self.data_source(node)])
+            elif op == "Split":
+                self.split(node, index, a)
             elif op == "PRelu":
                 slope = self.const(node.input[1])
                 layer = {
@@ -293,6 +298,53 @@ class _Reader:
                 raise ConvcalcError(f"not supported; convcalc reads {SUPPORTED}")
         except ConvcalcError as error:
             raise ConvcalcError(f"{self.path}: {where}: {error}") from None
+
+    def slice(self, node: Any, a: dict[str, Any]) -> dict[str, Any]:
+        """Slice with constant starts, ends, axes and steps (inputs; attributes in opset < 10)."""
+        starts = self.ints(node.input[1]) if len(node.input) > 1 else a.get("starts")
+        ends = self.ints(node.input[2]) if len(node.input) > 2 else a.get("ends")
+        axes = self.ints(node.input[3]) if len(node.input) > 3 and node.input[3] else a.get("axes")
+        steps = self.ints(node.input[4]) if len(node.input) > 4 and node.input[4] else None
+        if starts is None or ends is None:
+            raise ConvcalcError("its starts and ends are computed, not constants")
+        dims = list(axes) if axes is not None else list(range(len(starts)))
+        cap = 2**62  # ONNX writes "to the end" as INT64_MAX
+        return {
+            "layer": "slice",
+            "dims": [int(d) for d in dims],
+            "starts": [max(min(int(v), cap), -cap) for v in starts],
+            "stops": [max(min(int(v), cap), -cap) for v in ends],
+            "steps": [int(v) for v in (steps or [1] * len(dims))],
+        }
+
+    def split(self, node: Any, index: int, a: dict[str, Any]) -> None:
+        """Split: one layer per output, a slice of the given sizes or an equal chunk."""
+        axis = int(a.get("axis", 0))
+        sizes = self.ints(node.input[1]) if len(node.input) > 1 and node.input[1] else None
+        sizes = sizes if sizes is not None else (list(a["split"]) if "split" in a else None)
+        source = self.data_source(node)
+        base = node.name or f"Split_{index}"
+        start = 0
+        for part, output in enumerate(node.output):
+            if sizes is not None:
+                layer: dict[str, Any] = {
+                    "layer": "slice",
+                    "dims": [axis],
+                    "starts": [start],
+                    "stops": [start + int(sizes[part])],
+                    "steps": [1],
+                }
+                start += int(sizes[part])
+            else:
+                layer = {"layer": "chunk", "dim": axis, "chunks": len(node.output), "index": part}
+            name = f"{base}:{part}"
+            self.names.add(name)
+            previous = self.layers[-1]["name"] if self.layers else "input"
+            table = {"name": name, **layer}
+            if source != previous:
+                table["from"] = source
+            self.layers.append(table)
+            self.producer[output] = name
 
     def data_source(self, node: Any) -> str:
         data = [t for t in node.input if t and t not in self.constants]

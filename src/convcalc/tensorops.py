@@ -60,7 +60,37 @@ class MeanLayer:
     keepdim: bool
 
 
-TensorOp = ReshapeLayer | PermuteLayer | PadLayer | SqueezeLayer | UnsqueezeLayer | MeanLayer
+@dataclass(frozen=True)
+class SliceLayer:
+    """``x[..., start:stop:step, ...]`` on the listed dimensions (ONNX Slice): Python's
+    clamping, so ``stop`` may be past the end; negative values count from the end."""
+
+    dims: tuple[int, ...]
+    starts: tuple[int, ...]
+    stops: tuple[int, ...]
+    steps: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class ChunkLayer:
+    """``x.chunk(chunks, dim)[index]`` (ONNX Split into equal parts): parts of
+    ``ceil(size / chunks)``, the last one shorter."""
+
+    dim: int
+    chunks: int
+    index: int
+
+
+TensorOp = (
+    ReshapeLayer
+    | PermuteLayer
+    | PadLayer
+    | SqueezeLayer
+    | UnsqueezeLayer
+    | MeanLayer
+    | SliceLayer
+    | ChunkLayer
+)
 
 
 def _text(shape: Shape) -> str:
@@ -120,6 +150,29 @@ def tensor_op_shape(op: TensorOp, shape: Shape) -> Shape:
             if keepdim:
                 return tuple(1 if i in axes else size for i, size in enumerate(shape))
             return tuple(size for i, size in enumerate(shape) if i not in axes)
+        case SliceLayer(dims=dims, starts=starts, stops=stops, steps=steps):
+            lengths = list(shape)
+            for dim, start, stop, step in zip(dims, starts, stops, steps):
+                axis = _axis(dim, rank, "dims")
+                if step == 0:
+                    raise ConvcalcError("steps: a slice's step cannot be 0")
+                lengths[axis] = len(range(*slice(start, stop, step).indices(shape[axis])))
+                if lengths[axis] == 0:
+                    raise ConvcalcError(
+                        f"slice {start}:{stop}:{step} of dimension {axis} (size {shape[axis]}) "
+                        "leaves nothing"
+                    )
+            return tuple(lengths)
+        case ChunkLayer(dim=dim, chunks=chunks, index=index):
+            axis = _axis(dim, rank, "dim")
+            size = -(-shape[axis] // chunks)
+            length = min(size * (index + 1), shape[axis]) - size * index
+            if length < 1:
+                raise ConvcalcError(
+                    f"chunk {index} of {chunks}: dimension {axis} has {shape[axis]} elements, "
+                    f"parts of {size}, so there is no part {index}"
+                )
+            return tuple(length if i == axis else n for i, n in enumerate(shape))
         case _:
             assert_never(op)
 
@@ -155,7 +208,9 @@ def keeps_spatial(op: TensorOp, shape: Shape, out: Shape, ndim: int) -> bool:
             return [d % rank for d in dims[-ndim:]] == list(range(rank - ndim, rank))
         case PadLayer():
             return False  # network.py shifts the field's start instead
-        case ReshapeLayer() | SqueezeLayer() | UnsqueezeLayer() | MeanLayer():
+        case (
+            ReshapeLayer() | SqueezeLayer() | UnsqueezeLayer() | MeanLayer() | SliceLayer()
+        ) | ChunkLayer():
             return True
         case _:
             assert_never(op)
