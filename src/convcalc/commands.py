@@ -6,6 +6,7 @@ on the start-up fast path. They raise ConvcalcError; the caller reports it.
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from typing import Any
 
 from convcalc.errors import MalformedInputError
@@ -20,6 +21,17 @@ from convcalc.output import (
     write_rich,
 )
 from convcalc.specs import LayerArgs, OpKind, ViewName
+
+
+def _printer(name: str) -> Callable[[Any, Any], None]:
+    """A table printer of render.py for ``emit``: rich is imported only when a table is drawn."""
+
+    def table(console: Any, found: Any) -> None:
+        from convcalc import render
+
+        getattr(render, name)(console, found)
+
+    return table
 
 
 def layer_options(
@@ -387,17 +399,12 @@ def net(
         return 0
     report = NetworkReport(result, memory(result, dtype, optimizer))
 
-    def table(console: Any, found: Any) -> None:
-        from convcalc.render import print_network
-
-        print_network(console, found)
-
     emit(
         chosen,
         report,
         json=serialize.network_dict,
         plain=lambda r: serialize.size_text(r.result.output_shape),
-        table=table,
+        table=_printer("print_network"),
         markdown=serialize.network_markdown,
         csv=serialize.network_csv,
     )
@@ -441,17 +448,12 @@ def _net_sizes(
         ranges, channels = None, channels_given
     sweep = sweep_sizes(plan, ranges, batch, near, channels=channels, ndim=ndim)
 
-    def table(console: Any, found: Any) -> None:
-        from convcalc.render import print_sizes
-
-        print_sizes(console, found)
-
     emit(
         chosen,
         sweep,
         json=serialize.sizes_dict,
         plain=serialize.sizes_plain,
-        table=table,
+        table=_printer("print_sizes"),
         markdown=serialize.sizes_markdown,
         csv=serialize.sizes_csv,
     )
@@ -571,17 +573,12 @@ def invert(
     resolved = resolve_args("torch", name, sizes, args)
     inversion = invert_layer(resolved.spec, resolved.input_size)
 
-    def table(console: Any, found: Any) -> None:
-        from convcalc.render import print_inversion
-
-        print_inversion(console, found)
-
     emit(
         chosen,
         inversion,
         json=serialize.inversion_dict,
         plain=serialize.inversion_plain,
-        table=table,
+        table=_printer("print_inversion"),
     )
 
 

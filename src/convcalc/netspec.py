@@ -46,6 +46,19 @@ class NetworkSpec:
         )
 
 
+def append_layer(
+    layers: list[dict[str, Any]], name: str, layer: dict[str, Any], sources: list[str]
+) -> None:
+    """Append a ``[[layer]]`` table named ``name`` reading ``sources`` (layer names or
+    "input"), the way the model readers write specs: ``from`` only where it is not the layer
+    before, which a spec reads by default."""
+    previous = layers[-1]["name"] if layers else "input"
+    table = {"name": name, **layer}
+    if sources != [previous]:
+        table["from"] = sources[0] if len(sources) == 1 else sources
+    layers.append(table)
+
+
 # --- parsing ------------------------------------------------------------------------------------
 
 

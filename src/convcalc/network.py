@@ -53,6 +53,7 @@ from convcalc.specs import (
     dimension_names,
     parse_op,
     parse_size_list,
+    shape_text,
 )
 from convcalc.tensorops import (
     ChunkLayer,
@@ -403,7 +404,7 @@ class LayerResult:
     name: str
     type: str
     summary: str
-    input_shape: Shape  # the first input: (N, C, *spatial) or (N, features)
+    input_shapes: tuple[Shape, ...]  # each input: (N, C, *spatial) or (N, features)
     output_shape: Shape
     params: int
     macs: int
@@ -412,11 +413,15 @@ class LayerResult:
     expect_text: str | None = None
     shape: LayerShape | None = None
     sources: tuple[str, ...] = ()  # names of the tensors it reads ("input": the network input)
-    input_shapes: tuple[Shape, ...] = ()
     explicit_from: bool = False
     mac_count: MacCount | None = None
     non_trainable_params: int = 0  # BatchNorm's running mean and variance (Keras counts them)
     source_labels: tuple[str, ...] = ()  # the sources as tables show them ("layer 5")
+
+    @property
+    def input_shape(self) -> Shape:
+        """The first input (the only one but for a merge)."""
+        return self.input_shapes[0]
 
     @property
     def expect_ok(self) -> bool | None:
@@ -967,7 +972,7 @@ def evaluate(plan: Plan, full_input: Shape) -> NetworkResult | Failure:
             planned.name,
             applied.type,
             applied.summary,
-            inputs[0],
+            inputs,
             applied.output,
             applied.params,
             applied.macs,
@@ -976,7 +981,6 @@ def evaluate(plan: Plan, full_input: Shape) -> NetworkResult | Failure:
             expect_text,
             applied.shape,
             tuple(plan.tensor_name(s) for s in planned.sources),
-            inputs,
             planned.explicit_from,
             applied.mac_count,
             applied.non_trainable,
@@ -1174,13 +1178,9 @@ def _spatial(current: Shape, ndim: int | None, what: str) -> Shape:
     if ndim is not None and len(current) != ndim + 2:
         raise ConvcalcError(
             f"input: {what} expects (N, C, {', '.join(dimension_names(ndim))}) "
-            f"but gets {_shape_text(current)}"
+            f"but gets {shape_text(current)}"
         )
     return current[2:]
-
-
-def _shape_text(shape: Shape) -> str:
-    return "(" + ", ".join(map(str, shape)) + ")"
 
 
 def _conv(
@@ -1228,7 +1228,7 @@ def _conv_shape(
     ndim = layer.op.ndim or len(current) - 2
     if ndim < 1:
         raise ConvcalcError(
-            f"input: {kind.value} needs spatial dimensions, got {_shape_text(current)}"
+            f"input: {kind.value} needs spatial dimensions, got {shape_text(current)}"
         )
     _spatial(current, ndim, f"{kind.value}{ndim}d")
     c_in = current[1]
@@ -1387,7 +1387,7 @@ def _batchnorm(layer: BatchNormLayer, current: Shape, rf: ReceptiveField | None)
     if len(current) not in expected_rank:
         raise ConvcalcError(
             f"input: batchnorm{layer.ndim}d does not take a {len(current)}-d input "
-            f"{_shape_text(current)}"
+            f"{shape_text(current)}"
         )
     params = (2 if layer.bias else 1) * channels if layer.affine else 0
     name = f"batchnorm{layer.ndim}d"
@@ -1412,20 +1412,20 @@ def _upsample(
     spatial = current[2:]
     if not spatial:
         raise ConvcalcError(
-            f"input: upsampling needs spatial dimensions, got {_shape_text(current)}"
+            f"input: upsampling needs spatial dimensions, got {shape_text(current)}"
         )
     if layer.size is not None:
         sizes = layer.size
         out = list(sizes * len(spatial) if len(sizes) == 1 else sizes)
         if len(out) != len(spatial):
-            raise ConvcalcError(f"size: give 1 or {len(spatial)} values for {_shape_text(current)}")
+            raise ConvcalcError(f"size: give 1 or {len(spatial)} values for {shape_text(current)}")
         label = f"upsample size{'x'.join(map(str, out))}"
     else:
         assert layer.scale is not None, "planning keeps exactly one of size and scale"
         factors = layer.scale * len(spatial) if len(layer.scale) == 1 else layer.scale
         if len(factors) != len(spatial):
             raise ConvcalcError(
-                f"scale_factor: give 1 or {len(spatial)} values for {_shape_text(current)}"
+                f"scale_factor: give 1 or {len(spatial)} values for {shape_text(current)}"
             )
         out = [upsample_size(n, f) for n, f in zip(spatial, factors)]
         if min(out) < 1:
@@ -1461,7 +1461,7 @@ def _linear(layer: LinearLayer, current: Shape, rf: ReceptiveField | None) -> Ap
     if layer.in_features is not None and layer.in_features != features:
         raise ConvcalcError(
             f"in_features: {layer.in_features} given, but the input's last dimension is "
-            f"{features} (input {_shape_text(current)}; flatten first?)"
+            f"{features} (input {shape_text(current)}; flatten first?)"
         )
     out = (*current[:-1], layer.out_features)
     params = features * layer.out_features + (layer.out_features if layer.bias else 0)
@@ -1496,7 +1496,7 @@ def _mismatch(
 ) -> ConvcalcError:
     return ConvcalcError(
         f"dim {dim}: {labels[0]} gives {sizes[0]}, {labels[1]} gives {sizes[1]} "
-        f"({labels[0]} {_shape_text(shapes[0])}, {labels[1]} {_shape_text(shapes[1])})"
+        f"({labels[0]} {shape_text(shapes[0])}, {labels[1]} {shape_text(shapes[1])})"
     )
 
 
@@ -1527,8 +1527,8 @@ def _cat(dim: int, inputs: tuple[Shape, ...], labels: tuple[str, ...]) -> Shape:
     for label, shape in zip(labels[1:], inputs[1:]):
         if len(shape) != rank:
             raise ConvcalcError(
-                f"{labels[0]} is {rank}-d {_shape_text(first)}, {label} is {len(shape)}-d "
-                f"{_shape_text(shape)}; cat joins tensors of one rank"
+                f"{labels[0]} is {rank}-d {shape_text(first)}, {label} is {len(shape)}-d "
+                f"{shape_text(shape)}; cat joins tensors of one rank"
             )
     if not -rank <= dim < rank:
         raise ConvcalcError(f"dim: {dim} is out of range for {rank}-d inputs (-{rank}..{rank - 1})")
@@ -1596,8 +1596,8 @@ def _mismatch_line(
     number: int, name: str, kind: str, output: Shape, text: str | None, want: Shape
 ) -> str:
     return (
-        f'layer {number} "{name}" ({kind}): output {_shape_text(output)}, expected {text} = '
-        f"{_shape_text(want)}"
+        f'layer {number} "{name}" ({kind}): output {shape_text(output)}, expected {text} = '
+        f"{shape_text(want)}"
     )
 
 

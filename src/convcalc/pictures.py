@@ -377,47 +377,64 @@ def _dropped(svg: _Svg, fig: Figure, lay: _Layout) -> None:
         svg.rect(lay.in_x + x0, lay.in_y + y0, w, h, "dropped")
 
 
-def _output_values(svg: _Svg, fig: Figure, lay: _Layout, order: list[tuple[int, ...]]) -> None:
-    """Each output cell's fill (and value) appears from its frame on."""
+def _output_corner(lay: _Layout, out: tuple[int, ...]) -> tuple[int, int]:
+    r, col = (out[0], out[1]) if len(out) == 2 else (0, out[0])
+    return lay.out_x + col * lay.cell, lay.out_y + r * lay.cell
+
+
+def window_cells(fig: Figure, out: tuple[int, ...], lay: _Layout | None = None) -> list[list[int]]:
+    """A step's window as [x, y] pixel corners in the figure, the output cell last: what the
+    animation's frames, a still and the HTML page's script all draw."""
+    lay = lay or _layout(fig)
+    cells = []
+    for position in _window(fig, out):
+        r, col = _canvas_cell(fig, position)
+        cells.append([lay.in_x + col * lay.cell, lay.in_y + r * lay.cell])
+    cells.append(list(_output_corner(lay, out)))
+    return cells
+
+
+def _draw_window(svg: _Svg, fig: Figure, lay: _Layout, out: tuple[int, ...]) -> None:
+    cells = window_cells(fig, out, lay)
+    for number, (x, y) in enumerate(cells):
+        svg.rect(x, y, lay.cell, lay.cell, "now" if number == len(cells) - 1 else "tap")
+
+
+def _switch(frame: int, count: int, *, stays: bool) -> str:
+    """SMIL: visible from the frame's start (until its end, or for good with ``stays``)."""
+    start, stop = frame / count, (frame + 1) / count
+    values, times = (
+        ("hidden;visible", f"0;{start:.6f}")
+        if stays
+        else (
+            "hidden;visible;hidden",
+            f"0;{start:.6f};{stop:.6f}",
+        )
+    )
+    return (
+        f'<animate attributeName="visibility" values="{values}" keyTimes="{times}" '
+        f'calcMode="discrete" dur="{count * FRAME_SECONDS:g}s" repeatCount="indefinite"/>'
+    )
+
+
+def _results(
+    svg: _Svg, fig: Figure, lay: _Layout, order: list[tuple[int, ...]], upto: int | None
+) -> None:
+    """The output cells (and values), each from its frame on: animated when ``upto`` is None,
+    else those up to ``upto`` shown and the rest hidden (the HTML page reveals them)."""
     c = lay.cell
-    count = len(order)
     svg.add('<g class="results">')
     for frame, out in enumerate(order):
-        r, col = (out[0], out[1]) if len(out) == 2 else (0, out[0])
-        x, y = lay.out_x + col * c, lay.out_y + r * c
-        begin = frame / count
-        svg.add(f'<g class="result" data-frame="{frame}" visibility="hidden">')
+        x, y = _output_corner(lay, out)
+        hidden = "" if upto is not None and frame <= upto else ' visibility="hidden"'
+        svg.add(f'<g class="result" data-frame="{frame}"{hidden}>')
         svg.rect(x, y, c, c, "cell done")
         if fig.values_out:
             svg.text(x + c / 2, y + c / 2, fig.values_out.get(out, ""), "v")
-        svg.add(
-            f'<animate attributeName="visibility" values="hidden;visible" keyTimes="0;{begin:.6f}" '
-            f'calcMode="discrete" dur="{count * FRAME_SECONDS:g}s" repeatCount="indefinite"/>'
-        )
+        if upto is None:
+            svg.add(_switch(frame, len(order), stays=True))
         svg.add("</g>")
     svg.add("</g>")
-
-
-def _frames(
-    svg: _Svg, fig: Figure, lay: _Layout, order: list[tuple[int, ...]], animate: bool
-) -> None:
-    c = lay.cell
-    count = len(order)
-    for frame, out in enumerate(order):
-        svg.add(f'<g class="frame" data-frame="{frame}" visibility="hidden">')
-        for position in _window(fig, out):
-            r, col = _canvas_cell(fig, position)
-            svg.rect(lay.in_x + col * c, lay.in_y + r * c, c, c, "tap")
-        r, col = (out[0], out[1]) if len(out) == 2 else (0, out[0])
-        svg.rect(lay.out_x + col * c, lay.out_y + r * c, c, c, "now")
-        if animate:
-            start, stop = frame / count, (frame + 1) / count
-            svg.add(
-                '<animate attributeName="visibility" values="hidden;visible;hidden" '
-                f'keyTimes="0;{start:.6f};{stop:.6f}" calcMode="discrete" '
-                f'dur="{count * FRAME_SECONDS:g}s" repeatCount="indefinite"/>'
-            )
-        svg.add("</g>")
 
 
 def figure_svg(fig: Figure, frame: tuple[int, ...] | None = None, *, script: bool = False) -> str:
@@ -448,54 +465,24 @@ def figure_svg(fig: Figure, frame: tuple[int, ...] | None = None, *, script: boo
     _draw_grids(svg, fig, lay)
     _dropped(svg, fig, lay)
     if frame is None and script:  # the page moves one window from step to step
-        _static_results(svg, fig, lay, order, -1)
+        _results(svg, fig, lay, order, -1)
         svg.add('<g class="frame" id="window" data-frame="0"></g>')
     elif frame is None:
-        _output_values(svg, fig, lay, order)
-        _frames(svg, fig, lay, order, animate=True)
+        _results(svg, fig, lay, order, None)
+        for number, out in enumerate(order):
+            svg.add(f'<g class="frame" data-frame="{number}" visibility="hidden">')
+            _draw_window(svg, fig, lay, out)
+            svg.add(_switch(number, len(order), stays=False))
+            svg.add("</g>")
     else:
         current = order.index(frame)
-        _static_results(svg, fig, lay, order, current)
+        _results(svg, fig, lay, order, current)
         svg.add(f'<g class="frame" data-frame="{current}">')
-        for position in _window(fig, frame):
-            r, col = _canvas_cell(fig, position)
-            svg.rect(lay.in_x + col * lay.cell, lay.in_y + r * lay.cell, lay.cell, lay.cell, "tap")
-        r, col = (frame[0], frame[1]) if len(frame) == 2 else (0, frame[0])
-        svg.rect(lay.out_x + col * lay.cell, lay.out_y + r * lay.cell, lay.cell, lay.cell, "now")
+        _draw_window(svg, fig, lay, frame)
         svg.add("</g>")
     _legend(svg, fig, lay)
     svg.add("</svg>")
     return "\n".join(svg.parts) + "\n"
-
-
-def window_cells(fig: Figure, out: tuple[int, ...], lay: _Layout | None = None) -> list[list[int]]:
-    """A step's window as [x, y] pixel corners in the page's figure, the output cell last."""
-    lay = lay or _layout(fig)
-    cells = []
-    for position in _window(fig, out):
-        r, col = _canvas_cell(fig, position)
-        cells.append([lay.in_x + col * lay.cell, lay.in_y + r * lay.cell])
-    r, col = (out[0], out[1]) if len(out) == 2 else (0, out[0])
-    cells.append([lay.out_x + col * lay.cell, lay.out_y + r * lay.cell])
-    return cells
-
-
-def _static_results(
-    svg: _Svg, fig: Figure, lay: _Layout, order: list[tuple[int, ...]], upto: int
-) -> None:
-    """Output cells up to ``upto`` shown; the rest hidden (the HTML page reveals them)."""
-    c = lay.cell
-    svg.add('<g class="results">')
-    for frame, out in enumerate(order):
-        r, col = (out[0], out[1]) if len(out) == 2 else (0, out[0])
-        x, y = lay.out_x + col * c, lay.out_y + r * c
-        hidden = "" if frame <= upto else ' visibility="hidden"'
-        svg.add(f'<g class="result" data-frame="{frame}"{hidden}>')
-        svg.rect(x, y, c, c, "cell done")
-        if fig.values_out:
-            svg.text(x + c / 2, y + c / 2, fig.values_out.get(out, ""), "v")
-        svg.add("</g>")
-    svg.add("</g>")
 
 
 def _legend(svg: _Svg, fig: Figure, lay: _Layout) -> None:

@@ -190,11 +190,9 @@ class _Reader:
         return [self.alias[n] for n in names]
 
     def emit(self, name: str, layer: dict[str, Any], sources: list[str]) -> None:
-        previous = self.layers[-1]["name"] if self.layers else "input"
-        table = {"name": name, **layer}
-        if sources != [previous]:
-            table["from"] = sources[0] if len(sources) == 1 else sources
-        self.layers.append(table)
+        from convcalc.netspec import append_layer
+
+        append_layer(self.layers, name, layer, sources)
         self.alias[name] = name
 
     def channels_last(self, cfg: dict[str, Any]) -> bool:

@@ -190,14 +190,11 @@ class _Reader:
         )
 
     def add(self, node: Any, index: int, layer: dict[str, Any], sources: list[str]) -> None:
+        from convcalc.netspec import append_layer
+
         name = self.unique(node, index)
-        previous = self.layers[-1]["name"] if self.layers else "input"
-        table = {"name": name, **layer}
-        if sources != [previous]:  # the layer before is the default
-            table["from"] = sources[0] if len(sources) == 1 else sources
-        self.layers.append(table)
-        for output in node.output[:1]:
-            self.producer[output] = name
+        append_layer(self.layers, name, layer, sources)
+        self.producer[node.output[0]] = name
 
     def node(self, node: Any, index: int) -> None:
         op = node.op_type
@@ -322,6 +319,8 @@ class _Reader:
         axis = int(a.get("axis", 0))
         sizes = self.ints(node.input[1]) if len(node.input) > 1 and node.input[1] else None
         sizes = sizes if sizes is not None else (list(a["split"]) if "split" in a else None)
+        from convcalc.netspec import append_layer
+
         source = self.data_source(node)
         base = node.name or f"Split_{index}"
         start = 0
@@ -339,11 +338,7 @@ class _Reader:
                 layer = {"layer": "chunk", "dim": axis, "chunks": len(node.output), "index": part}
             name = f"{base}:{part}"
             self.names.add(name)
-            previous = self.layers[-1]["name"] if self.layers else "input"
-            table = {"name": name, **layer}
-            if source != previous:
-                table["from"] = source
-            self.layers.append(table)
+            append_layer(self.layers, name, layer, [source])
             self.producer[output] = name
 
     def data_source(self, node: Any) -> str:

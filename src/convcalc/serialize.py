@@ -10,7 +10,7 @@ import re
 from typing import TYPE_CHECKING, Any, assert_never
 
 from convcalc.shapes import AdaptiveDim, AdaptiveShape, AnyShape, DimShape, FoldShape
-from convcalc.specs import LayerSpec, OpKind
+from convcalc.specs import LayerSpec, OpKind, shape_text
 
 if TYPE_CHECKING:
     from fractions import Fraction
@@ -355,11 +355,6 @@ def network_dict(report: NetworkReport) -> dict[str, Any]:
         "layers": layers,
         "mismatches": [mismatch_text(layer) for layer in result.mismatches],
     }
-
-
-def shape_text(shape: tuple[int, ...]) -> str:
-    """``(1, 64, 32, 32)``."""
-    return "(" + ", ".join(str(v) for v in shape) + ")"
 
 
 def sources_text(layer: LayerResult) -> str:

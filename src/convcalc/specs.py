@@ -250,6 +250,11 @@ class LayerSpec:
         return None
 
 
+def shape_text(shape: tuple[int, ...]) -> str:
+    """A tensor shape as messages and tables write it: ``(1, 64, 32, 32)``."""
+    return "(" + ", ".join(str(v) for v in shape) + ")"
+
+
 def dimension_names(ndim: int) -> tuple[str, ...]:
     """PyTorch's letters for spatial dimensions: L; H, W; D, H, W."""
     return {1: ("L",), 2: ("H", "W"), 3: ("D", "H", "W")}.get(

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import assert_never
 
 from convcalc.errors import ConvcalcError
+from convcalc.specs import shape_text
 
 Shape = tuple[int, ...]
 
@@ -93,10 +94,6 @@ TensorOp = (
 )
 
 
-def _text(shape: Shape) -> str:
-    return "(" + ", ".join(map(str, shape)) + ")"
-
-
 def _axis(dim: int, rank: int, what: str) -> int:
     if not -rank <= dim < rank:
         raise ConvcalcError(f"{what}: dimension {dim} is out of range for a {rank}-d input")
@@ -119,7 +116,7 @@ def tensor_op_shape(op: TensorOp, shape: Shape) -> Shape:
             if sorted(d % rank if -rank <= d < rank else d for d in dims) != list(range(rank)):
                 raise ConvcalcError(
                     f"dims: {list(dims)} is not a permutation of the {rank} dimensions of "
-                    f"{_text(shape)}"
+                    f"{shape_text(shape)}"
                 )
             return tuple(shape[d % rank] for d in dims)
         case PadLayer(pads=pads):
@@ -129,8 +126,8 @@ def tensor_op_shape(op: TensorOp, shape: Shape) -> Shape:
             out = tuple(size + before + after for size, (before, after) in zip(shape, full))
             if min(out) < 1:
                 raise ConvcalcError(
-                    f"pads: {[list(p) for p in full]} leave {_text(out)} from {_text(shape)}; "
-                    "every size must stay positive"
+                    f"pads: {[list(p) for p in full]} leave {shape_text(out)} from "
+                    f"{shape_text(shape)}; every size must stay positive"
                 )
             return out
         case SqueezeLayer(dims=dims):
@@ -187,12 +184,13 @@ def _reshape(shape: Shape, target: tuple[int, ...]) -> Shape:
         if known == 0 or total % known:
             raise ConvcalcError(
                 f"shape: {list(target)} is invalid for an input of {total:,} elements "
-                f"{_text(shape)}"
+                f"{shape_text(shape)}"
             )
         sizes[sizes.index(-1)] = total // known
     elif known != total:
         raise ConvcalcError(
-            f"shape: {list(target)} holds {known:,} elements, the input {_text(shape)} {total:,}"
+            f"shape: {list(target)} holds {known:,} elements, the input {shape_text(shape)} "
+            f"{total:,}"
         )
     return tuple(sizes)
 
