@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import gc
 import inspect
-import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -93,18 +92,19 @@ def reporting(ctx: typer.Context, as_json: bool) -> Iterator[None]:
     try:
         yield
     except ConvcalcError as error:
-        _report(str(error), error.exit_code, as_json, ctx, isinstance(error, OutputError))
+        usage = ctx if getattr(error, "usage", False) else None
+        _report(str(error), error.exit_code, as_json, usage, isinstance(error, OutputError))
         raise typer.Exit(error.exit_code) from None
 
 
 def run_reported(ctx: typer.Context, command: Callable[..., int | None], **values: Any) -> None:
     """Run a command body from commands.py under ``reporting``; a body may answer an exit
     status (1: a failed --check, nothing solved)."""
-    from convcalc.output import to_file
+    from convcalc.output import input_paths, to_file
 
     as_json = values.get("as_json") or values.get("fmt") == Format.JSON
     output_file = values.pop("output_file", None)
-    with reporting(ctx, bool(as_json)), to_file(output_file):
+    with reporting(ctx, bool(as_json)), to_file(output_file, input_paths(values)):
         status = command(**values)
     if status:
         raise typer.Exit(status)
@@ -130,6 +130,16 @@ def _report(
     if code == 2 and ctx is not None and not to_stderr:  # an output error is no usage error
         usage = f"{ctx.get_usage()}\nTry '{ctx.command_path} --help' for help.\n\n"
     report_error(message, code, as_json, usage, to_stderr)
+
+
+def usage_lines(name: str) -> str:
+    """The usage lines typer prints before a usage error of command ``name`` (the fast path
+    asks for them only when it has such an error to report)."""
+    group = typer.main.get_command(_only_command(name))
+    parent = typer.Context(group, info_name="convcalc")
+    sub = getattr(group, "commands", {}).get(name, group)
+    ctx = typer.Context(sub, info_name=name, parent=parent)
+    return f"{ctx.get_usage()}\nTry '{ctx.command_path} --help' for help.\n\n"
 
 
 def _version(value: bool) -> None:
@@ -272,6 +282,25 @@ def _only_command(name: str) -> typer.Typer:
     return single
 
 
+def _show_usage_error(error: Any, message: str) -> None:
+    """click's usage error as click shows it, with the user's words made safe to display (an
+    unknown option may hold an escape sequence)."""
+    from convcalc.boundary import display
+
+    head = ""
+    ctx = getattr(error, "ctx", None)
+    if ctx is not None:
+        hint = ""
+        if ctx.command.get_help_option(ctx) is not None:
+            hint = f"Try '{ctx.command_path} {ctx.help_option_names[0]}' for help.\n"
+        head = f"{ctx.get_usage()}\n{hint}\n"
+    try:
+        sys.stderr.write(f"{head}Error: {display(message)}\n")
+        sys.stderr.flush()
+    except (OSError, ValueError, AttributeError):
+        pass
+
+
 def main() -> None:
     """The typer app run on sys.argv (entry.py calls it for everything but the fast path):
     usage errors as plain text (or JSON with --json), never a traceback."""
@@ -289,7 +318,7 @@ def main() -> None:
         if wants_json(argv):
             write(dumps(error_dict(message, usage.exit_code)))
         else:
-            usage.show()
+            _show_usage_error(usage, message)
         code = usage.exit_code
     except (typer.Abort, KeyboardInterrupt):
         typer.echo("Aborted.", err=True)
@@ -301,12 +330,7 @@ def main() -> None:
         _report(str(error), error.exit_code, wants_json(argv), None, isinstance(error, OutputError))
         code = error.exit_code
     except Exception as error:  # a bug: one line, not a traceback, unless debugging
-        if os.environ.get("CONVCALC_DEBUG"):
-            raise
-        typer.echo(
-            f"Error: internal error ({type(error).__name__}: {error}); please report it "
-            "with the command line (set CONVCALC_DEBUG=1 for the traceback)",
-            err=True,
-        )
-        code = 3
+        from convcalc.output import report_bug
+
+        code = report_bug(error)
     sys.exit(code if isinstance(code, int) else 0)

@@ -366,6 +366,8 @@ def net(
 
     chosen = resolve_format(fmt, as_json, plain, NET_FORMATS)
     from convcalc import serialize
+    from convcalc.boundary import display, guarded
+    from convcalc.errors import InputError
     from convcalc.memory import NetworkReport, memory
     from convcalc.netsizes import is_range
     from convcalc.netspec import load_network
@@ -373,7 +375,15 @@ def net(
     from convcalc.specs import parse_size_list
 
     network = load_network(spec)
-    plan = plan_network(network)
+    try:
+        with guarded(network.source or spec):  # a value of a type the planner did not expect
+            plan = plan_network(network)
+    except InputError:
+        raise
+    except MalformedInputError as error:
+        if network.source == "<inline>":  # the command line's own words: usage lines apply
+            raise
+        raise InputError(f"{display(network.source)}: {error}") from None
     if chosen is not Format.TOML:
         network.check_runnable()
     if near is not None or (input_size is not None and is_range(input_size)):
@@ -409,11 +419,12 @@ def net(
         csv=serialize.network_csv,
     )
     if check and result.mismatches:
-        if chosen is not Format.TABLE:  # the table shows them; other formats on stderr
-            from convcalc.network import mismatch_text
+        # why the gate failed goes to stderr in every format (`--check >/dev/null` keeps it)
+        from convcalc.boundary import display
+        from convcalc.network import mismatch_text
 
-            for layer in result.mismatches:
-                print("expect failed: " + mismatch_text(layer), file=sys.stderr)
+        for layer in result.mismatches:
+            print("expect failed: " + display(mismatch_text(layer)), file=sys.stderr)
         return 1
     return 0
 

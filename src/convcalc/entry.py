@@ -1,8 +1,12 @@
 """The console script. ``convcalc shape ...`` is a shell one-liner run in loops (and ``convcalc
 net`` a design-review script step), so a plainly well formed shape or net query runs without
 importing typer (most of a query's start-up): options.py's table parses it and commands.py runs
-it. Anything else, ``--help``, completion, and every usage error
-(which prints typer's usage lines) goes to the typer app in cli.py, which reads the same table.
+it. Anything else, ``--help``, completion, and command lines that are not plainly well formed,
+goes to the typer app in cli.py, which reads the same table.
+
+A command runs once, whichever path parses it: once the fast path has started a command it
+reports every outcome itself (a usage error with typer's usage lines, fetched only then), so
+standard input is read once and nothing is done twice.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ def main() -> None:
 
 def _fast(argv: list[str]) -> int | None:
     """The exit status of a shape, trace or net query run without typer, or None to hand it to
-    typer."""
+    typer (before anything has run)."""
     from convcalc import options
 
     table = {"shape": options.SHAPE, "net": options.NET, "trace": options.TRACE}[argv[0]]
@@ -31,11 +35,11 @@ def _fast(argv: list[str]) -> int | None:
     if values is None:
         return None
     from convcalc import commands
-    from convcalc.errors import ConvcalcError, MalformedInputError, OutputError
-    from convcalc.output import report_error, to_file, wants_json
+    from convcalc.errors import ConvcalcError, OutputError
+    from convcalc.output import input_paths, report_bug, report_error, to_file, wants_json
 
     try:
-        with to_file(values.pop("output_file", None)):
+        with to_file(values.pop("output_file", None), input_paths(values)):
             if argv[0] == "net":
                 return commands.net(**values)
             if argv[0] == "trace":
@@ -43,16 +47,19 @@ def _fast(argv: list[str]) -> int | None:
             else:
                 commands.shape(**values)
             return 0
-    except OutputError as error:
-        report_error(str(error), error.exit_code, False, to_stderr=True)
+    except ConvcalcError as error:
+        usage = ""
+        if getattr(error, "usage", False):
+            from convcalc.cli import usage_lines
+
+            usage = usage_lines(argv[0])
+        to_stderr = isinstance(error, OutputError)  # stdout is what failed
+        report_error(str(error), error.exit_code, wants_json(argv), usage, to_stderr)
         return error.exit_code
-    except MalformedInputError:
-        return None  # typer reports it after its usage lines
-    except ConvcalcError as error:  # an invalid layer: exit 1, no usage lines in either path
-        report_error(str(error), error.exit_code, wants_json(argv))
-        return error.exit_code
-    except Exception:  # noqa: BLE001 - typer's path runs it again and reports a bug as a bug
-        return None
+    except KeyboardInterrupt:
+        return 130
+    except Exception as error:  # noqa: BLE001 - a bug: one line, exit 3
+        return report_bug(error)
 
 
 if __name__ == "__main__":

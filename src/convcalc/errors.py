@@ -21,7 +21,17 @@ class MalformedInputError(ConvcalcError):
     """Input that cannot be parsed or is out of range for its type (exit status 2)."""
 
     exit_code = 2
+    usage = True  # a command-line error: typer's usage lines come first
+
+
+class InputError(MalformedInputError):
+    """A file or stream that is malformed, over a budget or unreadable (exit status 2): one
+    line naming the file and the place, without the command line's usage lines."""
+
+    usage = False
 
 
 class OutputError(MalformedInputError):
     """Standard output cannot be written (ENOSPC, EIO, ...): exit status 2, message on stderr."""
+
+    usage = False

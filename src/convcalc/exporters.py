@@ -12,6 +12,7 @@ import math
 import re
 from typing import TYPE_CHECKING, Any, assert_never
 
+from convcalc.boundary import display
 from convcalc.specs import OpKind
 from convcalc.tensorops import (
     ChunkLayer,
@@ -45,12 +46,23 @@ def toml_value(value: Any) -> str:
     if isinstance(value, float):
         return repr(value) if math.isfinite(value) else ("inf" if value > 0 else "-inf")
     if isinstance(value, str):
-        return json.dumps(value, ensure_ascii=False)
+        return _toml_string(value)
     if isinstance(value, (list, tuple)):
         return "[" + ", ".join(toml_value(v) for v in value) + "]"
     if value is None:
         raise ValueError("TOML has no null")
     raise TypeError(f"no TOML form for {value!r}")
+
+
+def _toml_string(text: str) -> str:
+    """A TOML basic string: JSON's escapes, which TOML shares, plus DEL and C1 controls escaped
+    and lone surrogates (no Unicode scalar value) replaced.
+
+    >>> print(_toml_string(chr(27) + chr(127) + chr(0xD800)))
+    "\\u001b\\u007f�"
+    """
+    quoted = json.dumps(re.sub("[\ud800-\udfff]", "\ufffd", text), ensure_ascii=False)
+    return re.sub("[\x7f-\x9f]", lambda m: f"\\u{ord(m.group()):04x}", quoted)
 
 
 _FIRST_KEYS = ("name", "layer", "from")
@@ -61,12 +73,15 @@ def to_toml(spec: NetworkSpec, input_shape: tuple[int, ...] | None, batch: int |
     and from first; comments say where it came from and what to edit."""
     import textwrap
 
-    def comment(text: str) -> list[str]:
-        return textwrap.wrap(text, 96, initial_indent="# ", subsequent_indent="#   ")
+    def comment(text: str) -> list[str]:  # TOML comments hold no control characters
+        safe = display(re.sub("[\ud800-\udfff]", "\ufffd", text))
+        return textwrap.wrap(safe, 96, initial_indent="# ", subsequent_indent="#   ")
 
     shape = input_shape or spec.input
     lines = [
-        f"# {spec.source or 'network'} as a convcalc spec: `convcalc net FILE` reads it back.",
+        *comment(
+            f"{spec.source or 'network'} as a convcalc spec: `convcalc net FILE` reads it back."
+        ),
         '# Each layer reads the one before it unless `from` names others (a name, or "input").',
     ]
     for note in spec.notes:
@@ -92,7 +107,7 @@ def to_toml(spec: NetworkSpec, input_shape: tuple[int, ...] | None, batch: int |
 
 
 def _toml_key(key: str) -> str:
-    return key if re.fullmatch(r"[A-Za-z0-9_-]+", key) else json.dumps(key)
+    return key if re.fullmatch(r"[A-Za-z0-9_-]+", key) else _toml_string(key)
 
 
 # --- PyTorch --------------------------------------------------------------------------------------
@@ -124,14 +139,20 @@ _ACTIVATIONS = {
 }
 
 
-def _identifier(name: str, taken: set[str]) -> str:
-    base = re.sub(r"\W", "_", name).strip("_") or "layer"
-    if base[0].isdigit() or keyword.iskeyword(base):
+_RESERVED = ("x", "forward", "self", "F", "nn", "torch", "model", "Net", "OrderedDict", "y")
+
+
+def _identifier(name: str, taken: set[str], counters: dict[str, int]) -> str:
+    """A Python identifier for a layer name (ASCII, never a keyword or a name the module uses),
+    unique among ``taken``; ``counters`` keeps many equal names linear."""
+    base = re.sub(r"[^A-Za-z0-9_]", "_", name).strip("_") or "layer"
+    if base[0].isdigit() or keyword.iskeyword(base) or keyword.issoftkeyword(base):
         base = f"l{base}" if base[0].isdigit() else f"{base}_"
-    candidate, n = base, 2
-    while candidate in taken or candidate in ("x", "forward", "self", "F", "nn", "torch"):
+    candidate, n = base, counters.get(base, 2)
+    while candidate in taken or candidate in _RESERVED:
         candidate = f"{base}_{n}"
         n += 1
+    counters[base] = n
     taken.add(candidate)
     return candidate
 
@@ -153,7 +174,8 @@ def to_torch(plan: Plan, result: NetworkResult) -> str:
     from convcalc.network import MergeLayer
 
     names: set[str] = set()
-    idents = [_identifier(layer.name, names) for layer in plan.layers]
+    counters: dict[str, int] = {}
+    idents = [_identifier(layer.name, names, counters) for layer in plan.layers]
     modules: list[tuple[str, str]] = []  # (identifier, constructor)
     buffers: list[tuple[str, str]] = []
     statements: list[str] = []
@@ -174,7 +196,7 @@ def to_torch(plan: Plan, result: NetworkResult) -> str:
         var[planned.number] = ident
     shape = tuple(result.input_shape)
     header = [
-        f'"""{plan.source or "network"} as a PyTorch module, written by convcalc.',
+        '"""A PyTorch module written by convcalc (SOURCE names what it was written from).',
         "",
         f"Input {shape}: output {tuple(result.output_shape)}, {result.total_params:,} parameters.",
         '"""',
@@ -182,6 +204,8 @@ def to_torch(plan: Plan, result: NetworkResult) -> str:
         "import torch",
         "import torch.nn.functional as F",
         "from torch import nn",
+        "",
+        f"SOURCE = {_py_string(plan.source or 'network')}",
         "",
         "",
     ]
@@ -206,6 +230,12 @@ def to_torch(plan: Plan, result: NetworkResult) -> str:
     body.append(f"        return {var[plan.layers[-1].number] if plan.layers else 'x'}")
     body += ["", "", "model = Net()"]
     return _finish(header + body[1:], shape, "model")
+
+
+def _py_string(text: str) -> str:
+    """A Python string literal for text from input: ``repr``, which escapes every control,
+    format and separator character (lone surrogates replaced, as UTF-8 cannot carry them)."""
+    return repr(re.sub("[\ud800-\udfff]", "\ufffd", text))
 
 
 def _finish(lines: list[str], shape: tuple[int, ...], model: str) -> str:

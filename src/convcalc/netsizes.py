@@ -261,6 +261,7 @@ def sweep_sizes(
     memo = Memo()
     records: tuple[SizeRecord, ...] = ()
     if ranges is not None:
+        _check_work(ranges.count(), len(plan.layers))
         records = tuple(_record(plan, channels, spatial, n, memo) for spatial in ranges.sizes(ndim))
     found = None
     if near is not None:
@@ -273,6 +274,18 @@ def sweep_sizes(
         found = nearest(plan, channels, ndim, n, near, lo, hi, memo)
     square = ranges.square if ranges is not None else True
     return SizeSweep(plan.source, channels, ndim, square, records, n, found)
+
+
+def _check_work(sizes: int, layers: int) -> None:
+    """Refuse a sweep of more than MAX_SWEEP_WORK layer evaluations before it starts."""
+    from convcalc.boundary import MAX_SWEEP_WORK
+
+    if sizes * layers > MAX_SWEEP_WORK:
+        raise MalformedInputError(
+            f"--in: {sizes:,} input shapes x {layers:,} layers = {sizes * layers:,} layer "
+            f"evaluations; a sweep runs at most {MAX_SWEEP_WORK:,} (see Limits in the README): "
+            "narrow the range or give it a step (16..4096:16)"
+        )
 
 
 def _record(plan: Plan, channels: int, spatial: Shape, n: int, memo: Memo) -> SizeRecord:

@@ -12,7 +12,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from convcalc.errors import ConvcalcError, MalformedInputError
+from convcalc.boundary import (
+    MAX_DIGITS,
+    check_layer_count,
+    check_nesting,
+    check_numbers,
+    display,
+    read_text,
+)
+from convcalc.errors import ConvcalcError, InputError, MalformedInputError
 from convcalc.specs import parse_int, parse_size_list
 
 Shape = tuple[int, ...]
@@ -63,6 +71,17 @@ def append_layer(
 
 
 def load_network(text: str) -> NetworkSpec:
+    """A spec from a file or text (see ``_load``), its numbers and size within the limits
+    whichever reader read it."""
+    network = _load(text)
+    check_layer_count(len(network.layers), network.source)
+    check_numbers(network.layers, network.source)
+    if network.input is not None:
+        check_numbers(list(network.input), network.source)
+    return network
+
+
+def _load(text: str) -> NetworkSpec:
     """A spec from a file or text, the reader picked by extension and content: TOML
     (``.toml``, or text with ``[[layer]]``), ONNX (``.onnx``), Keras (``.keras`` archives and
     ``model.to_json()`` text, ``.json``), PyTorch's ``print(model)`` (``.txt``, or text that
@@ -73,16 +92,17 @@ def load_network(text: str) -> NetworkSpec:
             'spec: empty; give a .toml file or layers such as "conv2d k3 c16; maxpool2d k2"'
         )
     if text == "-":
-        return _by_content(_read_stdin(), "<stdin>")
+        return _by_content(_nonempty(read_text("-", "spec"), "standard input"), "<stdin>")
     if text.lstrip().startswith("{"):  # Keras JSON given as text
         return _by_content(text, "<spec>")
     path = Path(text)
+    shown = display(text)
     looks_like_path = re.fullmatch(r"[^\s;]*(/|\.[A-Za-z]+)", text.strip()) is not None
-    if looks_like_path and "->" not in text and not _is_file(path) and not _is_dir(path):
-        raise MalformedInputError(f"spec: no such file: {text}")
+    if looks_like_path and "->" not in text and not _exists(path):
+        raise InputError(f"spec: no such file: {shown}")
     if "\n" not in text and _is_dir(path):
-        raise MalformedInputError(f"spec: {text} is a directory; give a .toml file or layers")
-    if text.endswith(".toml") or ("\n" not in text and _is_file(path)):
+        raise InputError(f"spec: {shown} is a directory; give a .toml file or layers")
+    if text.endswith(".toml") or ("\n" not in text and _exists(path)):
         suffix = path.suffix.lower()
         if suffix == ".onnx":
             from convcalc.read_onnx import read_onnx
@@ -92,18 +112,7 @@ def load_network(text: str) -> NetworkSpec:
             from convcalc.read_keras import read_keras_archive
 
             return read_keras_archive(path)
-        try:
-            content = path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            raise MalformedInputError(f"spec: no such file: {text}") from None
-        except OSError as error:
-            raise MalformedInputError(f"spec: cannot read {text}: {error.strerror}") from None
-        except UnicodeDecodeError as error:
-            raise MalformedInputError(
-                f"spec: {text} is not a UTF-8 text file (byte {error.start}: "
-                f"{error.object[error.start : error.start + 1]!r}); give a .toml spec, an .onnx "
-                "or .keras model, Keras JSON or a printed PyTorch model (.txt)"
-            ) from None
+        content = _nonempty(read_text(text, "spec"), text)
         if suffix == ".toml":
             return parse_toml(content, str(path))
         return _by_content(content, str(path))
@@ -112,15 +121,14 @@ def load_network(text: str) -> NetworkSpec:
     return parse_inline(text)
 
 
-def _read_stdin() -> str:
-    import sys
-
-    try:
-        return sys.stdin.read()
-    except (OSError, ValueError) as error:
-        raise MalformedInputError(f"spec: cannot read standard input ({error})") from None
-    except UnicodeDecodeError:
-        raise MalformedInputError("spec: standard input is not UTF-8 text") from None
+def _nonempty(content: str, source: str) -> str:
+    """A spec with nothing in it is no network of 0 layers: a gate must not pass on nothing."""
+    if not content.strip():
+        raise InputError(
+            f"spec: {display(source)} is empty; give a .toml spec, a model file, or layers such "
+            'as "conv2d k3 c16; maxpool2d k2"'
+        )
+    return content
 
 
 def _by_content(content: str, source: str) -> NetworkSpec:
@@ -136,42 +144,65 @@ def _by_content(content: str, source: str) -> NetworkSpec:
         from convcalc.read_torch import read_torch_repr
 
         return read_torch_repr(content, source)
+    if "=" not in stripped.replace("name=", "").replace("expect=", "") and re.match(
+        r"[A-Za-z]+[0-9]*d?\b", stripped
+    ):  # the inline form, piped: "conv2d k3 c16; maxpool2d k2"
+        try:
+            return parse_inline(";".join(stripped.splitlines()), source)
+        except MalformedInputError as error:
+            raise InputError(
+                f"{display(source)}: not a TOML spec, Keras JSON, a printed model or layers "
+                f"({error})"
+            ) from None
     return parse_toml(content, source)
 
 
 def _is_dir(path: Path) -> bool:
     try:
         return path.is_dir()
-    except OSError:
+    except (OSError, ValueError):
         return False
 
 
-def _is_file(path: Path) -> bool:
+def _exists(path: Path) -> bool:
+    """Anything at ``path``: a file, or a FIFO or device, which the reader then refuses."""
     try:
-        return path.is_file()
-    except OSError:
+        return path.exists() and not path.is_dir()
+    except (OSError, ValueError):
         return False
 
 
 def parse_toml(content: str, source: str) -> NetworkSpec:
     """The TOML form: ``input = [C, H, W]``, optional ``batch``, and ``[[layer]]`` tables with
     PyTorch's keyword names."""
+    shown = display(source)
+    check_nesting(content, source)
+    check_layer_count(content.count("[[layer]]"), source)  # before the parser builds them
     try:
         data = tomllib.loads(content)
     except tomllib.TOMLDecodeError as error:
-        raise MalformedInputError(f"spec: {source} is not valid TOML ({error})") from None
+        raise InputError(f"spec: {shown} is not valid TOML ({error})") from None
+    except (ValueError, RecursionError):  # an integer past Python's digit limit
+        raise InputError(
+            f"spec: {shown}: an integer of thousands of digits; at most {MAX_DIGITS} (see Limits "
+            "in the README)"
+        ) from None
+    check_numbers(data, source)
     unknown = set(data) - {"input", "batch", "layer", "name", "description"}
     if unknown:
-        raise MalformedInputError(f"spec: unknown top-level key(s) {sorted(unknown)} in {source}")
+        raise InputError(
+            f"spec: unknown top-level key(s) {display(str(sorted(unknown)))} in {shown}"
+        )
     layers = data.get("layer", [])
     if not isinstance(layers, list) or not all(isinstance(layer, dict) for layer in layers):
-        raise MalformedInputError("spec: write each layer as a [[layer]] table")
+        raise InputError(f"spec: {shown}: write each layer as a [[layer]] table")
+    check_layer_count(len(layers), source)
     shape = data.get("input")
     if shape is not None:
         shape = _int_tuple(shape, "input")
     batch = data.get("batch")
-    if batch is not None and (not isinstance(batch, int) or batch < 1):
-        raise MalformedInputError(f"spec: batch must be a positive integer, got {batch!r}")
+    if batch is not None and (not isinstance(batch, int) or isinstance(batch, bool) or batch < 1):
+        raise InputError(f"spec: {shown}: batch must be a positive integer, got {batch!r}")
     return NetworkSpec(shape, [dict(layer) for layer in layers], batch, source)
 
 
@@ -204,7 +235,7 @@ _INLINE = {
 _INLINE_TOKEN = re.compile(r"^(op|out|size|cin|k|s|p|d|g|c|x|f)([0-9][0-9x.,:]*|same|valid)$")
 
 
-def parse_inline(text: str) -> NetworkSpec:
+def parse_inline(text: str, source: str = "<inline>") -> NetworkSpec:
     """``conv2d k7 s2 p3 c64; maxpool2d k3 s2 p1 -> relu`` (layers split by ``;`` or ``->``).
 
     Tokens: k s p d op g (groups) c (out_channels) cin (in_channels) out (adaptive output_size)
@@ -215,6 +246,7 @@ def parse_inline(text: str) -> NetworkSpec:
     {'layer': 'conv2d', 'kernel_size': [3], 'stride': [2], 'out_channels': 8}
     """
     layers = []
+    check_layer_count(text.count(";") + text.count("->") + 1, source)
     for number, chunk in enumerate(re.split(r";|->", text), start=1):
         tokens = chunk.split()
         if not tokens:
@@ -225,7 +257,7 @@ def parse_inline(text: str) -> NetworkSpec:
         layers.append(layer)
     if not layers:
         raise MalformedInputError('spec: no layers (e.g. "conv2d k3 c16; maxpool2d k2")')
-    return NetworkSpec(None, layers, None, "<inline>")
+    return NetworkSpec(None, layers, None, source)
 
 
 def _inline_token(token: str, number: int) -> dict[str, Any]:

@@ -495,7 +495,11 @@ def plan_network(spec: NetworkSpec) -> Plan:
         raw = dict(raw_layer)
         kind = str(raw.pop("layer", raw.pop("type", "")))
         given_name = raw.pop("name", None)
-        name = str(number) if given_name is None else str(given_name)
+        if given_name is not None and not isinstance(given_name, str):
+            raise MalformedInputError(
+                f"layer {number}: name: expected a string, got {given_name!r:.60}"
+            )
+        name = str(number) if given_name is None else given_name
         where = (
             f"layer {number}"
             + (f' "{name}"' if given_name is not None else "")
@@ -1403,7 +1407,13 @@ def upsample_size(size: int, scale: int | float) -> int:
     """
     if isinstance(scale, int):
         return size * scale
-    return math.floor(float(size) * float(scale))
+    product = float(size) * float(scale)
+    if not math.isfinite(product):
+        raise ConvcalcError(
+            f"scale_factor: {size} x {scale} overflows a float (PyTorch computes the size in "
+            "floating point)"
+        )
+    return math.floor(product)
 
 
 def _upsample(

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, assert_never
 
+from convcalc.boundary import display_block
 from convcalc.errors import MalformedInputError, OutputError
 from convcalc.options import Format
 from convcalc.serialize import dumps, error_dict
@@ -66,24 +67,99 @@ def write(text: str, newline: bool = True) -> None:
         raise OutputError(f"cannot write the output: {error.strerror or error}") from None
 
 
+def input_paths(values: dict[str, Any]) -> list[str]:
+    """The files a command reads, from its option values: net's spec, trace's ``@FILE`` data
+    (``-o`` may not name one of them)."""
+    paths = []
+    spec = values.get("spec")
+    if isinstance(spec, str) and spec != "-":
+        paths.append(spec)
+    for key in ("x", "w", "b", "grad_out"):
+        value = values.get(key)
+        if isinstance(value, str) and value.startswith("@"):
+            paths.append(value[1:])
+    return paths
+
+
 @contextmanager
-def to_file(path: str | None) -> Iterator[None]:
-    """``-o FILE``: everything written inside goes to FILE (created or replaced) instead of
-    standard output; a file that cannot be written is a one-line error, exit status 2."""
+def to_file(path: str | None, inputs: list[str] = []) -> Iterator[None]:  # noqa: B006 - read only
+    """``-o FILE``: everything written inside goes to FILE instead of standard output, atomically:
+    written beside FILE and renamed over it when the command succeeds, so that a failed run
+    leaves FILE as it was. ``-o`` onto one of the command's own inputs is refused; a target that
+    is not a regular file (``/dev/null``, a FIFO) is written directly."""
     if path is None:
         yield
         return
+    import stat
+    import tempfile
+
+    from convcalc.boundary import display
+
+    shown = display(path)
+    for source in inputs:
+        try:
+            same = os.path.samefile(source, path)
+        except OSError:
+            same = False
+        if same:
+            raise OutputError(f"-o: {shown} is an input of this command; write to another file")
     try:
-        handle = open(path, "w", encoding="utf-8")  # noqa: SIM115 - closed below
+        existing = os.stat(path)
+    except FileNotFoundError:
+        existing = None
     except OSError as error:
-        raise OutputError(f"-o: cannot write {path}: {error.strerror or error}") from None
+        raise OutputError(f"-o: cannot write {shown}: {error.strerror or error}") from None
+    direct = existing is not None and not stat.S_ISREG(existing.st_mode)
+    folder = os.path.dirname(os.path.abspath(path))
+    try:
+        if direct:
+            handle = open(path, "w", encoding="utf-8")  # noqa: SIM115 - closed below
+            temporary = None
+        else:
+            fd, temporary = tempfile.mkstemp(
+                prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=folder
+            )
+            handle = os.fdopen(fd, "w", encoding="utf-8")
+    except OSError as error:
+        raise OutputError(f"-o: cannot write {shown}: {error.strerror or error}") from None
     saved = sys.stdout
     sys.stdout = handle
+    done = False
     try:
         yield
+        done = True
     finally:
         sys.stdout = saved
-        handle.close()
+        try:
+            handle.close()
+        except OSError as error:
+            done = False
+            if sys.exc_info()[0] is None:
+                _discard(temporary)
+                raise OutputError(f"-o: cannot write {shown}: {error.strerror}") from None
+        if temporary is not None:
+            if done:
+                try:
+                    if existing is not None:
+                        os.chmod(temporary, stat.S_IMODE(existing.st_mode))
+                    else:
+                        umask = os.umask(0)
+                        os.umask(umask)
+                        os.chmod(temporary, 0o666 & ~umask)
+                    os.replace(temporary, path)
+                except OSError as error:
+                    _discard(temporary)
+                    raise OutputError(f"-o: cannot write {shown}: {error.strerror}") from None
+            else:
+                _discard(temporary)
+
+
+def _discard(temporary: str | None) -> None:
+    if temporary is not None:
+        try:
+            os.unlink(temporary)
+        except OSError:
+            pass
 
 
 def write_rich(printer: Callable[..., None], *args: Any) -> None:
@@ -108,21 +184,32 @@ def emit(
     match chosen:
         case Format.JSON:
             data = json(result)
-            write(data if isinstance(data, str) else dumps(data))
+            write(data if isinstance(data, str) else dumps(data, compact=_large(data)))
         case Format.PLAIN:
-            write(plain(result))
+            write(display_block(plain(result)))
         case Format.MARKDOWN:
             assert markdown is not None
-            write(markdown(result))
+            write(display_block(markdown(result)))
         case Format.CSV:
             assert csv is not None
-            write(csv(result), newline=False)
+            write(display_block(csv(result)), newline=False)
         case Format.TOML | Format.TORCH | Format.SVG | Format.HTML:
             raise MalformedInputError(f"--format {chosen.value}: written by its command")
         case Format.TABLE:
             write_rich(table, result)
         case _:
             assert_never(chosen)
+
+
+# JSON with a list longer than this (the layers of a 100,000-node model) is written on one line
+# by the C encoder: the indenting encoder takes seconds per 10,000 layers.
+LARGE_JSON_ITEMS = 5_000
+
+
+def _large(data: Any) -> bool:
+    return isinstance(data, dict) and any(
+        isinstance(value, list) and len(value) > LARGE_JSON_ITEMS for value in data.values()
+    )
 
 
 def with_flag(message: str) -> str:
@@ -148,19 +235,21 @@ def report_error(
     """A one-line error: on stdout as JSON with --json (a script reads one stream), else on
     stderr after the usage lines of a malformed command line. ``to_stderr`` for output errors
     (stdout is what failed)."""
-    message = with_flag(message)
+    from convcalc.boundary import display
+
+    message = display(with_flag(message))
     if as_json and not to_stderr:
         try:
             write(dumps(error_dict(message, code)))
             return
         except OutputError:
             pass
-    red = sys.stderr.isatty() and "NO_COLOR" not in os.environ
-    prefix = "\x1b[1;31mError: \x1b[0m" if red else "Error: "
     try:
+        red = sys.stderr.isatty() and "NO_COLOR" not in os.environ
+        prefix = "\x1b[1;31mError: \x1b[0m" if red else "Error: "
         sys.stderr.write(usage + prefix + message + "\n")
         sys.stderr.flush()
-    except OSError:
+    except (OSError, ValueError, AttributeError):  # stderr closed: the exit status says it
         pass
 
 
@@ -184,3 +273,20 @@ def progress_on_stderr(label: str) -> Iterator[Callable[[int, int], None] | None
         if shown:
             sys.stderr.write("\r\033[K")
             sys.stderr.flush()
+
+
+def report_bug(error: BaseException) -> int:
+    """An internal error: one line, exit status 3 (the traceback with CONVCALC_DEBUG=1)."""
+    if os.environ.get("CONVCALC_DEBUG"):
+        raise error
+    from convcalc.boundary import display
+
+    try:
+        sys.stderr.write(
+            f"Error: internal error ({type(error).__name__}: {display(str(error))[:300]}); please "
+            "report it with the command line (set CONVCALC_DEBUG=1 for the traceback)\n"
+        )
+        sys.stderr.flush()
+    except (OSError, ValueError, AttributeError):
+        pass
+    return 3

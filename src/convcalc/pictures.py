@@ -46,6 +46,14 @@ text{font-family:DejaVu Sans,Arial,sans-serif;fill:#111}
 """
 
 
+def _escape(text: str) -> str:
+    """Text from input as SVG/HTML data: what XML forbids dropped, controls shown escaped, markup
+    escaped."""
+    from convcalc.boundary import xml_text
+
+    return html.escape(xml_text(text))
+
+
 @dataclass(frozen=True)
 class Axis:
     """One spatial dimension of a figure: the canvas cells the windows move over (input
@@ -265,7 +273,7 @@ class _Svg:
         self.parts.append(text)
 
     def text(self, x: float, y: float, value: str, cls: str, extra: str = "") -> None:
-        self.add(f'<text x="{x:g}" y="{y:g}" class="{cls}"{extra}>{html.escape(value)}</text>')
+        self.add(f'<text x="{x:g}" y="{y:g}" class="{cls}"{extra}>{_escape(value)}</text>')
 
     def rect(self, x: float, y: float, w: float, h: float, cls: str, extra: str = "") -> None:
         self.add(f'<rect x="{x:g}" y="{y:g}" width="{w:g}" height="{h:g}" class="{cls}"{extra}/>')
@@ -459,7 +467,7 @@ def figure_svg(fig: Figure, frame: tuple[int, ...] | None = None, *, script: boo
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{lay.width}" height="{lay.height}" '
         f'viewBox="0 0 {lay.width} {lay.height}" role="img">'
     )
-    svg.add(f"<title>{html.escape(fig.title)}</title>")
+    svg.add(f"<title>{_escape(fig.title)}</title>")
     svg.add(f"<style>{STYLE}</style>")
     svg.rect(0, 0, lay.width, lay.height, "", ' fill="#ffffff"')
     _draw_grids(svg, fig, lay)
@@ -618,11 +626,11 @@ def trace_html(trace: Trace, view_html: str = "") -> str:
         )
         rows.append(
             f'<tr class="step" data-step="{number}"><td>{number + 1}</td><td>{at}</td>'
-            f"<td>{html.escape(' + '.join(t[0].split(' = ')[-1] for t in terms) or '-')}</td>"
-            f"<td>{html.escape(_number(step.value))}</td></tr>"
+            f"<td>{_escape(' + '.join(t[0].split(' = ')[-1] for t in terms) or '-')}</td>"
+            f"<td>{_escape(_number(step.value))}</td></tr>"
         )
     data = json.dumps(steps, separators=(",", ":")).replace("</", "<\\/")
-    title = html.escape(fig.title)
+    title = _escape(fig.title)
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>{title}</title>
 <style>{_PAGE_STYLE}</style></head>
@@ -670,7 +678,7 @@ def view_tables_html(trace: Trace, view: Any) -> str:
                 rr, cc = r - starts[0], col - starts[1]
                 inside = 0 <= rr < sizes[0] and 0 <= cc < sizes[1]
                 attr = f' data-col="{rr * sizes[1] + cc}"' if inside else ' class="cropped"'
-                cells.append(f"<td{attr}>{html.escape(_number(value))}</td>")
+                cells.append(f"<td{attr}>{_escape(_number(value))}</td>")
             rows.append("<tr>" + "".join(cells) + "</tr>")
         parts.append(f"<table>{''.join(rows)}</table>")
         parts.append("<p>grey: cropped by the padding; highlighted: the current output.</p>")
@@ -700,9 +708,7 @@ def _grid_table(values: Any) -> str:
         grid = grid[0]
     rows = "".join(
         "<tr>"
-        + "".join(
-            f'<td data-col="{col}">{html.escape(_number(v))}</td>' for col, v in enumerate(row)
-        )
+        + "".join(f'<td data-col="{col}">{_escape(_number(v))}</td>' for col, v in enumerate(row))
         + "</tr>"
         for row in grid.tolist()
     )
@@ -727,7 +733,7 @@ def net_svg(report: NetworkReport) -> str:
         f'viewBox="0 0 {width} {height}" role="img">'
     )
     title = f"{result.source or 'network'}: {len(layers)} layers"
-    svg.add(f"<title>{html.escape(title)}</title>")
+    svg.add(f"<title>{_escape(title)}</title>")
     svg.add(f"<style>{STYLE}</style>")
     svg.add(
         '<defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" '
@@ -773,8 +779,8 @@ def net_svg(report: NetworkReport) -> str:
             y0 = top(origin) + box_h / 2
             y1 = y + box_h / 2
             svg.add(
-                f'<path class="skip" data-from="{html.escape(source)}" '
-                f'data-to="{html.escape(layer.name)}" d="M{left + box_w},{y0} L{x},{y0} L{x},{y1} '
+                f'<path class="skip" data-from="{_escape(source)}" '
+                f'data-to="{_escape(layer.name)}" d="M{left + box_w},{y0} L{x},{y0} L{x},{y1} '
                 f'L{left + box_w},{y1}" marker-end="url(#arrow)"/>'
             )
     svg.text(left, height - 10, "dashed: a skip connection (from = ...)", "small")

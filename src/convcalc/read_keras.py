@@ -9,12 +9,21 @@ variance are the non-trainable ones. Standard library only.
 
 from __future__ import annotations
 
-import json
 import zipfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from convcalc.errors import ConvcalcError, MalformedInputError
+from convcalc.boundary import (
+    MAX_MEMBER_BYTES,
+    MAX_MODEL_BYTES,
+    check_layer_count,
+    decode,
+    display,
+    file_size,
+    guarded,
+    load_json,
+)
+from convcalc.errors import ConvcalcError, InputError
 
 if TYPE_CHECKING:
     from convcalc.netspec import NetworkSpec
@@ -72,34 +81,94 @@ SUPPORTED = (
 
 
 def read_keras_archive(path: Path) -> NetworkSpec:
-    """A ``.keras`` file: its ``config.json``."""
+    """A ``.keras`` file: its ``config.json``, whose declared size is checked before it is
+    decompressed, in capped chunks; nothing is extracted, the weights are never read."""
+    import zlib
+
+    shown = display(str(path))
+    size = file_size(str(path), "spec")
+    if size > MAX_MODEL_BYTES:
+        raise InputError(
+            f"spec: {shown} has {size:,} bytes; convcalc reads at most {MAX_MODEL_BYTES:,}"
+        )
     try:
         with zipfile.ZipFile(path) as archive:
-            text = archive.read("config.json").decode("utf-8")
-    except (zipfile.BadZipFile, KeyError, OSError, UnicodeDecodeError) as error:
-        raise MalformedInputError(
-            f"spec: {path} is not a .keras archive with a config.json ({error})"
+            try:
+                info = archive.getinfo("config.json")
+            except KeyError:
+                raise InputError(
+                    f"spec: {shown} is a zip without a config.json; a .keras archive has one"
+                ) from None
+            if info.flag_bits & 0x1:
+                raise InputError(f"spec: {shown}: config.json is encrypted")
+            if info.compress_type not in _COMPRESSIONS:
+                raise InputError(
+                    f"spec: {shown}: config.json is compressed with method {info.compress_type}; "
+                    ".keras archives use stored or deflated members"
+                )
+            if info.file_size > MAX_MEMBER_BYTES:
+                raise InputError(
+                    f"spec: {shown}: config.json declares {info.file_size:,} bytes; convcalc "
+                    f"reads at most {MAX_MEMBER_BYTES:,} (see Limits in the README)"
+                )
+            with archive.open(info) as member:
+                data = member.read(MAX_MEMBER_BYTES + 1)
+    except ConvcalcError:
+        raise
+    except (
+        zipfile.BadZipFile,
+        zipfile.LargeZipFile,
+        NotImplementedError,
+        RuntimeError,
+        zlib.error,
+        EOFError,
+        OSError,
+        ValueError,
+        KeyError,
+    ) as error:
+        raise InputError(
+            f"spec: {shown} is not a .keras archive convcalc can read "
+            f"({display(str(error))[:200] or type(error).__name__})"
         ) from None
-    return read_keras_json(text, str(path))
+    if len(data) > MAX_MEMBER_BYTES:
+        raise InputError(f"spec: {shown}: config.json is larger than it declares")
+    return read_keras_json(decode(data, "spec", f"{path}: config.json"), str(path))
+
+
+_COMPRESSIONS = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA)
 
 
 def read_keras_json(text: str, source: str) -> NetworkSpec:
     """``model.to_json()`` text."""
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise MalformedInputError(f"spec: {source} is not valid JSON ({error})") from None
+    data = load_json(text, source)
     if not isinstance(data, dict) or "config" not in data or "class_name" not in data:
-        raise MalformedInputError(
-            f"spec: {source} is JSON but not a Keras model (model.to_json() has class_name "
-            "and config)"
+        raise InputError(
+            f"spec: {display(source)} is JSON but not a Keras model (model.to_json() has "
+            "class_name and config)"
         )
-    return _Reader(data, source).spec()
+    if not isinstance(data["config"], dict) or not isinstance(data["class_name"], str):
+        raise InputError(f"spec: {display(source)}: config is not an object")
+    layers = data["config"].get("layers", [])
+    if not isinstance(layers, list) or not all(isinstance(layer, dict) for layer in layers):
+        raise InputError(f"spec: {display(source)}: config.layers is not a list of layer objects")
+    check_layer_count(len(layers), source)
+    reader = _Reader(data, source)
+    with guarded(source, lambda: reader.where):
+        return reader.spec()
 
 
-def _pair(value: Any, n: int) -> list[int]:
+def _int(value: Any, key: str) -> int:
+    """An integer from the model's JSON: a JSON integer, never a float, bool or string."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InputError(f"config.{key}: expected an integer, got {display(repr(value))[:60]}")
+    return value
+
+
+def _pair(value: Any, n: int, key: str = "value") -> list[int]:
     values = list(value) if isinstance(value, (list, tuple)) else [value] * n
-    return [int(v) for v in values]
+    if not 1 <= len(values) <= 3:
+        raise InputError(f"config.{key}: expected 1 to 3 integers, got {display(repr(value))[:60]}")
+    return [_int(v, key) for v in values]
 
 
 class _Reader:
@@ -109,6 +178,7 @@ class _Reader:
         self.layers: list[dict[str, Any]] = []
         self.alias: dict[str, str] = {}  # Keras layer name -> the spec layer giving its output
         self.notes: list[str] = [f"read from the Keras {data.get('class_name')} model"]
+        self.where = ""  # the layer being read, for a message about input not checked
 
     def spec(self) -> NetworkSpec:
         from convcalc.netspec import NetworkSpec
@@ -121,6 +191,9 @@ class _Reader:
         for index, layer in enumerate(layers):
             cls = layer.get("class_name")
             cfg = layer.get("config", {})
+            self.where = f"layers[{index}] ({display(str(cls))[:40]})"
+            if not isinstance(cls, str) or not isinstance(cfg, dict):
+                raise InputError(f"{self.where}: expected a class_name and a config object")
             if not self.channels_last(cfg):
                 raise ConvcalcError(
                     f"{self.source}: layer {cfg.get('name')!r} is channels_first; convcalc reads "
@@ -142,13 +215,25 @@ class _Reader:
             sources = [previous] if sequential else self.inbound(layer, name)
             try:
                 self.layer(cls, name, cfg, layer, sources)
+                self.fused_activation(cls, name, cfg)
             except ConvcalcError as error:
-                raise type(error)(f"{self.source}: layer {name!r} ({cls}): {error}") from None
+                raise type(error)(
+                    f"{display(self.source)}: layer {display(repr(name))} ({display(cls)}): {error}"
+                ) from None
             previous = self.alias[name]
         shape = None
         batch = None
+        self.where = "the input shape"
         if input_shape:
             dims = list(input_shape)
+            if any(
+                d is not None and (isinstance(d, bool) or not isinstance(d, int) or d < 1)
+                for d in dims
+            ):
+                raise InputError(
+                    f"{display(self.source)}: the input shape {display(repr(dims))[:80]}: expected "
+                    "positive integers or null"
+                )
             batch = dims[0] if isinstance(dims[0], int) else None
             rest = dims[1:]
             if rest and None not in rest:
@@ -195,6 +280,26 @@ class _Reader:
         append_layer(self.layers, name, layer, sources)
         self.alias[name] = name
 
+    def fused_activation(self, cls: str, name: str, cfg: dict[str, Any]) -> None:
+        """Keras fuses an activation into Conv*/Dense (``activation: "relu"``): it becomes its own
+        layer ``NAME.activation`` after the layer, which the next layer then reads, so that the
+        spec (and the torch code written from it) computes what the model computes."""
+        if cls == "Activation" or "activation" not in cfg:
+            return
+        activation = cfg["activation"]
+        if isinstance(activation, dict):  # Keras 3 may serialise it as an object
+            activation = activation.get("config", {}).get("name", activation.get("class_name"))
+        if activation in (None, "linear"):
+            return
+        kind = _ACTIVATIONS.get(str(activation))
+        if kind is None:
+            raise ConvcalcError(
+                f"activation {display(repr(activation))}: convcalc reads "
+                + ", ".join(sorted(_ACTIVATIONS))
+            )
+        self.emit(f"{name}.activation", {"layer": kind}, [self.alias[name]])
+        self.alias[name] = f"{name}.activation"
+
     def channels_last(self, cfg: dict[str, Any]) -> bool:
         return bool(cfg.get("data_format", "channels_last") != "channels_first")
 
@@ -220,34 +325,34 @@ class _Reader:
             table: dict[str, Any] = {
                 "layer": f"{'convtranspose' if transposed else 'conv'}{n}d",
                 "convention": "keras",
-                "out_channels": int(cfg["filters"]),
-                "kernel_size": _pair(cfg["kernel_size"], n),
-                "stride": _pair(cfg.get("strides", 1), n),
+                "out_channels": _int(cfg["filters"], "filters"),
+                "kernel_size": _pair(cfg["kernel_size"], n, "kernel_size"),
+                "stride": _pair(cfg.get("strides", 1), n, "strides"),
                 "padding": self.padding(cfg),
-                "dilation": _pair(cfg.get("dilation_rate", 1), n),
+                "dilation": _pair(cfg.get("dilation_rate", 1), n, "dilation_rate"),
                 "bias": bool(cfg.get("use_bias", True)),
             }
-            if int(cfg.get("groups", 1)) != 1:
-                table["groups"] = int(cfg["groups"])
+            if _int(cfg.get("groups", 1), "groups") != 1:
+                table["groups"] = cfg["groups"]
             if transposed and cfg.get("output_padding") is not None:
-                table["output_padding"] = _pair(cfg["output_padding"], n)
+                table["output_padding"] = _pair(cfg["output_padding"], n, "output_padding")
             self.emit(name, table, sources)
         elif cls in ("DepthwiseConv1D", "DepthwiseConv2D", "SeparableConv1D", "SeparableConv2D"):
             n = int(cls[-2])
             shape = self.in_shape(layer)
             if not shape:
                 raise ConvcalcError("no build_config input shape: the channels are unknown")
-            channels = int(shape[-1] if self.channels_last(cfg) else shape[1])
-            multiplier = int(cfg.get("depth_multiplier", 1))
+            channels = _int(shape[-1] if self.channels_last(cfg) else shape[1], "input_shape")
+            multiplier = _int(cfg.get("depth_multiplier", 1), "depth_multiplier")
             separable = cls.startswith("Separable")
             depthwise = {
                 "layer": f"conv{n}d",
                 "convention": "keras",
                 "out_channels": channels * multiplier,
-                "kernel_size": _pair(cfg["kernel_size"], n),
-                "stride": _pair(cfg.get("strides", 1), n),
+                "kernel_size": _pair(cfg["kernel_size"], n, "kernel_size"),
+                "stride": _pair(cfg.get("strides", 1), n, "strides"),
                 "padding": self.padding(cfg),
-                "dilation": _pair(cfg.get("dilation_rate", 1), n),
+                "dilation": _pair(cfg.get("dilation_rate", 1), n, "dilation_rate"),
                 "groups": channels,
                 "bias": bool(cfg.get("use_bias", True)) and not separable,
             }
@@ -257,7 +362,7 @@ class _Reader:
             self.emit(f"{name}.depthwise", depthwise, sources)
             pointwise = {
                 "layer": f"conv{n}d",
-                "out_channels": int(cfg["filters"]),
+                "out_channels": _int(cfg["filters"], "filters"),
                 "kernel_size": 1,
                 "bias": bool(cfg.get("use_bias", True)),
             }
@@ -265,12 +370,12 @@ class _Reader:
         elif cls.startswith(("MaxPooling", "AveragePooling")) and cls[-2:-1].isdigit():
             n = int(cls[-2])
             kind = "maxpool" if cls.startswith("Max") else "avgpool"
-            size = _pair(cfg.get("pool_size", 2), n)
+            size = _pair(cfg.get("pool_size", 2), n, "pool_size")
             table = {
                 "layer": f"{kind}{n}d",
                 "convention": "keras",
                 "kernel_size": size,
-                "stride": _pair(cfg.get("strides") or size, n),
+                "stride": _pair(cfg.get("strides") or size, n, "strides"),
                 "padding": self.padding(cfg),
             }
             self.emit(name, table, sources)
@@ -290,12 +395,16 @@ class _Reader:
             n = int(cls[-2])
             key = "padding" if cls.startswith("Zero") else "cropping"
             value = cfg.get(key, 1)
-            if isinstance(value, int):
-                pairs = [[value, value]] * n
-            elif all(isinstance(v, int) for v in value):
-                pairs = [[int(v), int(v)] for v in value]
+            if not isinstance(value, list):
+                pairs = [[_int(value, key)] * 2] * n
+            elif all(not isinstance(v, list) for v in value):
+                pairs = [[_int(v, key)] * 2 for v in value]
             else:
-                pairs = [[int(a), int(b)] for a, b in value]
+                pairs = [_pair(v, 2, key) for v in value]
+            if len(pairs) != n or any(len(p) != 2 for p in pairs):
+                raise InputError(
+                    f"config.{key}: expected {n} pairs, got {display(repr(value))[:60]}"
+                )
             sign = 1 if key == "padding" else -1
             pads = [[0, 0], [0, 0]] + [[sign * a, sign * b] for a, b in pairs]
             self.emit(name, {"layer": "pad", "pads": pads}, sources)
@@ -317,14 +426,14 @@ class _Reader:
                 )
             table = {
                 "layer": "linear",
-                "out_features": int(cfg["units"]),
+                "out_features": _int(cfg["units"], "units"),
                 "bias": bool(cfg.get("use_bias", True)),
             }
             self.emit(name, table, sources)
         elif cls == "Flatten":
             self.emit(name, {"layer": "flatten"}, sources)
         elif cls == "Reshape":
-            target = [int(v) for v in cfg["target_shape"]]
+            target = [_int(v, "target_shape") for v in cfg["target_shape"]]
             if len(target) > 1:
                 target = [target[-1], *target[:-1]]
             self.emit(name, {"layer": "reshape", "shape": [0, *target]}, sources)
@@ -334,7 +443,7 @@ class _Reader:
                 table["constant"] = []
             self.emit(name, table, sources)
         elif cls == "Concatenate":
-            axis = int(cfg.get("axis", -1))
+            axis = _int(cfg.get("axis", -1), "axis")
             shape = self.in_shape(layer) or (layer.get("build_config") or {}).get("input_shape")
             joined = len(shape[0]) if shape and isinstance(shape[0], list) else None
             if axis == -1 or (joined is not None and axis == joined - 1):
@@ -372,7 +481,9 @@ class _Reader:
         elif cls.startswith("UpSampling"):
             n = int(cls[-2])
             self.emit(
-                name, {"layer": "upsample", "scale_factor": _pair(cfg.get("size", 2), n)}, sources
+                name,
+                {"layer": "upsample", "scale_factor": _pair(cfg.get("size", 2), n, "size")},
+                sources,
             )
         else:
             raise ConvcalcError(f"not supported; convcalc reads {SUPPORTED}")

@@ -13,7 +13,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from convcalc.errors import ConvcalcError, MalformedInputError
+from convcalc.boundary import (
+    MAX_CONSTANT_ELEMENTS,
+    MAX_MODEL_BYTES,
+    check_layer_count,
+    display,
+    guarded,
+    read_bytes,
+)
+from convcalc.errors import ConvcalcError, InputError, MalformedInputError
 
 if TYPE_CHECKING:
     from convcalc.netspec import NetworkSpec
@@ -76,29 +84,102 @@ def _import_onnx() -> Any:
 
 
 def read_onnx(path: Path) -> NetworkSpec:
-    """The NetworkSpec of an ONNX file (see the module docstring)."""
+    """The NetworkSpec of an ONNX file (see the module docstring). The file is read within the
+    budget; external data is never loaded (a tensor's shape is in its dims)."""
+    data = read_bytes(str(path), "spec", MAX_MODEL_BYTES)
     onnx = _import_onnx()
+    shown = display(str(path))
+    if not data:
+        raise InputError(f"spec: {shown} is empty")
     try:
-        model = onnx.load(str(path))
+        model = onnx.load_model_from_string(data)
     except Exception as error:  # noqa: BLE001 - onnx raises DecodeError, ValueError, OSError ...
-        raise MalformedInputError(f"spec: {path} is not a readable ONNX model ({error})") from None
+        raise InputError(
+            f"spec: {shown} is not a readable ONNX model ({display(str(error))[:200]})"
+        ) from None
+    del data
+    check_layer_count(len(model.graph.node), str(path))
     try:
         model = onnx.shape_inference.infer_shapes(model)
     except Exception:  # noqa: BLE001, S110 - ranks are a help; reading goes on without them
         pass
-    return _Reader(onnx, model, str(path)).spec()
+    reader = _Reader(onnx, model, str(path))
+    with guarded(str(path), lambda: reader.where):
+        return reader.spec()
+
+
+# An initializer of more elements than this, or one whose data is outside the file, is read by
+# its shape only (its dims); its values are never loaded.
+_VALUES_READ = 65_536
+
+
+class _Constants:
+    """The graph's constant tensors: initializers by their dims, their values loaded only when
+    asked for and only when small and inside the file; tensors folded from them within
+    MAX_CONSTANT_ELEMENTS."""
+
+    def __init__(self, initializers: Any) -> None:
+        self.tensors = {init.name: init for init in initializers}
+        self.values: dict[str, Any] = {}
+        self.unread: set[str] = set()  # stand-ins of the right shape whose values were not read
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.values or name in self.tensors
+
+    def get(self, name: str) -> Any:
+        if name in self.values:
+            return self.values[name]
+        tensor = self.tensors.get(name)
+        if tensor is None:
+            return None
+        import numpy as np
+        from onnx import helper, numpy_helper
+
+        dims = tuple(int(d) for d in tensor.dims)
+        count = 1
+        for d in dims:
+            if d < 0:
+                raise ConvcalcError(f"initializer {display(name)!r} has a negative size {dims}")
+            count *= d
+        external = tensor.data_location == 1 or len(tensor.external_data) > 0
+        if external or count > _VALUES_READ:
+            try:
+                dtype = helper.tensor_dtype_to_np_dtype(tensor.data_type)
+            except Exception:  # noqa: BLE001 - an unknown type: the shape is what matters
+                dtype = np.float32
+            value = np.broadcast_to(np.zeros((), dtype=dtype), dims)
+            self.unread.add(name)
+        else:
+            value = numpy_helper.to_array(tensor)
+        self.values[name] = value
+        return value
+
+    def __setitem__(self, name: str, value: Any) -> None:
+        if value.size > MAX_CONSTANT_ELEMENTS:
+            raise ConvcalcError(
+                f"a constant of {value.size:,} elements; convcalc folds at most "
+                f"{MAX_CONSTANT_ELEMENTS:,} (see Limits in the README)"
+            )
+        self.values[name] = value
+
+    def read(self, name: str) -> Any:
+        """The values of a constant, which must have been read."""
+        value = self.get(name)
+        if name in self.unread:
+            raise ConvcalcError(
+                f"the values of {display(name)!r} are needed, but it is stored outside the "
+                f"file or has over {_VALUES_READ:,} elements; convcalc reads its shape only"
+            )
+        return value
 
 
 class _Reader:
     def __init__(self, onnx: Any, model: Any, source: str) -> None:
-        from onnx import numpy_helper
-
         self.onnx = onnx
         self.graph = model.graph
         self.path = source
-        self.constants: dict[str, Any] = {
-            init.name: numpy_helper.to_array(init) for init in self.graph.initializer
-        }
+        self.constants = _Constants(self.graph.initializer)
+        self.where = ""  # the node being read, for a message about input the reader did not check
         self.ranks: dict[str, int] = {}
         self.static: dict[str, tuple[int, ...]] = {}  # shapes inference fixed completely
         for info in [*self.graph.value_info, *self.graph.input, *self.graph.output]:
@@ -111,6 +192,7 @@ class _Reader:
         self.producer: dict[str, str] = {}
         self.layers: list[dict[str, Any]] = []
         self.names: set[str] = {"input"}
+        self.suffixes: dict[str, int] = {}
         self.notes: list[str] = []
 
     # -- helpers
@@ -126,15 +208,18 @@ class _Reader:
         return self.constants.get(name) if name else None
 
     def ints(self, name: str) -> list[int] | None:
-        value = self.const(name)
-        return None if value is None else [int(v) for v in value.reshape(-1)]
+        if not name or name not in self.constants:
+            return None
+        value = self.constants.read(name)
+        return [int(v) for v in value.reshape(-1)]
 
     def unique(self, node: Any, index: int) -> str:
         base = node.name or f"{node.op_type}_{index}"
-        name, n = base, 2
-        while name in self.names:
+        name, n = base, self.suffixes.get(base, 2)
+        while name in self.names:  # a counter per name: many nodes of one name stay linear
             name = f"{base}_{n}"
             n += 1
+        self.suffixes[base] = n
         self.names.add(name)
         return name
 
@@ -201,6 +286,7 @@ class _Reader:
         a = self.attrs(node)
         data = [t for t in node.input if t and t not in self.constants]
         where = f'node "{node.name or index}" ({op})'
+        self.where = where
         try:
             if op in _FOLDABLE and op != "Constant" and not data and any(node.input):
                 self.fold(node, a)  # a constant computed from constants (an exporter's pads)
@@ -381,10 +467,12 @@ class _Reader:
         from onnx import numpy_helper
 
         op = node.op_type
-        x: list[Any] = [self.constants.get(t) if t else None for t in node.input]
+        x: list[Any] = [self.constants.read(t) if t else None for t in node.input]
         if op == "ConstantOfShape":
             value = numpy_helper.to_array(a["value"]).reshape(-1)[0] if "value" in a else 0.0
-            out = np.full([int(v) for v in x[0]], value)
+            shape = [int(v) for v in x[0]]
+            _check_elements(shape)
+            out = np.full(shape, value)
         elif op == "Concat":
             out = np.concatenate([v for v in x if v is not None], axis=int(a.get("axis", 0)))
         elif op == "Reshape":
@@ -418,6 +506,7 @@ class _Reader:
         elif op == "Identity":
             out = x[0]
         else:  # Add, Sub, Mul, Div
+            _check_elements(np.broadcast_shapes(x[0].shape, x[1].shape))
             functions = {"Add": np.add, "Sub": np.subtract, "Mul": np.multiply}
             out = functions.get(op, np.divide)(x[0], x[1])
         self.constants[node.output[0]] = np.asarray(out)
@@ -572,3 +661,17 @@ class _Reader:
             raise ConvcalcError(f"scales {values} resize the batch or channels")
         factors = [int(v) if v.is_integer() else v for v in values[2:]]
         return {"layer": "upsample", "scale_factor": factors}
+
+
+def _check_elements(shape: Any) -> None:
+    """Refuse a folded constant over the budget before numpy is asked for it."""
+    count = 1
+    for d in shape:
+        if int(d) < 0:
+            raise ConvcalcError(f"a constant of negative size {list(shape)}")
+        count *= int(d)
+    if count > MAX_CONSTANT_ELEMENTS:
+        raise ConvcalcError(
+            f"a constant of shape {list(shape)} ({count:,} elements); convcalc folds at most "
+            f"{MAX_CONSTANT_ELEMENTS:,} (see Limits in the README)"
+        )

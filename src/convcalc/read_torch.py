@@ -16,7 +16,10 @@ import ast
 import re
 from typing import TYPE_CHECKING, Any
 
-from convcalc.errors import ConvcalcError, MalformedInputError
+from convcalc.boundary import MAX_LAYERS, check_layer_count, check_nesting, display, guarded
+from convcalc.errors import ConvcalcError, InputError, MalformedInputError
+
+_MAX_ARGUMENTS = 4096  # characters of one module's printed arguments
 
 if TYPE_CHECKING:
     from convcalc.netspec import NetworkSpec
@@ -74,7 +77,9 @@ def read_torch_repr(text: str, source: str) -> NetworkSpec:
     """The NetworkSpec of a printed model (see the module docstring)."""
     from convcalc.netspec import NetworkSpec
 
+    check_nesting(text, source)
     root = _parse(text, source)
+    check_layer_count(_expanded(root, {}), source)  # counted before anything is expanded
     layers: list[dict[str, Any]] = []
     unclear: list[str] = []
     comments: list[tuple[int, str]] = []
@@ -96,7 +101,8 @@ def read_torch_repr(text: str, source: str) -> NetworkSpec:
             for child in module.children:
                 walk(child, f"{path}.{child.name}" if path else child.name, False)
             return
-        layer = _leaf(module, path)
+        with guarded(source, lambda: f"module {path or module.cls}"):
+            layer = _leaf(module, path)
         if layer["layer"] == "linear" and state["spatial"]:
             flatten = f"{path}.flatten"
             layers.append({"name": flatten, "layer": "flatten"})
@@ -134,6 +140,7 @@ def _parse(text: str, source: str) -> _Module:
     containers, ``(0-2): 3 x Class(`` repeats."""
     stack: list[_Module] = []
     root: _Module | None = None
+    made = 0  # modules made so far, repeats included
     for number, raw in enumerate(text.splitlines(), start=1):
         line = raw.rstrip()
         if not line.strip():
@@ -152,8 +159,19 @@ def _parse(text: str, source: str) -> _Module:
                 "printed PyTorch model (`(name): Conv2d(...)`)"
             )
         name, cls, rest = match.group("name") or "", match.group("cls"), match.group("rest")
-        count = int(match.group("count") or 1)
-        names = _repeat_names(name, count)
+        count_text = match.group("count") or "1"
+        if len(count_text) > 7 or not 1 <= int(count_text) <= MAX_LAYERS:
+            raise InputError(
+                f"spec: {display(source)}: line {number}: a repeat of {count_text[:20]} modules; "
+                f"a printed model repeats 1 to {MAX_LAYERS:,} (see Limits in the README)"
+            )
+        names = _repeat_names(name, int(count_text))
+        made += len(names)
+        if made > MAX_LAYERS:
+            raise InputError(
+                f"spec: {display(source)}: over {MAX_LAYERS:,} modules; convcalc reads at most "
+                f"{MAX_LAYERS:,} (see Limits in the README)"
+            )
         if rest == "":  # a container opens
             module = _Module(names[0], cls, None)
             if stack:
@@ -178,6 +196,22 @@ def _parse(text: str, source: str) -> _Module:
     if root is None:
         raise MalformedInputError(f"spec: {source}: no printed model")
     return root
+
+
+def _expanded(module: _Module, seen: dict[int, int]) -> int:
+    """How many leaf modules the tree holds once every repeat is expanded (a repeated container
+    counts its children once per copy), without expanding anything."""
+    original = module.original if isinstance(module, _Copy) else module
+    key = id(original)
+    if key not in seen:
+        if original.args is not None:
+            seen[key] = 1
+        else:
+            seen[key] = 0  # a cycle cannot be printed; this only guards the recursion
+            seen[key] = sum(_expanded(child, seen) for child in original.children)
+            if seen[key] > MAX_LAYERS:
+                return seen[key]
+    return seen[key]
 
 
 def _repeat_names(name: str, count: int) -> list[str]:
@@ -207,10 +241,15 @@ class _Copy(_Module):
 def _arguments(text: str, where: str) -> tuple[list[Any], dict[str, Any]]:
     """A repr's arguments as Python values; bare words (``padding=same``, ``mode=nearest``) as
     strings."""
+    if len(text) > _MAX_ARGUMENTS:
+        raise InputError(
+            f"{where}: {len(text):,} characters of arguments; at most {_MAX_ARGUMENTS:,}"
+        )
+    check_nesting(text, where, 20)
     try:
         call = ast.parse(f"f({text})", mode="eval").body
-    except SyntaxError:
-        raise MalformedInputError(f"{where}: cannot read the arguments {text!r}") from None
+    except (SyntaxError, ValueError, MemoryError, RecursionError):
+        raise InputError(f"{where}: cannot read the arguments {display(repr(text))[:80]}") from None
     assert isinstance(call, ast.Call)
 
     def value(node: ast.expr) -> Any:
@@ -292,7 +331,7 @@ def _leaf(module: _Module, path: str) -> dict[str, Any]:
         return {"layer": "pad", "pads": pairs}
     if cls == "PReLU":
         values = dict(zip(["num_parameters"], args)) | kwargs
-        return {"layer": "prelu", "num_parameters": int(values.get("num_parameters", 1))}
+        return {"layer": "prelu", "num_parameters": values.get("num_parameters", 1)}
     if cls in _POINTWISE:
         return {"layer": cls.lower()}
     raise ConvcalcError(

@@ -12,7 +12,8 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from convcalc.serialize import size_text
+from convcalc.boundary import display, display_block, display_terminal
+from convcalc.serialize import preimage_text, size_text
 from convcalc.shapes import AdaptiveShape, FoldShape, LayerShape
 from convcalc.specs import LayerSpec, OpKind
 
@@ -60,8 +61,8 @@ def render_text(printer: Callable[..., None], *args: Any) -> str:
     printer(console, *args)
     text = buffer.getvalue()
     if not probe.is_terminal:
-        text = "\n".join(line.rstrip() for line in text.split("\n"))
-    return text
+        return display_block("\n".join(line.rstrip() for line in text.split("\n")))
+    return display_terminal(text)  # names from input never reach the terminal as escapes
 
 
 def headline(console: Console, text: str, style: str = "bold") -> None:
@@ -787,7 +788,7 @@ def print_network(console: Console, report: NetworkReport) -> None:
         return "×".join(map(str, shape[1:]))
 
     title = (
-        f"{result.source or 'network'}: batch {result.input_shape[0]}, "
+        f"{display(result.source) or 'network'}: batch {result.input_shape[0]}, "
         f"{dims(result.input_shape)} -> {dims(result.output_shape)}"
     )
     headline(console, title)
@@ -804,11 +805,30 @@ def print_network(console: Console, report: NetworkReport) -> None:
     table.add_column("params", justify="right", overflow="fold", footer=f"{result.total_params:,}")
     table.add_column("MACs", justify="right", overflow="fold", footer=human(result.total_macs))
     table.add_column("RF", overflow="fold")
-    for layer, output_bytes in zip(result.layers, memory.output_bytes):
+    rows: list[tuple[Any, int] | None] = list(zip(result.layers, memory.output_bytes))
+    hidden = len(rows) - TABLE_HEAD - TABLE_TAIL
+    if hidden > 0:  # a table of 100,000 rows would take minutes to lay out and nobody reads it
+        rows = rows[:TABLE_HEAD] + [None] + rows[-TABLE_TAIL:]
+    for row in rows:
+        if row is None:
+            table.add_row(
+                "...",
+                Text(
+                    f"{hidden:,} more layers (--format csv, --format markdown or --json list "
+                    "every layer)",
+                    style="dim",
+                ),
+            )
+            continue
+        layer, output_bytes = row
         label = Text(
-            layer.summary if layer.name == str(layer.index) else f"{layer.name}: {layer.summary}"
+            display(
+                layer.summary
+                if layer.name == str(layer.index)
+                else f"{layer.name}: {layer.summary}"
+            )
         )
-        sources = sources_text(layer)
+        sources = display(sources_text(layer))
         if sources:
             label.append(f" <- {sources}", style="cyan")
         output = Text(dims(layer.output_shape))
@@ -855,7 +875,12 @@ def print_network(console: Console, report: NetworkReport) -> None:
         grid.add_row(what, f"{count:,} B", human_bytes(count), rule)
     console.print(grid)
     for layer in result.mismatches:
-        console.print(Text("expect failed: " + mismatch_text(layer), style="bold red"))
+        console.print(Text("expect failed: " + display(mismatch_text(layer)), style="bold red"))
+
+
+# A network table shows its first TABLE_HEAD and last TABLE_TAIL layers; the rest are counted.
+TABLE_HEAD = 400
+TABLE_TAIL = 100
 
 
 def print_sizes(console: Console, sweep: SizeSweep) -> None:
@@ -873,7 +898,8 @@ def print_sizes(console: Console, sweep: SizeSweep) -> None:
         every = " (every spatial dimension)" if sweep.square and sweep.ndim > 1 else ""
         headline(
             console,
-            f"{sweep.source or 'network'}: input {sweep.channels}×size, size {shown}{every}: "
+            f"{display(sweep.source) or 'network'}: input {sweep.channels}×size, "
+            f"size {shown}{every}: "
             f"{len(sweep.valid_sizes)} of {len(sweep.records)} valid",
         )
         valid = bool(sweep.valid_sizes)
@@ -961,7 +987,7 @@ def print_inversion(console: Console, inversion: Inversion) -> None:
             item.forward.label or "L",
             str(item.forward.input),
             str(item.forward.output),
-            ", ".join(map(str, item.preimage)),
+            preimage_text(item.preimage),
             str(item.inverse_output),
             "-" if item.output_padding is None else str(item.output_padding),
         )
@@ -984,7 +1010,7 @@ def print_inversion(console: Console, inversion: Inversion) -> None:
         console.print(
             f"{inverse_name(spec)}(...)(x, output_size={sizes}) picks that output_padding for you."
         )
-    if any(len(item.preimage) > 1 for item in inversion.dims):
+    if any(item.preimage.stop - item.preimage.start > 1 for item in inversion.dims):
         console.print(
             "Several input sizes give the same output, so the inverse alone cannot "
             "know which one to return: output_padding (or output_size) says which.",

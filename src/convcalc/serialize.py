@@ -9,6 +9,7 @@ import json
 import re
 from typing import TYPE_CHECKING, Any, assert_never
 
+from convcalc.boundary import display
 from convcalc.shapes import AdaptiveDim, AdaptiveShape, AnyShape, DimShape, FoldShape
 from convcalc.specs import LayerSpec, OpKind, shape_text
 
@@ -162,6 +163,22 @@ def error_dict(message: str, exit_code: int) -> dict[str, Any]:
 _NUMBER_LIST = re.compile(r"\[\s*(-?[0-9][0-9.eE+-]*(?:,\s*-?[0-9][0-9.eE+-]*)*)\s*\]")
 
 
+# The longest list of input sizes written out; a longer run is given by its ends.
+MAX_LISTED = 10_000
+
+
+def preimage_text(sizes: range) -> str:
+    """``7, 8`` or, for a long run, ``7..1000000006 (1,000,000,000 sizes)``."""
+    if _count(sizes) <= 16:
+        return ", ".join(map(str, sizes))
+    return f"{sizes.start}..{sizes.stop - 1} ({_count(sizes):,} sizes)"
+
+
+def _count(sizes: range) -> int:
+    """len() of a range of sizes, which may pass 2**63 (len() raises there)."""
+    return sizes.stop - sizes.start
+
+
 def dumps(data: Any, compact: bool = False) -> str:
     """Stable JSON text: keys in insertion order, two-space indent, number lists on one line.
 
@@ -169,9 +186,20 @@ def dumps(data: Any, compact: bool = False) -> str:
     takes seconds through the indenting encoder and a fraction of one this way).
     """
     if compact:
-        return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+        return _unicode_escapes(json.dumps(data, ensure_ascii=False, separators=(",", ":")))
     text = json.dumps(data, indent=2, ensure_ascii=False)
-    return _NUMBER_LIST.sub(lambda m: "[" + re.sub(r",\s+", ", ", m.group(1)) + "]", text)
+    text = _NUMBER_LIST.sub(lambda m: "[" + re.sub(r",\s+", ", ", m.group(1)) + "]", text)
+    return _unicode_escapes(text)
+
+
+# JSON escapes C0 controls itself; these it passes through raw, and a terminal acts on them
+_RAW_UNSAFE = re.compile("[\x7f-\x9f\u200e\u200f\u061c\u202a-\u202e\u2066-\u2069\u2028\u2029]")
+
+
+def _unicode_escapes(text: str) -> str:
+    """DEL, C1 controls, bidi overrides and line separators as JSON ``\\uXXXX`` escapes (they
+    can only stand inside strings)."""
+    return _RAW_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
 def trace_dict(trace: Trace, steps: list[Step], view: View | None = None) -> dict[str, Any]:
@@ -461,7 +489,7 @@ def network_markdown(report: NetworkReport) -> str:
     ]
     first = ["", "input", "", "", shape_text(result.input_shape)] + [""] * 5
     for row in [first, *rows]:
-        lines.append("| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |")
+        lines.append("| " + " | ".join(display(cell).replace("|", "\\|") for cell in row) + " |")
     lines.append(
         f"| | **total** | | | {shape_text(result.output_shape)} | "
         f"**{report.memory.total_activation_bytes:,}** | "
@@ -761,7 +789,10 @@ def inversion_dict(inversion: Inversion) -> dict[str, Any]:
                 "dim": item.forward.label or "L",
                 "input": item.forward.input,
                 "output": item.forward.output,
-                "inputs_with_same_output": item.preimage,
+                "inputs_with_same_output": (
+                    list(item.preimage) if _count(item.preimage) <= MAX_LISTED else None
+                ),
+                "inputs_with_same_output_range": [item.preimage.start, item.preimage.stop - 1],
                 "inverse_output_without_output_padding": item.inverse_output,
                 "output_padding": item.output_padding,
                 "note": item.note,

@@ -120,11 +120,13 @@ def solve(
             f"(output_size={target}); nothing to solve"
         )
     dilations = [1] if kind is OpKind.AVGPOOL else _choices(dilation, bounds.dilation)
+    kernels, strides = _choices(kernel, bounds.kernel), _choices(stride, bounds.stride)
+    _check_search(kernels, strides, dilations, padding, bounds)
     found: list[Candidate] = []
     near: dict[int, Candidate] = {}
     searched = 0
-    for k in _choices(kernel, bounds.kernel):
-        for s in _choices(stride, bounds.stride):
+    for k in kernels:
+        for s in strides:
             for d in dilations:
                 for dim in _dims(
                     kind, size, target, k, s, d, padding, output_padding, ceil_mode, bounds
@@ -143,6 +145,28 @@ def solve(
         solution.below = near[max(below)] if below else None
         solution.above = near[min(above)] if above else None
     return solution
+
+
+def _check_search(
+    kernels: range,
+    strides: range,
+    dilations: range | list[int],
+    padding: int | None,
+    bounds: Bounds,
+) -> None:
+    """Refuse a search of more than MAX_SOLVE_COMBINATIONS combinations before it starts (the
+    paddings tried for a kernel are at most its dilated extent)."""
+    from convcalc.boundary import MAX_SOLVE_COMBINATIONS
+
+    widest = max(dilations) * (kernels[-1] - 1) + 1
+    paddings = 1 if padding is not None else min(widest, (bounds.padding or widest - 1) + 1)
+    count = len(kernels) * len(strides) * len(dilations) * paddings
+    if count > MAX_SOLVE_COMBINATIONS:
+        raise MalformedInputError(
+            f"solve: up to {count:,} combinations of kernel, stride, dilation and padding; "
+            f"convcalc searches at most {MAX_SOLVE_COMBINATIONS:,} (see Limits in the README): "
+            "lower --k-max, --s-max, --d-max or --p-max, or fix one with --k, --s, --d or --p"
+        )
 
 
 def _dims(
@@ -204,7 +228,7 @@ class DimInversion:
     """One dimension: the sizes that the layer maps to the same output, and how to undo it."""
 
     forward: DimShape
-    preimage: list[int]  # every input size giving the same output (ascending)
+    preimage: range  # every input size giving the same output (ascending)
     output_padding: int | None  # for the inverse op to return exactly this input size
     inverse_output: int | None  # the inverse op's output with output_padding 0
     note: str = ""
@@ -230,7 +254,7 @@ def invert(spec: LayerSpec, size: tuple[int, ...]) -> Inversion:
 
     >>> inv = invert(__import__("convcalc").build_spec("conv2d", kernel_size=(3,), stride=(2,),
     ...              padding=(1,)), (7, 8))
-    >>> [(d.preimage, d.output_padding) for d in inv.dims]
+    >>> [(list(d.preimage), d.output_padding) for d in inv.dims]
     [([7, 8], 0), ([7, 8], 1)]
     """
     if spec.kind.is_adaptive or not spec.kind.family.dimensioned:
@@ -271,19 +295,38 @@ def invert(spec: LayerSpec, size: tuple[int, ...]) -> Inversion:
     return inversion
 
 
-def _preimage(spec: LayerSpec, axis: int, dim: DimShape) -> list[int]:
-    """Input sizes (around this one) that the rule maps to the same output, found by the rule."""
+def _preimage(spec: LayerSpec, axis: int, dim: DimShape) -> range:
+    """Every input size that the rule maps to the same output as this one: an interval, since
+    the output size never falls as the input grows; its ends found by bisection on the rule
+    itself (a stride of 10**9 costs some 60 evaluations, not 10**9)."""
     from convcalc.shapes import dim_shape
 
-    reach = dim.stride * max(dim.dilation, 1) + dim.kernel_extent + 2
-    sizes = []
-    for candidate in range(max(1, dim.input - reach), dim.input + reach + 1):
+    def output(candidate: int) -> int:
+        """The output for an input size; 0 where the rule rejects it (too small)."""
         try:
-            if dim_shape(spec, axis, candidate).output == dim.output:
-                sizes.append(candidate)
+            return dim_shape(spec, axis, candidate).output
         except ConvcalcError:
-            continue
-    return sizes
+            return 0
+
+    reach = dim.stride * max(dim.dilation, 1) + dim.kernel_extent + 2
+    # the smallest size in [input - reach, input] whose output is this one
+    low, high = max(1, dim.input - reach), dim.input
+    while low < high:
+        middle = (low + high) // 2
+        if output(middle) >= dim.output:
+            high = middle
+        else:
+            low = middle + 1
+    first = low
+    # the largest size in [input, input + reach] whose output is this one
+    low, high = dim.input, dim.input + reach
+    while low < high:
+        middle = (low + high + 1) // 2
+        if output(middle) <= dim.output:
+            low = middle
+        else:
+            high = middle - 1
+    return range(first, low + 1)
 
 
 # --- sweeping the input size ----------------------------------------------------------------

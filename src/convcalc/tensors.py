@@ -12,7 +12,6 @@ import io
 import json
 import math
 import re
-import sys
 from fractions import Fraction
 from pathlib import Path
 from typing import Any, Union
@@ -33,6 +32,7 @@ MAX_ELEMENTS = 10**6
 MAX_TEXT_BYTES = 16 * 2**20
 MAX_NUMBER_CHARS = 100
 MAX_EXPONENT = 100
+MAX_DIMS = 8  # dimensions of one tensor (a 3-d layer's data has 5: N, C, D, H, W)
 
 
 def exact_number(value: Any, name: str) -> Number:
@@ -64,7 +64,10 @@ def exact_number(value: Any, name: str) -> Number:
         raise MalformedInputError(
             f"{name}: {text!r} is out of range (exponents up to ±{MAX_EXPONENT})"
         )
-    return normalise(Fraction(text))
+    try:
+        return normalise(Fraction(text))
+    except ZeroDivisionError:
+        raise MalformedInputError(f"{name}: {text!r} divides by zero") from None
 
 
 def normalise(value: Fraction) -> Number:
@@ -142,6 +145,11 @@ def as_exact(nested: Any, name: str) -> np.ndarray:
     """A nested list (or numpy array) as an object array of exact numbers; ragged data is an
     error naming where it breaks."""
     shape = _shape_of(nested, name, ())
+    if len(shape) > MAX_DIMS:
+        raise MalformedInputError(
+            f"{name}: data of {len(shape)} dimensions; a trace reads at most {MAX_DIMS} "
+            "(N, C and up to 3 spatial)"
+        )
     check_elements(math.prod(shape), name, "the data")
     array = np.empty(shape, dtype=object)
     flat = list(_flatten(nested))
@@ -187,13 +195,30 @@ def load_tensor(text: str, name: str, stdin: io.TextIOBase | None = None) -> np.
     generated = generate(text, name)
     if generated is not None:
         return generated
-    if text == "-":
-        return _from_json(_read_stdin(stdin or sys.stdin, name), name)
-    if text.startswith("@"):
-        return _from_file(Path(text[1:]), name)
+    if text == "-" or text.startswith("@"):
+        try:
+            return _from_stream(text, name, stdin)
+        except MalformedInputError as error:  # the file's content, not the command line
+            from convcalc.errors import InputError
+
+            raise error if isinstance(error, InputError) else InputError(str(error)) from None
     if text.startswith("["):
         return _from_json(text, name)
     return parse_inline(text, name)
+
+
+def _from_stream(text: str, name: str, stdin: io.TextIOBase | None) -> np.ndarray:
+    """Data from standard input (``-``, JSON) or a file (``@FILE``: .json, .csv, .npy)."""
+    if text == "-":
+        if stdin is not None:
+            return _from_json(_read_stdin(stdin, name), name)
+        from convcalc.boundary import decode, read_stdin
+
+        content = decode(read_stdin(name, MAX_TEXT_BYTES), name, "standard input")
+        if not content.strip():
+            raise MalformedInputError(f"{name}: standard input is empty")
+        return _from_json(content, name)
+    return _from_file(Path(text[1:]), name)
 
 
 def _read_stdin(stream: Any, name: str) -> str:
@@ -228,6 +253,9 @@ def _json_number(name: str) -> Any:
 
 
 def _from_json(text: str, name: str) -> np.ndarray:
+    from convcalc.boundary import check_nesting
+
+    check_nesting(text, name, 2 * MAX_DIMS)
     try:
         data = json.loads(
             text,
@@ -252,30 +280,32 @@ def _bad_constant(name: str) -> Any:
 
 
 def _from_file(path: Path, name: str) -> np.ndarray:
-    try:
-        if path.suffix == ".npy":
+    from convcalc.boundary import decode, display, file_size, read_bytes
+
+    shown = display(str(path))
+    if path.suffix == ".npy":
+        file_size(str(path), name)  # a regular file (not a FIFO or device) before numpy opens it
+        try:
             # memory-mapped: the shape is checked before a single value is read
             array = np.load(path, allow_pickle=False, mmap_mode="r")
-            check_elements(array.size, name, f"@{path}")
-            if array.dtype.kind not in "iuf" or not np.all(np.isfinite(array)):
-                raise MalformedInputError(f"{name}: {path} does not hold finite numbers")
-            return as_exact(np.asarray(array).tolist(), name)
-        if path.stat().st_size > MAX_TEXT_BYTES:
-            raise MalformedInputError(
-                f"{name}: {path} is larger than {MAX_TEXT_BYTES // 2**20} MiB; a trace reads at "
-                f"most {MAX_ELEMENTS:,} numbers per tensor"
+        except (ValueError, OSError, EOFError, TypeError) as error:
+            reason = (
+                "it holds Python objects, never unpickled"
+                if "pickle" in str(error)
+                else (display(str(error))[:120])
             )
-        content = path.read_text(encoding="utf-8")
-    except MalformedInputError:
-        raise
-    except FileNotFoundError:
-        raise MalformedInputError(f"{name}: no such file: {path}") from None
-    except OSError as error:
-        raise MalformedInputError(f"{name}: cannot read {path}: {error.strerror}") from None
-    except UnicodeDecodeError:
-        raise MalformedInputError(f"{name}: {path} is not UTF-8 text (JSON or CSV)") from None
-    except ValueError as error:
-        raise MalformedInputError(f"{name}: cannot read {path}: {error}") from None
+            raise MalformedInputError(
+                f"{name}: {shown} is not a .npy array of numbers ({reason})"
+            ) from None
+        if not isinstance(array, np.ndarray):
+            raise MalformedInputError(f"{name}: {shown} is not a .npy array of numbers")
+        check_elements(array.size, name, f"@{path}")
+        if len(array.shape) > MAX_DIMS:
+            raise MalformedInputError(f"{name}: {shown} has {len(array.shape)} dimensions")
+        if array.dtype.kind not in "iuf" or not np.all(np.isfinite(array)):
+            raise MalformedInputError(f"{name}: {shown} does not hold finite numbers")
+        return as_exact(np.asarray(array).tolist(), name)
+    content = decode(read_bytes(str(path), name, MAX_TEXT_BYTES), name, str(path))
     if path.suffix == ".csv":
         rows = [[cell for cell in row if cell.strip()] for row in csv.reader(io.StringIO(content))]
         rows = [row for row in rows if row]
