@@ -62,22 +62,10 @@ def read_bytes(path: str, what: str, limit: int = MAX_SPEC_BYTES) -> bytes:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
     except FileNotFoundError:
         raise InputError(f"{what}: no such file: {display(path)}") from None
-    except OSError as error:
-        raise InputError(f"{what}: cannot read {display(path)}: {error.strerror}") from None
+    except (OSError, ValueError) as error:
+        raise InputError(f"{what}: cannot read {display(path)}: {error}") from None
     try:
-        info = os.fstat(fd)
-        if stat.S_ISDIR(info.st_mode):
-            raise InputError(f"{what}: {display(path)} is a directory, not a file")
-        if not stat.S_ISREG(info.st_mode):
-            raise InputError(
-                f"{what}: {display(path)} is not a regular file (a device, FIFO or socket); "
-                "convcalc reads files, or standard input with -"
-            )
-        if info.st_size > limit:
-            raise InputError(
-                f"{what}: {display(path)} has {info.st_size:,} bytes; convcalc reads at most "
-                f"{limit:,} (see Limits in the README)"
-            )
+        check_regular(os.fstat(fd), path, what, limit)
         chunks = []
         remaining = limit + 1
         while remaining > 0:
@@ -96,14 +84,20 @@ def read_bytes(path: str, what: str, limit: int = MAX_SPEC_BYTES) -> bytes:
     return data
 
 
-def file_size(path: str, what: str) -> int:
-    """The size of a regular file, refusing a directory, FIFO or device before it is opened."""
+def check_file(path: str, what: str, limit: int) -> None:
+    """A regular file of at most ``limit`` bytes, checked before it is opened (for readers that
+    open it themselves: zipfile, numpy's memory map)."""
     try:
         info = os.stat(path)
     except FileNotFoundError:
         raise InputError(f"{what}: no such file: {display(path)}") from None
     except (OSError, ValueError) as error:
         raise InputError(f"{what}: cannot read {display(path)}: {error}") from None
+    check_regular(info, path, what, limit)
+
+
+def check_regular(info: os.stat_result, path: str, what: str, limit: int) -> None:
+    """Refuse a directory, a FIFO, a device or socket, and a file over ``limit`` bytes."""
     if stat.S_ISDIR(info.st_mode):
         raise InputError(f"{what}: {display(path)} is a directory, not a file")
     if not stat.S_ISREG(info.st_mode):
@@ -111,7 +105,11 @@ def file_size(path: str, what: str) -> int:
             f"{what}: {display(path)} is not a regular file (a device, FIFO or socket); "
             "convcalc reads files, or standard input with -"
         )
-    return info.st_size
+    if info.st_size > limit:
+        raise InputError(
+            f"{what}: {display(path)} has {info.st_size:,} bytes; convcalc reads at most "
+            f"{limit:,} (see Limits in the README)"
+        )
 
 
 def read_stdin(what: str, limit: int = MAX_SPEC_BYTES) -> bytes:

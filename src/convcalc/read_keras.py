@@ -16,10 +16,10 @@ from typing import TYPE_CHECKING, Any
 from convcalc.boundary import (
     MAX_MEMBER_BYTES,
     MAX_MODEL_BYTES,
+    check_file,
     check_layer_count,
     decode,
     display,
-    file_size,
     guarded,
     load_json,
 )
@@ -86,11 +86,7 @@ def read_keras_archive(path: Path) -> NetworkSpec:
     import zlib
 
     shown = display(str(path))
-    size = file_size(str(path), "spec")
-    if size > MAX_MODEL_BYTES:
-        raise InputError(
-            f"spec: {shown} has {size:,} bytes; convcalc reads at most {MAX_MODEL_BYTES:,}"
-        )
+    check_file(str(path), "spec", MAX_MODEL_BYTES)
     try:
         with zipfile.ZipFile(path) as archive:
             try:

@@ -280,11 +280,11 @@ def _bad_constant(name: str) -> Any:
 
 
 def _from_file(path: Path, name: str) -> np.ndarray:
-    from convcalc.boundary import decode, display, file_size, read_bytes
+    from convcalc.boundary import check_file, decode, display, read_bytes
 
     shown = display(str(path))
     if path.suffix == ".npy":
-        file_size(str(path), name)  # a regular file (not a FIFO or device) before numpy opens it
+        check_file(str(path), name, 2**31)  # a regular file (not a FIFO) before numpy maps it
         try:
             # memory-mapped: the shape is checked before a single value is read
             array = np.load(path, allow_pickle=False, mmap_mode="r")
