@@ -247,6 +247,18 @@ CASES: list[Case] = [
     Case("stdin empty", ("net", "-", "--in", "3,8,8"), stdin=b""),
     Case("stdin zero", ("net", "-"), stdin=None),  # /dev/zero, see below
     Case("stdin closed", ("net", "-", "--in", "3,8,8"), stdin=b"<closed>"),
+    Case(
+        "stdout closed", ("shape", "conv2d", "--in", "5", "--k", "3"), stdin=b"<closed>", exits=(2,)
+    ),
+    Case(
+        "stdout closed solve",
+        ("solve", "conv2d", "--in", "224", "--out", "112"),
+        stdin=b"<closed>",
+        exits=(2,),
+    ),
+    Case(
+        "stderr closed", ("shape", "conv2d", "--in", "5", "--k", "0"), stdin=b"<closed>", exits=(2,)
+    ),
     Case("trace x zero dev", ("trace", "conv2d", "--x", "@/dev/zero", "--w", "1")),
     Case("trace x fifo", ("trace", "conv2d", "--x", "@fifo", "--w", "1")),
     Case("net fifo", ("net", "fifo.toml")),
@@ -852,6 +864,8 @@ def run_case(case: Case, folder: Path) -> list[str]:
                 json.loads(out)
             except ValueError:
                 problems.append("--json error is not one JSON object on stdout")
+        elif "stderr closed" in case.name:
+            pass  # nowhere to say it: the exit status does
         elif process.returncode == 1 and out and not err:
             pass  # a result that says no (nothing solved, a failed --check)
         elif not any(line.startswith("Error:") for line in lines):
@@ -888,8 +902,10 @@ def run_case(case: Case, folder: Path) -> list[str]:
 def _run_closed_stdin(
     case: Case, folder: Path, env: dict[str, str]
 ) -> subprocess.CompletedProcess[bytes]:
+    """The command with standard input (or, for the cases named so, stdout or stderr) closed."""
+    fd = 1 if "stdout closed" in case.name else 2 if "stderr closed" in case.name else 0
     code = (
-        "import os, runpy, sys; os.close(0); sys.argv = ['convcalc', *sys.argv[1:]]; "
+        f"import os, runpy, sys; os.close({fd}); sys.argv = ['convcalc', *sys.argv[1:]]; "
         "runpy.run_module('convcalc', run_name='__main__')"
     )
     return subprocess.run(

@@ -57,8 +57,13 @@ def _silence_stdout() -> None:
 def write(text: str, newline: bool = True) -> None:
     """Everything convcalc prints on stdout goes through here: a closed pipe ends the output
     quietly, a failing device (``> /dev/full``) is a one-line error with exit status 2."""
+    if sys.stdout is None:  # started with stdout closed (`>&-`)
+        raise OutputError("cannot write the output: standard output is closed")
     try:
         sys.stdout.write(text + ("\n" if newline else ""))
+        sys.stdout.flush()
+    except UnicodeEncodeError:  # a lone surrogate from a file's name: written replaced
+        sys.stdout.write((text + ("\n" if newline else "")).encode("utf-8", "replace").decode())
         sys.stdout.flush()
     except BrokenPipeError:
         _silence_stdout()
