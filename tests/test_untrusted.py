@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import io
 import json
-import os
 import subprocess
 import sys
 import tomllib
@@ -27,6 +26,7 @@ from hypothesis import strategies as st
 sys.path.insert(0, str(Path(__file__).parent))
 import hostile  # noqa: E402
 from convcalc.boundary import display, display_block, display_terminal  # noqa: E402
+from test_hardening import convcalc  # noqa: E402 - one way to run the console script
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
@@ -252,21 +252,6 @@ def test_fuzz_trace_data(value: Any, tmp_path: Path) -> None:
 
 
 # --- -o ------------------------------------------------------------------------------------------
-
-
-def convcalc(
-    *args: str, cwd: Path | None = None, **kwargs: Any
-) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "COLUMNS": "80", "NO_COLOR": "1"}
-    return subprocess.run(
-        [sys.executable, "-m", "convcalc", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=cwd,
-        timeout=120,
-        **kwargs,
-    )
 
 
 def test_output_file_is_replaced_only_on_success(tmp_path: Path) -> None:
