@@ -30,7 +30,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from convcalc.errors import ConvcalcError, InputError
+from convcalc.errors import ConvcalcError, InputError, MalformedInputError
 
 # --- budgets (README: Limits) -------------------------------------------------------------------
 
@@ -256,15 +256,13 @@ def guarded(source: str, where: Callable[[], str] | None = None) -> Iterator[Non
     except ConvcalcError:
         raise
     except (
-        KeyError,
-        IndexError,
+        LookupError,  # KeyError, IndexError
         TypeError,
         ValueError,
         AttributeError,
-        ArithmeticError,
+        ArithmeticError,  # ZeroDivisionError, OverflowError
         RecursionError,
         MemoryError,
-        LookupError,
         EOFError,
         OSError,
     ) as error:
@@ -272,6 +270,18 @@ def guarded(source: str, where: Callable[[], str] | None = None) -> Iterator[Non
         raise InputError(
             f"{display(source)}: {place + ': ' if place else ''}cannot read it ({_describe(error)})"
         ) from None
+
+
+@contextmanager
+def file_content(source: str | None = None) -> Iterator[None]:
+    """Malformed input raised while reading a file's or a stream's content is that file's
+    (``InputError``: one line, without the command line's usage lines), named by ``source``."""
+    try:
+        yield
+    except InputError:
+        raise
+    except MalformedInputError as error:
+        raise InputError(f"{display(source)}: {error}" if source else str(error)) from None
 
 
 def _describe(error: BaseException) -> str:
@@ -289,8 +299,10 @@ def _describe(error: BaseException) -> str:
 
 # --- out -----------------------------------------------------------------------------------------
 
-# C0 and C1 controls, DEL, bidi embeddings/overrides/isolates and marks, line/paragraph separators
-_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u200e\u200f\u061c\u202a-\u202e\u2066-\u2069\u2028\u2029]")
+# What a terminal acts on, or UTF-8 cannot carry, besides the C0 controls: DEL and the C1 controls,
+# bidi marks, embeddings, overrides and isolates, line and paragraph separators, lone surrogates.
+_BEYOND_C0 = "\x7f-\x9f\u200e\u200f\u061c\u202a-\u202e\u2066-\u2069\u2028\u2029\ud800-\udfff"
+_UNSAFE = re.compile(f"[\x00-\x1f{_BEYOND_C0}]")
 _NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t", "\x1b": "\\e"}
 
 
@@ -319,9 +331,9 @@ def display_block(text: str) -> str:
     return _UNSAFE.sub(lambda m: m.group() if m.group() in "\n\t" else _escape(m), text)
 
 
-_NOT_SGR = re.compile(
-    "\x1b(?!\\[[0-9;]*m)|[\x00-\x08\x0b-\x1a\x1c-\x1f\x7f-\x9f\u200e\u200f\u061c\u202a-\u202e\u2066-\u2069\u2028\u2029]"
-)
+_NOT_SGR = re.compile(f"\x1b(?!\\[[0-9;]*m)|[\x00-\x08\x0b-\x1a\x1c-\x1f{_BEYOND_C0}]")
+_QUOTED_UNSAFE = re.compile(f"[{_BEYOND_C0}]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def display_terminal(text: str) -> str:
@@ -337,3 +349,15 @@ def xml_text(text: str) -> str:
     """Text an XML document may hold: the characters XML 1.0 forbids dropped, bidi controls
     shown escaped (markup escaping stays the caller's: html.escape)."""
     return display(_XML_FORBIDDEN.sub("", text))
+
+
+def quoted_escapes(text: str) -> str:
+    """JSON or TOML text whose C0 controls its encoder escaped already: DEL, C1 controls, bidi
+    and separator characters escaped too (``\\u202e``); they stand only inside strings."""
+    return _QUOTED_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
+def scalar_text(text: str) -> str:
+    """Text with every lone surrogate (no Unicode scalar value: TOML, UTF-8 and Python source
+    cannot carry one) replaced by U+FFFD."""
+    return _SURROGATE.sub("\ufffd", text)

@@ -92,7 +92,7 @@ def reporting(ctx: typer.Context, as_json: bool) -> Iterator[None]:
     try:
         yield
     except ConvcalcError as error:
-        usage = ctx if getattr(error, "usage", False) else None
+        usage = ctx if error.usage else None
         _report(str(error), error.exit_code, as_json, usage, isinstance(error, OutputError))
         raise typer.Exit(error.exit_code) from None
 
@@ -285,8 +285,6 @@ def _only_command(name: str) -> typer.Typer:
 def _show_usage_error(error: Any, message: str) -> None:
     """click's usage error as click shows it, with the user's words made safe to display (an
     unknown option may hold an escape sequence)."""
-    from convcalc.boundary import display
-
     head = ""
     ctx = getattr(error, "ctx", None)
     if ctx is not None:
@@ -294,11 +292,7 @@ def _show_usage_error(error: Any, message: str) -> None:
         if ctx.command.get_help_option(ctx) is not None:
             hint = f"Try '{ctx.command_path} {ctx.help_option_names[0]}' for help.\n"
         head = f"{ctx.get_usage()}\n{hint}\n"
-    try:
-        sys.stderr.write(f"{head}Error: {display(message)}\n")
-        sys.stderr.flush()
-    except (OSError, ValueError, AttributeError):
-        pass
+    report_error(message, error.exit_code, False, head)
 
 
 def main() -> None:

@@ -365,9 +365,10 @@ def net(
     from convcalc.options import NET_FORMATS
 
     chosen = resolve_format(fmt, as_json, plain, NET_FORMATS)
+    from contextlib import nullcontext
+
     from convcalc import serialize
-    from convcalc.boundary import display, guarded
-    from convcalc.errors import InputError
+    from convcalc.boundary import file_content, guarded
     from convcalc.memory import NetworkReport, memory
     from convcalc.netsizes import is_range
     from convcalc.netspec import load_network
@@ -375,15 +376,10 @@ def net(
     from convcalc.specs import parse_size_list
 
     network = load_network(spec)
-    try:
-        with guarded(network.source or spec):  # a value of a type the planner did not expect
-            plan = plan_network(network)
-    except InputError:
-        raise
-    except MalformedInputError as error:
-        if network.source == "<inline>":  # the command line's own words: usage lines apply
-            raise
-        raise InputError(f"{display(network.source)}: {error}") from None
+    # the inline form is the command line's own words (usage lines apply); anything else, a file's
+    content = nullcontext() if network.source == "<inline>" else file_content(network.source)
+    with content, guarded(network.source or spec):  # a value the planner did not expect
+        plan = plan_network(network)
     if chosen is not Format.TOML:
         network.check_runnable()
     if near is not None or (input_size is not None and is_range(input_size)):

@@ -49,7 +49,7 @@ def _fast(argv: list[str]) -> int | None:
             return 0
     except ConvcalcError as error:
         usage = ""
-        if getattr(error, "usage", False):
+        if error.usage:
             from convcalc.cli import usage_lines
 
             usage = usage_lines(argv[0])

@@ -15,6 +15,7 @@ class ConvcalcError(ValueError):
     """An invalid configuration; the message names the parameter, its value and the rule."""
 
     exit_code = 1
+    usage = False  # whether the command line's usage lines come before the message
 
 
 class MalformedInputError(ConvcalcError):

@@ -12,7 +12,7 @@ import math
 import re
 from typing import TYPE_CHECKING, Any, assert_never
 
-from convcalc.boundary import display
+from convcalc.boundary import display, quoted_escapes, scalar_text
 from convcalc.specs import OpKind
 from convcalc.tensorops import (
     ChunkLayer,
@@ -61,8 +61,7 @@ def _toml_string(text: str) -> str:
     >>> print(_toml_string(chr(27) + chr(127) + chr(0xD800)))
     "\\u001b\\u007f�"
     """
-    quoted = json.dumps(re.sub("[\ud800-\udfff]", "\ufffd", text), ensure_ascii=False)
-    return re.sub("[\x7f-\x9f]", lambda m: f"\\u{ord(m.group()):04x}", quoted)
+    return quoted_escapes(json.dumps(scalar_text(text), ensure_ascii=False))
 
 
 _FIRST_KEYS = ("name", "layer", "from")
@@ -74,7 +73,7 @@ def to_toml(spec: NetworkSpec, input_shape: tuple[int, ...] | None, batch: int |
     import textwrap
 
     def comment(text: str) -> list[str]:  # TOML comments hold no control characters
-        safe = display(re.sub("[\ud800-\udfff]", "\ufffd", text))
+        safe = display(text)
         return textwrap.wrap(safe, 96, initial_indent="# ", subsequent_indent="#   ")
 
     shape = input_shape or spec.input
@@ -235,7 +234,7 @@ def to_torch(plan: Plan, result: NetworkResult) -> str:
 def _py_string(text: str) -> str:
     """A Python string literal for text from input: ``repr``, which escapes every control,
     format and separator character (lone surrogates replaced, as UTF-8 cannot carry them)."""
-    return repr(re.sub("[\ud800-\udfff]", "\ufffd", text))
+    return repr(scalar_text(text))
 
 
 def _finish(lines: list[str], shape: tuple[int, ...], model: str) -> str:

@@ -75,9 +75,7 @@ def load_network(text: str) -> NetworkSpec:
     whichever reader read it."""
     network = _load(text)
     check_layer_count(len(network.layers), network.source)
-    check_numbers(network.layers, network.source)
-    if network.input is not None:
-        check_numbers(list(network.input), network.source)
+    check_numbers([network.layers, list(network.input or ()), network.batch], network.source)
     return network
 
 
@@ -187,7 +185,6 @@ def parse_toml(content: str, source: str) -> NetworkSpec:
             f"spec: {shown}: an integer of thousands of digits; at most {MAX_DIGITS} (see Limits "
             "in the README)"
         ) from None
-    check_numbers(data, source)
     unknown = set(data) - {"input", "batch", "layer", "name", "description"}
     if unknown:
         raise InputError(

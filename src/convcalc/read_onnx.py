@@ -155,11 +155,7 @@ class _Constants:
         return value
 
     def __setitem__(self, name: str, value: Any) -> None:
-        if value.size > MAX_CONSTANT_ELEMENTS:
-            raise ConvcalcError(
-                f"a constant of {value.size:,} elements; convcalc folds at most "
-                f"{MAX_CONSTANT_ELEMENTS:,} (see Limits in the README)"
-            )
+        _check_elements(value.shape)  # what no check before the fold bounded (a Concat, ...)
         self.values[name] = value
 
     def read(self, name: str) -> Any:

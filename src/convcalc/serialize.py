@@ -9,7 +9,7 @@ import json
 import re
 from typing import TYPE_CHECKING, Any, assert_never
 
-from convcalc.boundary import display
+from convcalc.boundary import display, quoted_escapes
 from convcalc.shapes import AdaptiveDim, AdaptiveShape, AnyShape, DimShape, FoldShape
 from convcalc.specs import LayerSpec, OpKind, shape_text
 
@@ -186,20 +186,10 @@ def dumps(data: Any, compact: bool = False) -> str:
     takes seconds through the indenting encoder and a fraction of one this way).
     """
     if compact:
-        return _unicode_escapes(json.dumps(data, ensure_ascii=False, separators=(",", ":")))
+        return quoted_escapes(json.dumps(data, ensure_ascii=False, separators=(",", ":")))
     text = json.dumps(data, indent=2, ensure_ascii=False)
     text = _NUMBER_LIST.sub(lambda m: "[" + re.sub(r",\s+", ", ", m.group(1)) + "]", text)
-    return _unicode_escapes(text)
-
-
-# JSON escapes C0 controls itself; these it passes through raw, and a terminal acts on them
-_RAW_UNSAFE = re.compile("[\x7f-\x9f\u200e\u200f\u061c\u202a-\u202e\u2066-\u2069\u2028\u2029]")
-
-
-def _unicode_escapes(text: str) -> str:
-    """DEL, C1 controls, bidi overrides and line separators as JSON ``\\uXXXX`` escapes (they
-    can only stand inside strings)."""
-    return _RAW_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+    return quoted_escapes(text)
 
 
 def trace_dict(trace: Trace, steps: list[Step], view: View | None = None) -> dict[str, Any]:

@@ -186,7 +186,7 @@ def _flatten(nested: Any) -> Any:
         yield nested
 
 
-def load_tensor(text: str, name: str, stdin: io.TextIOBase | None = None) -> np.ndarray:
+def load_tensor(text: str, name: str) -> np.ndarray:
     """Parse ``--x``/``--w``/``--b``: inline, JSON, ``@file`` (.json, .csv, .npy), ``-`` (stdin
     JSON) or a generator."""
     text = text.strip()
@@ -196,22 +196,19 @@ def load_tensor(text: str, name: str, stdin: io.TextIOBase | None = None) -> np.
     if generated is not None:
         return generated
     if text == "-" or text.startswith("@"):
-        try:
-            return _from_stream(text, name, stdin)
-        except MalformedInputError as error:  # the file's content, not the command line
-            from convcalc.errors import InputError
+        from convcalc.boundary import file_content
 
-            raise error if isinstance(error, InputError) else InputError(str(error)) from None
+        with file_content():  # the file's content, not the command line
+            return _from_stream(text, name)
     if text.startswith("["):
         return _from_json(text, name)
     return parse_inline(text, name)
 
 
-def _from_stream(text: str, name: str, stdin: io.TextIOBase | None) -> np.ndarray:
-    """Data from standard input (``-``, JSON) or a file (``@FILE``: .json, .csv, .npy)."""
+def _from_stream(text: str, name: str) -> np.ndarray:
+    """Data from standard input (``-``, JSON, read once) or a file (``@FILE``: .json, .csv,
+    .npy), each within MAX_TEXT_BYTES."""
     if text == "-":
-        if stdin is not None:
-            return _from_json(_read_stdin(stdin, name), name)
         from convcalc.boundary import decode, read_stdin
 
         content = decode(read_stdin(name, MAX_TEXT_BYTES), name, "standard input")
@@ -219,30 +216,6 @@ def _from_stream(text: str, name: str, stdin: io.TextIOBase | None) -> np.ndarra
             raise MalformedInputError(f"{name}: standard input is empty")
         return _from_json(content, name)
     return _from_file(Path(text[1:]), name)
-
-
-def _read_stdin(stream: Any, name: str) -> str:
-    """JSON text from standard input, at most MAX_TEXT_BYTES; a closed stdin is a usage error."""
-    if stream is None or getattr(stream, "closed", False):
-        raise MalformedInputError(
-            f"{name}: '-' reads JSON from standard input, but standard input is closed"
-        )
-    try:
-        text = stream.read(MAX_TEXT_BYTES + 1)
-    except UnicodeDecodeError:
-        raise MalformedInputError(f"{name}: standard input is not UTF-8 text") from None
-    except OSError as error:
-        raise MalformedInputError(
-            f"{name}: cannot read standard input: {error.strerror or error}"
-        ) from None
-    if len(text) > MAX_TEXT_BYTES:
-        raise MalformedInputError(
-            f"{name}: standard input holds more than {MAX_TEXT_BYTES // 2**20} MiB; a trace "
-            f"reads at most {MAX_ELEMENTS:,} numbers per tensor"
-        )
-    if not text.strip():
-        raise MalformedInputError(f"{name}: standard input is empty")
-    return str(text)
 
 
 def _json_number(name: str) -> Any:
