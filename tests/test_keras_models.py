@@ -152,3 +152,33 @@ def test_keras_json_to_torch_and_toml(keras: Any, tmp_path: Path) -> None:
         y = namespace["model"](torch.zeros(1, 3, 96, 96))
     assert list(y.shape) == first["output_shape"]
     assert sum(p.numel() for p in namespace["model"].parameters()) == first["total_params"]
+
+
+def test_fused_activations_reach_torch_code(keras: Any, tmp_path: Path) -> None:
+    """Keras fuses activations into Conv2D/Dense: the spec and the torch code written from it
+    keep every one (VGG16: 15 ReLU and the Softmax), so the code computes what the model does:
+    its output rows sum to 1."""
+    torch = pytest.importorskip("torch")
+    from typer.testing import CliRunner
+
+    from convcalc.cli import app
+
+    model = keras.applications.VGG16(weights=None, input_shape=(32, 32, 3), classes=10)
+    path = tmp_path / "vgg16.json"
+    path.write_text(model.to_json())
+    fused = [
+        layer.get_config()["activation"]
+        for layer in model.layers
+        if layer.get_config().get("activation") not in (None, "linear")
+    ]
+    assert fused.count("relu") == 15 and fused.count("softmax") == 1
+    code = CliRunner().invoke(app, ["net", str(path), "--format", "torch"]).stdout
+    assert code.count("nn.ReLU()") == 15 and code.count("nn.Softmax(dim=1)") == 1
+    namespace: dict[str, Any] = {}
+    exec(compile(code, "vgg16.py", "exec"), namespace)  # noqa: S102 - our own output
+    with torch.no_grad():
+        y = namespace["model"](torch.randn(2, 3, 32, 32))
+    assert list(y.shape) == [2, 10]
+    assert torch.allclose(y.sum(dim=1), torch.ones(2))
+    keras_params = sum(math.prod(w.shape) for w in model.weights)
+    assert sum(p.numel() for p in namespace["model"].parameters()) == keras_params

@@ -356,6 +356,32 @@ def test_printed_models_match_torch(name: str, tmp_path: Path) -> None:
     assert shapes and all(by_name[key] == value for key, value in shapes.items())
 
 
+@pytest.mark.parametrize("name", ["vgg", "oned", "threed"])
+def test_printed_models_to_torch_code_keep_the_state_dict(name: str, tmp_path: Path) -> None:
+    """print(model) -> --format torch: the module written has the same parameters, tensor by
+    tensor (the shapes of the state_dict, in order), as the model that was printed."""
+    from typer.testing import CliRunner
+
+    from convcalc.cli import app
+
+    model, shape = sequential_models()[name]
+    path = tmp_path / "model.txt"
+    path.write_text(str(model))
+    code = (
+        CliRunner()
+        .invoke(app, ["net", str(path), "--format", "torch", "--in", ",".join(map(str, shape[1:]))])
+        .stdout
+    )
+    namespace: dict[str, Any] = {}
+    exec(compile(code, f"{name}.py", "exec"), namespace)  # noqa: S102 - our own output
+    built = namespace["model"]
+    assert [tuple(t.shape) for t in built.state_dict().values()] == [
+        tuple(t.shape) for t in model.state_dict().values()
+    ]
+    with torch.no_grad():
+        assert built(torch.zeros(shape)).shape == model.eval()(torch.zeros(shape)).shape
+
+
 def test_printed_resnet_is_refused_with_its_blocks() -> None:
     """A printed ResNet: the residual blocks are named, not chained."""
     from convcalc import ConvcalcError

@@ -20,6 +20,7 @@ import typer
 
 from convcalc import __version__, commands, options
 from convcalc.errors import ConvcalcError, MalformedInputError, OutputError
+from convcalc.ops import op_names
 from convcalc.options import Format, Kind, Opt
 from convcalc.output import (
     report_error,
@@ -51,7 +52,9 @@ def annotated(opt: Opt) -> Any:
     """The typer annotation of an option of the table in options.py."""
     match opt.kind:
         case Kind.ARGUMENT:
-            return Annotated[str, typer.Argument(show_default=False, help=opt.help)]
+            complete = _complete(op_names()) if opt.param == "op" else None
+            info = typer.Argument(show_default=False, help=opt.help, autocompletion=complete)
+            return Annotated[str, info]
         case Kind.TEXT:
             info = typer.Option(*opt.flags, metavar=opt.metavar, help=opt.help)
             return Annotated[str if opt.default is not None else Optional[str], info]
@@ -63,7 +66,13 @@ def annotated(opt: Opt) -> Any:
         case Kind.FLAG:
             return Annotated[bool, typer.Option(*opt.flags, help=opt.help)]
         case Kind.FORMAT:
-            info = typer.Option(*opt.flags, metavar=opt.metavar, help=opt.help, show_default=False)
+            info = typer.Option(
+                *opt.flags,
+                metavar=opt.metavar,
+                help=opt.help,
+                show_default=False,
+                autocompletion=_complete(list(opt.completions)),
+            )
             return Annotated[Optional[Format], info]
         case Kind.CHOICE:
             assert opt.choices is not None
@@ -72,6 +81,15 @@ def annotated(opt: Opt) -> Any:
             return Annotated[Optional[bool], typer.Option("/".join(opt.flags), help=opt.help)]
         case _:
             assert_never(opt.kind)
+
+
+def _complete(words: list[str]) -> Callable[[str], list[str]]:
+    """Shell completion from a list: the words that start with what is typed."""
+
+    def complete(incomplete: str) -> list[str]:
+        return [word for word in words if word.startswith(incomplete.lower())]
+
+    return complete
 
 
 def signature(*table: Opt) -> inspect.Signature:
@@ -287,6 +305,13 @@ def _show_usage_error(error: Any, message: str) -> None:
     unknown option may hold an escape sequence)."""
     head = ""
     ctx = getattr(error, "ctx", None)
+    option = getattr(error, "option_name", None)
+    if ctx is not None and option and not getattr(error, "possibilities", None):
+        # click suggests long options only: `-k 3` is a near miss of `--k`
+        flags = {flag for param in ctx.command.params for flag in getattr(param, "opts", ())}
+        near = "-" + option if not option.startswith("--") else option.lstrip("-")
+        if near in flags:
+            message = f"{message} (did you mean {near}?)"
     if ctx is not None:
         hint = ""
         if ctx.command.get_help_option(ctx) is not None:

@@ -6,7 +6,7 @@ on the start-up fast path. They raise ConvcalcError; the caller reports it.
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from convcalc.errors import MalformedInputError
@@ -94,6 +94,7 @@ def shape(
     """``convcalc shape``: one size (conventions.shape_query) or a sweep over a range of sizes
     (solve.sweep, each row that same query); a picture of one size (--format svg)."""
     chosen = resolve_format(fmt, as_json, plain, (*SHAPE_FORMATS, Format.SVG))
+    _check_frame(frame, chosen)
     from convcalc.conventions import shape_query
     from convcalc.solve import parse_range
     from convcalc.specs import parse_op, parse_size_list
@@ -161,6 +162,15 @@ def shape(
         plain=serialize.sweep_plain,
         table=table,
     )
+
+
+def _check_frame(frame: str | None, chosen: Format) -> None:
+    """--frame picks the still of a picture: without --format svg it would be ignored."""
+    if frame is not None and chosen is not Format.SVG:
+        raise MalformedInputError(
+            f"--frame draws a still of the picture: add --format svg (--format {chosen.value} "
+            "has no frames)"
+        )
 
 
 def _picture(shape: Any, trace: Any, frame: str | None) -> None:
@@ -233,6 +243,7 @@ def trace(
     """``convcalc trace``: the layer on the data (trace.trace_args), the steps shown, the view,
     and with --grad-out the backward pass (backward.backward); pictures (--format svg/html)."""
     chosen = resolve_format(fmt, as_json, plain, (*SHAPE_FORMATS, Format.SVG, Format.HTML))
+    _check_frame(frame, chosen)
     from convcalc.errors import ConvcalcError
     from convcalc.tensors import load_tensor
     from convcalc.trace import ConvView, choose_view, trace_args
@@ -276,15 +287,32 @@ def trace(
 
         write(array_plain(values))
         return
-    steps, hidden = select_steps(result, at, max_steps, chosen)
+    lazy, count, hidden = select_steps(result, at, max_steps, chosen)
+
+    def checked(steps: Iterable[Any]) -> Iterator[Any]:
+        """What is printed was computed twice, element-wise and vectorised."""
+        for step in steps:
+            if result.output is not None and step.value != result.output[step.index]:
+                raise ConvcalcError(f"internal check failed at {list(step.index)}")
+            yield step
+
     shown_view = choose_view(result, view)
+    if chosen is Format.JSON and count > COMPACT_JSON_STEPS and grad_out is None:
+        # streamed: each step written as it is computed, memory bounded whatever the size
+        from convcalc.output import write_json_streaming
+        from convcalc.serialize import step_dict, trace_dict
+
+        write_json_streaming(
+            trace_dict(result, [], shown_view),
+            "steps",
+            (step_dict(step, result.plain) for step in checked(lazy)),
+        )
+        return
+    steps = list(checked(lazy))
     shown = steps
     if isinstance(shown_view, ConvView):
         # the conv view shows the same output elements, as steps of its stride-1 conv
         shown = [shown_view.trace.step_at(step.index) for step in steps]
-    for step in steps:  # what is printed was computed twice, element-wise and vectorised
-        if result.output is not None and step.value != result.output[step.index]:
-            raise ConvcalcError(f"internal check failed at {list(step.index)}")
     gradients = None
     back_steps: list[Any] = []
     back_hidden = 0
@@ -294,7 +322,8 @@ def trace(
         if result.output is None:
             raise MalformedInputError("--grad-out needs the whole output; drop --at")
         gradients = backward(result, load_tensor(grad_out, "grad_out"))
-        back_steps, back_hidden = select_steps(gradients.input_trace, None, max_steps, chosen)
+        back_lazy, _, back_hidden = select_steps(gradients.input_trace, None, max_steps, chosen)
+        back_steps = list(back_lazy)
     if chosen is Format.JSON:
         from convcalc.serialize import backward_dict, dumps, trace_dict
 
@@ -312,9 +341,10 @@ def trace(
 
 def select_steps(
     result: Any, at: str | None, max_steps: int | None, chosen: Format
-) -> tuple[list[Any], int]:
-    """The steps to show, built one by one: one element (--at, every channel unless given),
-    the first N (--max-steps), or all (JSON, up to its cap) / 64 (table)."""
+) -> tuple[Iterator[Any], int, int]:
+    """The steps to show, built one by one as they are consumed: one element (--at, every
+    channel unless given), the first N (--max-steps), or all (JSON, up to its cap) / 64
+    (table). Returns (the steps, how many, how many are not shown)."""
     import itertools
 
     from convcalc.specs import parse_size_list
@@ -324,9 +354,9 @@ def select_steps(
         index = parse_size_list(at, "--at")
         shape = result.output_shape
         if len(index) == len(shape) - 1:
-            return [result.step_at((o, *index)) for o in range(shape[0])], 0
+            return (result.step_at((o, *index)) for o in range(shape[0])), shape[0], 0
         if len(index) == len(shape):
-            return [result.step_at(index)], 0
+            return iter([result.step_at(index)]), 1, 0
         raise MalformedInputError(
             f"--at: give {len(shape) - 1} indices (or {len(shape)} with the channel first)"
         )
@@ -343,8 +373,8 @@ def select_steps(
                 "or --at i,j (the output values are in --plain)"
             )
         limit = total
-    steps = list(itertools.islice(result.iter_steps(), limit))
-    return steps, total - len(steps)
+    count = min(limit, total)
+    return itertools.islice(result.iter_steps(), count), count, total - count
 
 
 def net(
@@ -464,10 +494,25 @@ def _net_sizes(
         markdown=serialize.sizes_markdown,
         csv=serialize.sizes_csv,
     )
-    failed = any(not record.valid for record in sweep.records) or (
-        sweep.near is not None and not sweep.near.valid
-    )
-    return 1 if check and failed else 0
+    failures = [record for record in sweep.records if record.failure is not None]
+    near_failed = sweep.near is not None and not sweep.near.valid
+    if check and (failures or near_failed):
+        # why the gate failed goes to stderr in every format (`--check >/dev/null` keeps it)
+        from convcalc.boundary import display
+        from convcalc.serialize import near_text, size_text
+
+        if failures:
+            first = failures[0]
+            assert first.failure is not None
+            print(
+                f"check failed: {len(failures):,} of {len(sweep.records):,} input sizes fail; "
+                f"the first, {size_text(first.input)}: {display(first.failure.message)}",
+                file=sys.stderr,
+            )
+        if sweep.near is not None and near_failed:
+            print(f"check failed: {near_text(sweep.near)}", file=sys.stderr)
+        return 1
+    return 0
 
 
 def solve(

@@ -17,7 +17,9 @@ from convcalc.boundary import (
     check_layer_count,
     check_nesting,
     check_numbers,
+    decode,
     display,
+    read_bytes,
     read_text,
 )
 from convcalc.errors import ConvcalcError, InputError, MalformedInputError
@@ -74,6 +76,11 @@ def load_network(text: str) -> NetworkSpec:
     """A spec from a file or text (see ``_load``), its numbers and size within the limits
     whichever reader read it."""
     network = _load(text)
+    if not network.layers:  # a gate must not pass on a network of nothing
+        raise InputError(
+            f"spec: {display(network.source)} has no layers; add [[layer]] tables (e.g. "
+            'layer = "conv2d", out_channels = 16, kernel_size = 3)'
+        )
     check_layer_count(len(network.layers), network.source)
     check_numbers([network.layers, list(network.input or ()), network.batch], network.source)
     return network
@@ -110,7 +117,11 @@ def _load(text: str) -> NetworkSpec:
             from convcalc.read_keras import read_keras_archive
 
             return read_keras_archive(path)
-        content = _nonempty(read_text(text, "spec"), text)
+        data = read_bytes(text, "spec")
+        kind = _binary_kind(data)
+        if kind is not None:
+            raise InputError(f"spec: {shown} is {kind}; {READS}")
+        content = _nonempty(decode(data, "spec", text), text)
         if suffix == ".toml":
             return parse_toml(content, str(path))
         return _by_content(content, str(path))
@@ -147,12 +158,55 @@ def _by_content(content: str, source: str) -> NetworkSpec:
     ):  # the inline form, piped: "conv2d k3 c16; maxpool2d k2"
         try:
             return parse_inline(";".join(stripped.splitlines()), source)
-        except MalformedInputError as error:
-            raise InputError(
-                f"{display(source)}: not a TOML spec, Keras JSON, a printed model or layers "
-                f"({error})"
-            ) from None
+        except MalformedInputError:
+            raise _not_a_spec(stripped, source) from None
+    if not re.search(r"(?m)^\s*(\[|[\w\"'.-]+\s*=)", content):  # no TOML key or table at all
+        raise _not_a_spec(stripped, source)
     return parse_toml(content, source)
+
+
+def _not_a_spec(text: str, source: str) -> InputError:
+    first = text.splitlines()[0][:40] if text else ""
+    return InputError(
+        f"spec: {display(source)} is text in none of these forms (it begins "
+        f"{display(repr(first))}); {READS}"
+    )
+
+
+# What `net` reads, for a message about a file that is something else.
+READS = (
+    "convcalc net reads a TOML spec (.toml), an ONNX model (.onnx), a Keras model (.keras, or "
+    "model.to_json() text), PyTorch's print(model) text (.txt), or inline layers"
+)
+
+# Leading bytes of files people hand to `net` by mistake.
+_MAGIC = (
+    (
+        b"PK\x03\x04",
+        "a zip archive (a .keras model is one: name it .keras; a PyTorch checkpoint "
+        "is one too: convcalc reads print(model) text)",
+    ),
+    (b"\x89HDF", "an HDF5 file (Keras weights: convcalc reads model.to_json() or .keras)"),
+    (b"\x93NUMPY", "a .npy array (trace data: convcalc trace --x @FILE.npy)"),
+    (b"\x80\x02", "a Python pickle (never unpickled)"),
+    (b"\x80\x04", "a Python pickle (never unpickled)"),
+    (b"\x89PNG", "a PNG image"),
+    (b"\xff\xd8\xff", "a JPEG image"),
+    (b"%PDF", "a PDF document"),
+)
+
+
+def _binary_kind(data: bytes) -> str | None:
+    """What a file that is not text is, by its first bytes (None for text)."""
+    for magic, kind in _MAGIC:
+        if data.startswith(magic):
+            return kind
+    head = data[:4096]
+    if b"\x00" not in head:
+        return None
+    if head[:1] == b"\x08" and (b"pytorch" in head or b"onnx" in head or b"ai.onnx" in head):
+        return "an ONNX model without the .onnx extension (name it .onnx)"
+    return "binary data, not a UTF-8 text file"
 
 
 def _is_dir(path: Path) -> bool:

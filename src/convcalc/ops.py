@@ -224,3 +224,14 @@ ALIASES: dict[str, OpKind] = {alias: f.kind for f in OPS.values() for alias in f
 def op_list() -> str:
     """The op names for help and error messages: ``conv, convtranspose, maxpool, avgpool``."""
     return ", ".join(kind.value for kind in OPS)
+
+
+def op_names() -> list[str]:
+    """Every op's name as a command takes it, for completion and suggestions: ``conv``,
+    ``conv1d``, ``conv2d``, ..., ``unfold``, ``fold``."""
+    names = []
+    for family in OPS.values():
+        names.append(family.kind.value)
+        if family.dimensioned:
+            names.extend(f"{family.kind.value}{n}d" for n in family.ndims)
+    return names

@@ -53,6 +53,7 @@ class Opt:
     minimum: int = 1
     required: bool = False
     choices: type[enum.StrEnum] | None = None
+    completions: tuple[str, ...] = ()  # what the shell completes (the formats a command offers)
 
 
 def _op_help() -> str:
@@ -146,6 +147,7 @@ def format_opt(*offered: Format) -> Opt:
         None,
         f"Output format: {', '.join(names)} (default: table).",
         "|".join(names),
+        completions=tuple(names),
     )
 
 

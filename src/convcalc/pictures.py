@@ -319,7 +319,8 @@ def _window(fig: Figure, out: tuple[int, ...]) -> list[tuple[int, ...]]:
 def _draw_grids(svg: _Svg, fig: Figure, lay: _Layout) -> None:
     c = lay.cell
     svg.text(lay.in_x, 22, fig.title, "title")
-    svg.text(lay.in_x, lay.in_y - 10, "input (padding dashed)", "label")
+    padded = any("pad" in axis.kinds for axis in fig.axes)
+    svg.text(lay.in_x, lay.in_y - 10, "input (padding dashed)" if padded else "input", "label")
     svg.text(lay.out_x, lay.out_y - 10, "output", "label")
     svg.add('<g class="input">')
     for r in range(fig.rows):
@@ -428,13 +429,15 @@ def _switch(frame: int, count: int, *, stays: bool) -> str:
 def _results(
     svg: _Svg, fig: Figure, lay: _Layout, order: list[tuple[int, ...]], upto: int | None
 ) -> None:
-    """The output cells (and values), each from its frame on: animated when ``upto`` is None,
-    else those up to ``upto`` shown and the rest hidden (the HTML page reveals them)."""
+    """The output cells (and values), each from its frame on: animated when ``upto`` is None
+    (the document itself holds every result, so a viewer that does not animate shows the finished
+    figure; the animation hides each until its frame), else those up to ``upto`` shown and the
+    rest hidden (the HTML page reveals them)."""
     c = lay.cell
     svg.add('<g class="results">')
     for frame, out in enumerate(order):
         x, y = _output_corner(lay, out)
-        hidden = "" if upto is not None and frame <= upto else ' visibility="hidden"'
+        hidden = "" if upto is None or frame <= upto else ' visibility="hidden"'
         svg.add(f'<g class="result" data-frame="{frame}"{hidden}>')
         svg.rect(x, y, c, c, "cell done")
         if fig.values_out:
@@ -478,7 +481,9 @@ def figure_svg(fig: Figure, frame: tuple[int, ...] | None = None, *, script: boo
     elif frame is None:
         _results(svg, fig, lay, order, None)
         for number, out in enumerate(order):
-            svg.add(f'<g class="frame" data-frame="{number}" visibility="hidden">')
+            # without animation the last window stands (the finished figure); SMIL moves it
+            hidden = "" if number == len(order) - 1 else ' visibility="hidden"'
+            svg.add(f'<g class="frame" data-frame="{number}"{hidden}>')
             _draw_window(svg, fig, lay, out)
             svg.add(_switch(number, len(order), stays=False))
             svg.add("</g>")
@@ -496,9 +501,13 @@ def figure_svg(fig: Figure, frame: tuple[int, ...] | None = None, *, script: boo
 def _legend(svg: _Svg, fig: Figure, lay: _Layout) -> None:
     y = lay.height - 22
     x = lay.in_x
-    items = [("data", "input"), ("pad", "padding"), ("tap", "kernel footprint"), ("now", "output")]
-    if any("zero" in a.kinds for a in fig.axes):
-        items.insert(2, ("zero", "inserted zero"))
+    drawn = {kind for axis in fig.axes for kind in axis.kinds}
+    items = [
+        (cls, label)
+        for cls, label in (("data", "input"), ("pad", "padding"), ("zero", "inserted zero"))
+        if cls in drawn
+    ]  # only what the figure draws: no "padding" in a picture without any
+    items += [("tap", "kernel footprint"), ("now", "output")]
     for cls, label in items:
         svg.rect(x, y, 14, 14, f"cell {cls}")
         svg.text(x + 19, y + 11, label, "small")
@@ -718,15 +727,29 @@ def _grid_table(values: Any) -> str:
 # --- networks -------------------------------------------------------------------------------------
 
 
+# A network picture puts its boxes in columns of at most this many when it has more (ResNet-18's
+# 70 layers were one column 4,000 pixels tall); each column keeps lanes for skip arrows.
+NET_COLUMN_ROWS = 24
+_LANES = 10
+
+
 def net_svg(report: NetworkReport) -> str:
-    """The network as a column of boxes (name, layer, output shape), arrows between them, and
-    each skip connection (a `from` that is not the layer before) as a dashed arrow at the side."""
+    """The network as boxes (name, layer, output shape) in columns read top to bottom, left to
+    right, arrows between them, and each skip connection (a `from` that is not the layer before)
+    as a dashed arrow: in its column's lanes, or straight across to another column."""
+    import math
+
     result = report.result
     layers = result.layers
-    box_w, box_h, gap, left = 340, 40, 18, 40
-    width = left + box_w + 60 + 12 * max(1, sum(len(layer.sources) for layer in layers))
-    width = min(width, left + box_w + 400)
-    height = 70 + (len(layers) + 1) * (box_h + gap) + 20
+    count = len(layers) + 1  # the input box too
+    rows = (
+        count if count <= NET_COLUMN_ROWS else max(NET_COLUMN_ROWS, math.ceil(math.sqrt(count * 5)))
+    )
+    columns = math.ceil(count / rows)
+    box_w, box_h, gap, left, lane_w = 340, 40, 18, 40, 12
+    column_w = box_w + 30 + lane_w * _LANES
+    width = left + columns * column_w
+    height = 70 + rows * (box_h + gap) + 20
     svg = _Svg()
     svg.add(
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
@@ -743,45 +766,63 @@ def net_svg(report: NetworkReport) -> str:
     svg.rect(0, 0, width, height, "", ' fill="#ffffff"')
     svg.text(left, 24, title, "title")
 
-    def top(index: int) -> int:  # index 0: the network input
-        return 50 + index * (box_h + gap)
+    def x_of(index: int) -> int:  # index 0: the network input
+        return left + (index // rows) * column_w
+
+    def top(index: int) -> int:
+        return 50 + (index % rows) * (box_h + gap)
 
     def dims(shape: tuple[int, ...]) -> str:
         return "×".join(map(str, shape[1:]))
 
     svg.add('<g class="layer" data-index="0">')
-    svg.rect(left, top(0), box_w, box_h, "box")
-    svg.text(left + 10, top(0) + 17, "input", "label")
-    svg.text(left + 10, top(0) + 32, dims(result.input_shape), "small")
+    svg.rect(x_of(0), top(0), box_w, box_h, "box")
+    svg.text(x_of(0) + 10, top(0) + 17, "input", "label")
+    svg.text(x_of(0) + 10, top(0) + 32, dims(result.input_shape), "small")
     svg.add("</g>")
     names = {"input": 0} | {layer.name: layer.index for layer in layers}
-    lane = 0
+    lanes = [0] * columns
     for layer in layers:
-        y = top(layer.index)
+        x, y = x_of(layer.index), top(layer.index)
         svg.add(f'<g class="layer" data-index="{layer.index}">')
-        svg.rect(left, y, box_w, box_h, "box")
+        svg.rect(x, y, box_w, box_h, "box")
         label = (
             layer.summary if layer.name == str(layer.index) else f"{layer.name}: {layer.summary}"
         )
-        svg.text(left + 10, y + 17, f"{layer.index}  {label}"[:52], "label")
-        svg.text(left + 10, y + 32, dims(layer.output_shape), "small")
+        svg.text(x + 10, y + 17, f"{layer.index}  {label}"[:52], "label")
+        svg.text(x + 10, y + 32, dims(layer.output_shape), "small")
         svg.add("</g>")
         for source in layer.sources:
             origin = names.get(source, layer.index - 1)
-            if origin == layer.index - 1:
+            ox, oy = x_of(origin), top(origin)
+            if origin == layer.index - 1 and ox == x:
                 svg.add(
-                    f'<path class="edge" d="M{left + box_w / 2},{top(origin) + box_h} '
-                    f'L{left + box_w / 2},{y}" marker-end="url(#arrow)"/>'
+                    f'<path class="edge" d="M{x + box_w / 2},{oy + box_h} '
+                    f'L{x + box_w / 2},{y}" marker-end="url(#arrow)"/>'
                 )
                 continue
-            lane += 1
-            x = left + box_w + 14 + 12 * (lane % 30)
-            y0 = top(origin) + box_h / 2
-            y1 = y + box_h / 2
+            if origin == layer.index - 1:  # on to the next column: down, across, up to its top
+                bottom = oy + box_h + gap / 2
+                path = (
+                    f"M{ox + box_w / 2},{oy + box_h} L{ox + box_w / 2},{bottom} "
+                    f"L{ox + box_w + 15},{bottom} L{ox + box_w + 15},{y - gap / 2} "
+                    f"L{x + box_w / 2},{y - gap / 2} L{x + box_w / 2},{y}"
+                )
+                svg.add(f'<path class="edge" d="{path}" marker-end="url(#arrow)"/>')
+                continue
+            if ox == x:  # a skip within the column, in one of its lanes
+                column = layer.index // rows
+                lanes[column] += 1
+                lx = x + box_w + 24 + lane_w * (lanes[column] % _LANES)
+                path = (
+                    f"M{x + box_w},{oy + box_h / 2} L{lx},{oy + box_h / 2} "
+                    f"L{lx},{y + box_h / 2} L{x + box_w},{y + box_h / 2}"
+                )
+            else:  # a skip from an earlier column: straight across
+                path = f"M{ox + box_w},{oy + box_h / 2} L{x},{y + box_h / 2}"
             svg.add(
                 f'<path class="skip" data-from="{_escape(source)}" '
-                f'data-to="{_escape(layer.name)}" d="M{left + box_w},{y0} L{x},{y0} L{x},{y1} '
-                f'L{left + box_w},{y1}" marker-end="url(#arrow)"/>'
+                f'data-to="{_escape(layer.name)}" d="{path}" marker-end="url(#arrow)"/>'
             )
     svg.text(left, height - 10, "dashed: a skip connection (from = ...)", "small")
     svg.add("</svg>")

@@ -21,7 +21,7 @@ from convcalc.boundary import (
     guarded,
     read_bytes,
 )
-from convcalc.errors import ConvcalcError, InputError, MalformedInputError
+from convcalc.errors import ConvcalcError, InputError
 
 if TYPE_CHECKING:
     from convcalc.netspec import NetworkSpec
@@ -76,8 +76,8 @@ _FOLDABLE = {
 def _import_onnx() -> Any:
     try:
         import onnx
-    except ImportError:
-        raise MalformedInputError(
+    except ImportError:  # one line, no usage banner: the command line is fine
+        raise InputError(
             'reading ONNX needs the onnx package: pip install "convcalc[onnx]"'
         ) from None
     return onnx

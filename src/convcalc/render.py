@@ -792,33 +792,15 @@ def print_network(console: Console, report: NetworkReport) -> None:
         f"{dims(result.input_shape)} -> {dims(result.output_shape)}"
     )
     headline(console, title)
-    table = Table(show_footer=True)
-    table.add_column("#", justify="right", overflow="fold")
-    table.add_column("layer", footer="total", overflow="fold")
-    table.add_column("output", footer=dims(result.output_shape), overflow="fold")
-    table.add_column(
-        "bytes",
-        justify="right",
-        overflow="fold",
-        footer=human_bytes(memory.total_activation_bytes),
-    )
-    table.add_column("params", justify="right", overflow="fold", footer=f"{result.total_params:,}")
-    table.add_column("MACs", justify="right", overflow="fold", footer=human(result.total_macs))
-    table.add_column("RF", overflow="fold")
     rows: list[tuple[Any, int] | None] = list(zip(result.layers, memory.output_bytes))
     hidden = len(rows) - TABLE_HEAD - TABLE_TAIL
     if hidden > 0:  # a table of 100,000 rows would take minutes to lay out and nobody reads it
         rows = rows[:TABLE_HEAD] + [None] + rows[-TABLE_TAIL:]
+    cells: list[tuple[Any, ...]] = []
     for row in rows:
         if row is None:
-            table.add_row(
-                "...",
-                Text(
-                    f"{hidden:,} more layers (--format csv, --format markdown or --json list "
-                    "every layer)",
-                    style="dim",
-                ),
-            )
+            more = f"{hidden:,} more layers (--format csv, --format markdown or --json list them)"
+            cells.append(("...", Text(more, style="dim"), "", "", "", "", ""))
             continue
         layer, output_bytes = row
         label = Text(
@@ -841,15 +823,32 @@ def print_network(console: Console, report: NetworkReport) -> None:
             output = Text(
                 f"{dims(layer.output_shape)} want {'×'.join(map(str, want))}", style="bold red"
             )
-        table.add_row(
-            str(layer.index),
-            label,
-            output,
-            human_bytes(output_bytes),
-            f"{layer.params:,}",
-            human(layer.macs),
-            rf_text(layer.rf),
+        cells.append(
+            (
+                str(layer.index),
+                label,
+                output,
+                human_bytes(output_bytes),
+                f"{layer.params:,}",
+                human(layer.macs),
+                rf_text(layer.rf),
+            )
         )
+    table = Table(show_footer=True)
+    table.add_column("#", justify="right", overflow="fold")
+    table.add_column("layer", footer="total", overflow="fold", width=_layer_width(console, cells))
+    table.add_column("output", footer=dims(result.output_shape), overflow="fold")
+    table.add_column(
+        "bytes",
+        justify="right",
+        overflow="fold",
+        footer=human_bytes(memory.total_activation_bytes),
+    )
+    table.add_column("params", justify="right", overflow="fold", footer=f"{result.total_params:,}")
+    table.add_column("MACs", justify="right", overflow="fold", footer=human(result.total_macs))
+    table.add_column("RF", overflow="fold")
+    for row_cells in cells:
+        table.add_row(*row_cells)
     console.print(table)
     console.print(
         "output: C×spatial (batch in the title); bytes: the output tensor, batch included; RF: "
@@ -876,6 +875,33 @@ def print_network(console: Console, report: NetworkReport) -> None:
     console.print(grid)
     for layer in result.mismatches:
         console.print(Text("expect failed: " + display(mismatch_text(layer)), style="bold red"))
+
+
+def _layer_width(console: Console, cells: list[tuple[Any, ...]]) -> int | None:
+    """The width of the layer column: its own where the table fits; where it does not, what the
+    other columns leave when that holds its longest word (up to 24), so that ``convtranspose2d``
+    stays whole; on a terminal too narrow even for that, rich's own folding."""
+    from rich.cells import cell_len
+
+    def width(cell: Any) -> int:
+        return cell_len(cell.plain if isinstance(cell, Text) else str(cell))
+
+    headers = ("#", "layer", "output", "bytes", "params", "MACs", "RF")
+    natural = [max([len(h), *(width(row[i]) for row in cells)]) for i, h in enumerate(headers)]
+    others = sum(natural) - natural[1] + 3 * len(headers) + 1
+    available = console.width - others
+    if natural[1] <= available:
+        return None
+
+    def longest_word(column: int) -> int:
+        return max((len(w) for row in cells for w in str(row[column]).split()), default=1)
+
+    longest = min(longest_word(1), 24)
+    # the other columns wrapped at their spaces, at the narrowest
+    squeezed = sum(longest_word(i) for i in range(len(headers)) if i != 1) + 3 * len(headers) + 1
+    if console.width - squeezed < longest:  # too narrow for whole words: rich folds as it must
+        return None
+    return max(longest, available)
 
 
 # A network table shows its first TABLE_HEAD and last TABLE_TAIL layers; the rest are counted.
@@ -1100,6 +1126,9 @@ def print_comparison(
     table.add_column("op", overflow="fold")
     table.add_column("call / error", overflow="fold")
     base_pads = base.resolved.spec.padding if base is not None and base.resolved else None
+    # in colour a difference is yellow; piped or with NO_COLOR it is marked with a star
+    coloured = console.color_system is not None and not console.no_color
+    mark = "" if coloured else " *"
     for row in rows:
         if row.resolved is None or row.output is None:
             table.add_row(row.convention.value, "-", "-", "-", Text(row.error or "", style="red"))
@@ -1111,14 +1140,15 @@ def print_comparison(
         differs_pad = base_pads is not None and spec.padding != base_pads
         table.add_row(
             row.convention.value,
-            Text(out, style="bold yellow" if differs_out else ""),
-            Text(pads, style="bold yellow" if differs_pad else ""),
+            Text(out + (mark if differs_out else ""), style="bold yellow" if differs_out else ""),
+            Text(pads + (mark if differs_pad else ""), style="bold yellow" if differs_pad else ""),
             ",".join(map(str, spec.output_padding)) if spec.kind.value == "convtranspose" else "",
             row.resolved.call,
         )
     console.print(table)
     console.print(
-        "yellow: differs from torch. pad b:a = padding before:after per dimension "
+        f"{'yellow' if coloured else '*'}: differs from torch. pad b:a = padding before:after "
+        "per dimension "
         "(for a transposed conv: cropped from the full result)",
         style="dim",
     )

@@ -589,6 +589,12 @@ def parse_range(text: str) -> range | None:
 
     match = re.fullmatch(r"\s*(\d+)\s*\.\.\s*(\d+)\s*(?::\s*(\d+))?\s*", text)
     if not match:
+        if ".." in text:
+            raise MalformedInputError(
+                f"input size (--in): {text!r}: a sweep takes one range a..b (or a..b:step), "
+                "which every spatial dimension takes; per-dimension ranges are for "
+                "`convcalc net --in 3,16..64,16..64`"
+            )
         return None
     start, stop, step = int(match.group(1)), int(match.group(2)), int(match.group(3) or 1)
     if start < 1 or stop < start or step < 1:

@@ -11,12 +11,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from convcalc.errors import ConvcalcError, MalformedInputError
-from convcalc.ops import ALIASES, FLAGS, OPS, OpKind, Param, op_list
+from convcalc.ops import ALIASES, FLAGS, OPS, OpKind, Param, op_list, op_names
 
 __all__ = ["OpKind", "Param"]  # re-exported: the op table lives in ops.py
 
 
-_OP_RE = re.compile(r"^(?P<kind>[a-z]+?)(?P<ndim>[123])d?$|^(?P<bare>[a-z]+)$")
+# conv2d, convtranspose2d; Keras' Conv2DTranspose (the dimensions before "transpose"); a bare
+# family. The "d" is required: "conv2" is a typo to point out, not a name to complete.
+_OP_RE = re.compile(r"^(?P<kind>[a-z]+?)(?P<ndim>[123])d(?P<suffix>transpose)?$|^(?P<bare>[a-z]+)$")
 
 
 @dataclass(frozen=True)
@@ -42,13 +44,17 @@ def parse_op(name: str) -> OpName:
     folded = folded.removeprefix("torchnn").removeprefix("nn")
     match = _OP_RE.match(folded)
     if match:
-        stem = match.group("kind") or match.group("bare")
+        stem = (match.group("kind") or match.group("bare")) + (match.group("suffix") or "")
         ndim = int(match.group("ndim")) if match.group("ndim") else None
         kind = ALIASES.get(stem)
         if kind is not None and (ndim is None or ndim in kind.family.ndims):
             return OpName(kind, ndim)
+    import difflib
+
+    close = difflib.get_close_matches(folded, op_names(), n=1, cutoff=0.6)
+    hint = f"did you mean {close[0]}? " if close else ""
     raise MalformedInputError(
-        f"unknown op {name!r}: expected one of {op_list()}, optionally with 1d, 2d or 3d "
+        f"unknown op {name!r}: {hint}expected one of {op_list()}, optionally with 1d, 2d or 3d "
         "(e.g. conv2d, convtranspose1d, maxpool3d)"
     )
 
@@ -347,9 +353,9 @@ def build_spec(
     check_applicable(kind, dilations, out_pads, ceil_mode, groups)
     for label, values in (("kernel_size", kernel), ("stride", strides), ("dilation", dilations)):
         if min(values) < 1:
-            raise MalformedInputError(f"{label} must be positive, got {min(values)}")
+            raise MalformedInputError(f"{label}: must be positive, got {min(values)}")
     if min(out_pads) < 0:
-        raise MalformedInputError(f"output_padding must be non-negative, got {min(out_pads)}")
+        raise MalformedInputError(f"output_padding: must be non-negative, got {min(out_pads)}")
     mode, pads = _resolve_padding(kind, padding, kernel, strides, dilations, ndim)
     _check_channels(kind, groups, in_channels, out_channels)
     wanted = () if output_size is None else broadcast(output_size, ndim, "output_size (--out)")
@@ -447,7 +453,7 @@ def check_applicable(
                 f"{param.value}; it applies to {', '.join(which)} only"
             )
     if groups < 1:
-        raise MalformedInputError(f"groups must be positive, got {groups}")
+        raise MalformedInputError(f"groups: must be positive, got {groups}")
 
 
 def _resolve_padding(
@@ -495,7 +501,7 @@ def _check_channels(
 ) -> None:
     for label, value in (("in_channels", in_channels), ("out_channels", out_channels)):
         if value is not None and value < 1:
-            raise MalformedInputError(f"{label} must be positive, got {value}")
+            raise MalformedInputError(f"{label}: must be positive, got {value}")
     if kind.is_pool:
         if in_channels is not None and out_channels is not None and in_channels != out_channels:
             raise ConvcalcError(
