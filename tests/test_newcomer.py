@@ -248,3 +248,22 @@ def test_trace_json_streams_in_bounded_memory(tmp_path: Path) -> None:
     assert data["output"][0][0] == data["steps"][0]["value"]
     # no slower than a Python JSON round trip of the same output (with room for a noisy machine)
     assert ours < 2.5 * round_trip + 5, (ours, round_trip)
+
+
+def test_trace_json_with_gradients_streams_too(tmp_path: Path) -> None:
+    """--grad-out: both step lists streamed, the whole object valid JSON with both lists."""
+    result = convcalc(
+        "trace",
+        "conv2d",
+        "--x",
+        "arange:30x30",
+        "--w",
+        "ones:3x3",
+        "--grad-out",
+        "ones:28x28",
+        "--json",
+    )
+    data = json.loads(result.stdout)
+    assert len(data["steps"]) == 28 * 28 and len(data["grad_input_steps"]) == 30 * 30
+    assert data["grad_input_steps_total"] == 30 * 30
+    assert data["grad_input"][0][0] == 1 and data["grad_input"][15][15] == 9

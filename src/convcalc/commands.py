@@ -297,24 +297,8 @@ def trace(
             yield step
 
     shown_view = choose_view(result, view)
-    if chosen is Format.JSON and count > COMPACT_JSON_STEPS and grad_out is None:
-        # streamed: each step written as it is computed, memory bounded whatever the size
-        from convcalc.output import write_json_streaming
-        from convcalc.serialize import step_dict, trace_dict
-
-        write_json_streaming(
-            trace_dict(result, [], shown_view),
-            "steps",
-            (step_dict(step, result.plain) for step in checked(lazy)),
-        )
-        return
-    steps = list(checked(lazy))
-    shown = steps
-    if isinstance(shown_view, ConvView):
-        # the conv view shows the same output elements, as steps of its stride-1 conv
-        shown = [shown_view.trace.step_at(step.index) for step in steps]
     gradients = None
-    back_steps: list[Any] = []
+    back_lazy: Iterator[Any] = iter(())
     back_hidden = 0
     if grad_out is not None:
         from convcalc.backward import backward
@@ -323,15 +307,27 @@ def trace(
             raise MalformedInputError("--grad-out needs the whole output; drop --at")
         gradients = backward(result, load_tensor(grad_out, "grad_out"))
         back_lazy, _, back_hidden = select_steps(gradients.input_trace, None, max_steps, chosen)
-        back_steps = list(back_lazy)
     if chosen is Format.JSON:
-        from convcalc.serialize import backward_dict, dumps, trace_dict
+        # streamed: each step written as it is computed, memory bounded whatever the size
+        from convcalc.output import write_json_streaming
+        from convcalc.serialize import backward_dict, dumps, step_dict, trace_dict
 
-        data = trace_dict(result, steps, shown_view)
+        data = trace_dict(result, [], shown_view)
+        streams = {"steps": (step_dict(step, result.plain) for step in checked(lazy))}
         if gradients is not None:
-            data.update(backward_dict(result, gradients, back_steps))
-        write(dumps(data, compact=len(steps) > COMPACT_JSON_STEPS))
+            data.update(backward_dict(result, gradients, []))
+            streams["grad_input_steps"] = (step_dict(s, result.plain) for s in back_lazy)
+        if count > COMPACT_JSON_STEPS:
+            write_json_streaming(data, streams)
+        else:  # small: indented, as the reader of a textbook example wants it
+            write(dumps(data | {key: list(items) for key, items in streams.items()}))
         return
+    steps = list(checked(lazy))
+    shown = steps
+    if isinstance(shown_view, ConvView):
+        # the conv view shows the same output elements, as steps of its stride-1 conv
+        shown = [shown_view.trace.step_at(step.index) for step in steps]
+    back_steps = list(back_lazy)
     from convcalc.render import print_backward, print_trace
 
     write_rich(print_trace, result, shown, shown_view, hidden)

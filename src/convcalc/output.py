@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any, assert_never
 
@@ -217,26 +217,28 @@ def _large(data: Any) -> bool:
     )
 
 
-def write_json_streaming(data: dict[str, Any], key: str, items: Iterable[Any]) -> None:
-    """One JSON object (on one line, as ``dumps(compact=True)`` writes it) whose ``key`` is a
-    list written item by item as ``items`` yields them, in chunks: memory stays bounded however
-    long the list (a 300x300 trace has 88,804 steps and 88 MB of JSON)."""
+def write_json_streaming(data: dict[str, Any], streams: Mapping[str, Iterable[Any]]) -> None:
+    """One JSON object (on one line, as ``dumps(compact=True)`` writes it) whose keys in
+    ``streams`` are lists written item by item as they are yielded, in chunks: memory stays
+    bounded however long the lists (a 300x300 trace has 88,804 steps and 88 MB of JSON)."""
     import itertools
     import json
 
     from convcalc.boundary import quoted_escapes
 
-    marker = "\x00convcalc-stream\x00"
-    data[key] = marker
-    before, after = dumps(data, compact=True).split(dumps(marker, compact=True))
-    write(before + "[", newline=False)
-    iterator = iter(items)
-    separator = ""
-    while chunk := list(itertools.islice(iterator, 2_000)):
-        text = json.dumps(chunk, ensure_ascii=False, separators=(",", ":"))[1:-1]
-        write(separator + quoted_escapes(text), newline=False)
-        separator = ","
-    write("]" + after)
+    markers = {key: f"\x00convcalc-stream-{number}\x00" for number, key in enumerate(streams)}
+    text = dumps(data | markers, compact=True)
+    for key, items in streams.items():
+        before, text = text.split(dumps(markers[key], compact=True))
+        write(before + "[", newline=False)
+        iterator = iter(items)
+        separator = ""
+        while chunk := list(itertools.islice(iterator, 2_000)):
+            part = json.dumps(chunk, ensure_ascii=False, separators=(",", ":"))[1:-1]
+            write(separator + quoted_escapes(part), newline=False)
+            separator = ","
+        write("]", newline=False)
+    write(text)
 
 
 def with_flag(message: str) -> str:
