@@ -79,6 +79,9 @@ def annotated(opt: Opt) -> Any:
             return Annotated[opt.choices, typer.Option(*opt.flags, help=opt.help)]
         case Kind.TRISTATE:
             return Annotated[Optional[bool], typer.Option("/".join(opt.flags), help=opt.help)]
+        case Kind.MULTI:
+            info = typer.Option(*opt.flags, metavar=opt.metavar, help=opt.help)
+            return Annotated[Optional[list[str]], info]
         case _:
             assert_never(opt.kind)
 
@@ -240,6 +243,18 @@ def net(ctx: typer.Context, **values: Any) -> None:
     run_reported(ctx, commands.net, **values)
 
 
+def diff(ctx: typer.Context, **values: Any) -> None:
+    """Two networks side by side: layers aligned (same, changed, added, removed), totals with
+    their deltas, and with a range --in the input sizes one accepts and the other does not.
+
+    Exit status as diff(1): 0 identical, 1 different, 2 bad input; with --fail-on, 1 only when
+    a budget is exceeded (named on stderr).
+
+    Example: convcalc diff resnet18.toml resnet34.toml --format markdown
+    """
+    run_reported(ctx, commands.diff, **values)
+
+
 def solve(ctx: typer.Context, **values: Any) -> None:
     """Which kernel, stride, padding, dilation give this output size, conventional first.
 
@@ -273,6 +288,7 @@ def compare(ctx: typer.Context, **values: Any) -> None:
 
 for _command, _table, _summary in (
     (net, options.NET, "A whole network: shapes, params, MACs, memory, valid input sizes."),
+    (diff, options.DIFF, "Two networks side by side, for the review of a change."),
     (solve, options.SOLVE, "Parameters that give a wanted output size."),
     (invert, options.INVERT, "The op and output_padding that undo a layer's size."),
     (compare, options.COMPARE, "One layer under torch, tf, keras and onnx."),

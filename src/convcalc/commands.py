@@ -391,21 +391,13 @@ def net(
     from convcalc.options import NET_FORMATS
 
     chosen = resolve_format(fmt, as_json, plain, NET_FORMATS)
-    from contextlib import nullcontext
-
     from convcalc import serialize
-    from convcalc.boundary import file_content, guarded
     from convcalc.memory import NetworkReport, memory
     from convcalc.netsizes import is_range
-    from convcalc.netspec import load_network
-    from convcalc.network import plan_network, run_plan
+    from convcalc.network import run_plan
     from convcalc.specs import parse_size_list
 
-    network = load_network(spec)
-    # the inline form is the command line's own words (usage lines apply); anything else, a file's
-    content = nullcontext() if network.source == "<inline>" else file_content(network.source)
-    with content, guarded(network.source or spec):  # a value the planner did not expect
-        plan = plan_network(network)
+    network, plan = _load_plan(spec)
     if chosen is not Format.TOML:
         network.check_runnable()
     if near is not None or (input_size is not None and is_range(input_size)):
@@ -449,6 +441,101 @@ def net(
             print("expect failed: " + display(mismatch_text(layer)), file=sys.stderr)
         return 1
     return 0
+
+
+def _load_plan(spec: str) -> tuple[Any, Any]:
+    """A network spec read (any reader) and planned once."""
+    from contextlib import nullcontext
+
+    from convcalc.boundary import file_content, guarded
+    from convcalc.netspec import load_network
+    from convcalc.network import plan_network
+
+    network = load_network(spec)
+    # the inline form is the command line's own words (usage lines apply); anything else, a file's
+    content = nullcontext() if network.source == "<inline>" else file_content(network.source)
+    with content, guarded(network.source or spec):  # a value the planner did not expect
+        plan = plan_network(network)
+    return network, plan
+
+
+def diff(
+    *,
+    a: str,
+    b: str,
+    input_size: str | None,
+    batch: int | None,
+    dtype: Dtype,
+    optimizer: Optimizer,
+    fail_on: list[str] | None,
+    fmt: Format | None,
+    as_json: bool,
+    plain: bool,
+) -> int:
+    """``convcalc diff``: exit 0 identical, 1 different; with --fail-on, 1 only when a budget is
+    exceeded (each named on stderr)."""
+    from convcalc.options import DIFF_FORMATS
+
+    chosen = resolve_format(fmt, as_json, plain, DIFF_FORMATS)
+    from convcalc import serialize
+    from convcalc.diff import diff_networks, parse_budget
+    from convcalc.memory import NetworkReport, memory
+    from convcalc.netsizes import is_range, parse_ranges, sweep_sizes
+    from convcalc.network import run_plan
+    from convcalc.specs import parse_size_list
+
+    budgets = [parse_budget(rule) for rule in fail_on or []]
+    if a == "-" and b == "-":
+        raise MalformedInputError("diff: standard input (-) can be one side, not both")
+    ranged = input_size is not None and is_range(input_size)
+    shape = parse_size_list(input_size, "--in", minimum=1) if input_size and not ranged else None
+    plans = []
+    for spec in (a, b):
+        network, plan = _load_plan(spec)
+        network.check_runnable()
+        plans.append(plan)
+    sweeps = []
+    if ranged:
+        assert input_size is not None
+        for plan in plans:
+            ndim = plan.spatial_ndim()
+            ranges = parse_ranges(input_size, ndim)
+            sweeps.append(
+                sweep_sizes(plan, ranges, batch, None, channels=ranges.channels, ndim=ndim)
+            )
+        # the layers are compared at the first size of the range both accept
+        common = next(
+            (x.input for x, y in zip(sweeps[0].records, sweeps[1].records) if x.valid and y.valid),
+            None,
+        )
+        if common is None and not all(plan.input for plan in plans):
+            raise MalformedInputError(
+                "diff: no input size of the range works for both networks; give a fixed --in "
+                "(C,H,W) to compare their layers"
+            )
+        shape = common
+    reports = []
+    for plan in plans:
+        result = run_plan(plan, shape, batch)
+        reports.append(NetworkReport(result, memory(result, dtype, optimizer)))
+    sizes_a, sizes_b = (sweeps[0], sweeps[1]) if sweeps else (None, None)
+    found = diff_networks(reports[0], reports[1], sizes_a, sizes_b)
+    emit(
+        chosen,
+        found,
+        json=serialize.diff_dict,
+        plain=serialize.diff_plain,
+        table=_printer("print_diff"),
+        markdown=serialize.diff_markdown,
+    )
+    if budgets:
+        from convcalc.boundary import display
+
+        exceeded = [message for budget in budgets if (message := budget.exceeded(found))]
+        for message in exceeded:
+            print(f"budget exceeded: {display(message)}", file=sys.stderr)
+        return 1 if exceeded else 0
+    return 0 if found.identical else 1
 
 
 def _net_sizes(

@@ -38,6 +38,7 @@ class Kind(enum.Enum):
     ARGUMENT = "argument"  # the positional OP
     CHOICE = "choice"  # one of the values of ``choices`` (a StrEnum)
     TRISTATE = "tristate"  # --flag / --no-flag, or neither (None)
+    MULTI = "multi"  # a text option given any number of times (a list)
 
 
 @dataclass(frozen=True)
@@ -396,6 +397,49 @@ NET_FORMATS = (
     Format.SVG,
 )
 NET = _net_options()
+DIFF_FORMATS = (Format.TABLE, Format.JSON, Format.PLAIN, Format.MARKDOWN)
+
+
+def _diff_options() -> tuple[Opt, ...]:
+    spec, input_size, batch, _near, dtype, optimizer = NET[:6]
+    return (
+        Opt(
+            "a",
+            (),
+            Kind.ARGUMENT,
+            None,
+            "The network before the change: anything `convcalc net` reads (- for stdin, once).",
+            required=True,
+        ),
+        Opt(
+            "b",
+            (),
+            Kind.ARGUMENT,
+            None,
+            "The network after the change (another format is fine).",
+            required=True,
+        ),
+        input_size,
+        batch,
+        dtype,
+        optimizer,
+        Opt(
+            "fail_on",
+            ("--fail-on",),
+            Kind.MULTI,
+            None,
+            "A budget for CI, repeatable: params>+5%, peak>+0, macs>+1G, training>+512MiB. With "
+            "any, the exit status is 1 only when a budget is exceeded.",
+            "RULE",
+        ),
+        format_opt(*DIFF_FORMATS),
+        OUTPUT_FILE,
+        JSON,
+        PLAIN,
+    )
+
+
+DIFF = _diff_options()
 SOLVE = (
     _argument(
         "conv, convtranspose, maxpool, avgpool or unfold (1d/2d/3d or not: the sizes say how many "
@@ -533,7 +577,7 @@ def parse_fast(args: list[str], table: tuple[Opt, ...]) -> dict[str, Any] | None
                 if inline not in {c.value for c in opt.choices}:
                     return None
                 values[opt.param] = opt.choices(inline)
-            case Kind.FLAG | Kind.ARGUMENT | Kind.TRISTATE:
+            case Kind.FLAG | Kind.ARGUMENT | Kind.TRISTATE | Kind.MULTI:
                 return None
     if positional or any(opt.required and values[opt.param] is None for opt in table):
         return None

@@ -76,9 +76,10 @@ def input_paths(values: dict[str, Any]) -> list[str]:
     """The files a command reads, from its option values: net's spec, trace's ``@FILE`` data
     (``-o`` may not name one of them)."""
     paths = []
-    spec = values.get("spec")
-    if isinstance(spec, str) and spec != "-":
-        paths.append(spec)
+    for key in ("spec", "a", "b"):  # net's spec, diff's two networks
+        spec = values.get(key)
+        if isinstance(spec, str) and spec != "-":
+            paths.append(spec)
     for key in ("x", "w", "b", "grad_out"):
         value = values.get(key)
         if isinstance(value, str) and value.startswith("@"):

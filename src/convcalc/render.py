@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 
     from convcalc.backward import Backward
     from convcalc.conventions import Comparison, Resolved
+    from convcalc.diff import NetworkDiff
     from convcalc.memory import NetworkReport
     from convcalc.netsizes import SizeSweep
     from convcalc.solve import Inversion, Solution, SweepRow, SweepRun
@@ -1155,3 +1156,64 @@ def print_comparison(
     for row in rows:
         if row.resolved is not None and row.convention.value != "torch":
             console.print(f"{row.convention.value} in torch: {torch_equivalent(row.resolved)}")
+
+
+def print_diff(console: Console, diff: NetworkDiff) -> None:
+    """``convcalc diff``: the aligned layers (runs of unchanged layers collapsed) and the totals
+    side by side with their deltas."""
+    from convcalc.diff import Status
+    from convcalc.serialize import (
+        TOTAL_LABELS,
+        Skipped,
+        change_details,
+        collapsed,
+        delta_text,
+        diff_summary,
+        layer_label,
+        sizes_lines,
+    )
+
+    a, b = diff.a.result, diff.b.result
+    headline(
+        console,
+        f"A {display(a.source or 'network')} -> B {display(b.source or 'network')}: "
+        f"{diff_summary(diff)}",
+    )
+    styles = {
+        Status.SAME: "dim",
+        Status.CHANGED: "yellow",
+        Status.ADDED: "green",
+        Status.REMOVED: "red",
+    }
+    marks = {Status.SAME: "=", Status.CHANGED: "~", Status.ADDED: "+", Status.REMOVED: "-"}
+    table = Table()
+    table.add_column("", overflow="fold")
+    table.add_column("A", overflow="fold")
+    table.add_column("B", overflow="fold")
+    table.add_column("what changed", overflow="fold")
+    for item in collapsed(diff.layers):
+        if isinstance(item, Skipped):
+            skipped = Text(item.text, style="dim")
+            a_cell, b_cell = ("", skipped) if item.status is Status.ADDED else (skipped, "")
+            table.add_row(Text(marks[item.status], style="dim"), a_cell, b_cell, "")
+            continue
+        style = styles[item.status]
+        table.add_row(
+            Text(marks[item.status], style=style),
+            Text(display(layer_label(item.a)), style=style if item.a else ""),
+            Text(display(layer_label(item.b)), style=style if item.b else ""),
+            display("; ".join(change_details(item))),
+        )
+    console.print(table)
+    console.print("= same, ~ changed, + added (only in B), - removed (only in A)", style="dim")
+    totals = Table(title="totals", title_justify="left")
+    totals.add_column("", overflow="fold")
+    totals.add_column("A", justify="right", overflow="fold")
+    totals.add_column("B", justify="right", overflow="fold")
+    totals.add_column("change", justify="right", overflow="fold")
+    for metric, delta in diff.totals:
+        totals.add_row(TOTAL_LABELS[metric], f"{delta.a:,}", f"{delta.b:,}", delta_text(delta))
+    totals.add_row("output", size_text(a.output_shape), size_text(b.output_shape), "")
+    console.print(totals)
+    for line in sizes_lines(diff):
+        console.print(display(line))
