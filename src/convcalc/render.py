@@ -1163,6 +1163,7 @@ def print_diff(console: Console, diff: NetworkDiff) -> None:
     side by side with their deltas."""
     from convcalc.diff import Status
     from convcalc.serialize import (
+        MARKS,
         TOTAL_LABELS,
         Skipped,
         change_details,
@@ -1185,7 +1186,6 @@ def print_diff(console: Console, diff: NetworkDiff) -> None:
         Status.ADDED: "green",
         Status.REMOVED: "red",
     }
-    marks = {Status.SAME: "=", Status.CHANGED: "~", Status.ADDED: "+", Status.REMOVED: "-"}
     table = Table()
     table.add_column("", overflow="fold")
     table.add_column("A", overflow="fold")
@@ -1195,11 +1195,11 @@ def print_diff(console: Console, diff: NetworkDiff) -> None:
         if isinstance(item, Skipped):
             skipped = Text(item.text, style="dim")
             a_cell, b_cell = ("", skipped) if item.status is Status.ADDED else (skipped, "")
-            table.add_row(Text(marks[item.status], style="dim"), a_cell, b_cell, "")
+            table.add_row(Text(MARKS[item.status], style="dim"), a_cell, b_cell, "")
             continue
         style = styles[item.status]
         table.add_row(
-            Text(marks[item.status], style=style),
+            Text(MARKS[item.status], style=style),
             Text(display(layer_label(item.a)), style=style if item.a else ""),
             Text(display(layer_label(item.b)), style=style if item.b else ""),
             display("; ".join(change_details(item))),

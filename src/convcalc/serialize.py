@@ -1115,7 +1115,8 @@ class Skipped:
         return f"... {self.count} more {self.status.value} layers"
 
 
-_MARKS = {Status.SAME: "=", Status.CHANGED: "~", Status.ADDED: "+", Status.REMOVED: "-"}
+# How a diff marks each row, in every format
+MARKS = {Status.SAME: "=", Status.CHANGED: "~", Status.ADDED: "+", Status.REMOVED: "-"}
 
 
 def diff_markdown(diff: NetworkDiff) -> str:
@@ -1134,11 +1135,11 @@ def diff_markdown(diff: NetworkDiff) -> str:
     for item in collapsed(diff.layers):
         if isinstance(item, Skipped):
             side = f"| {item.text} | |" if item.status is Status.REMOVED else f"| | {item.text} |"
-            lines.append(f"| {_MARKS[item.status]} {side} |")
+            lines.append(f"| {MARKS[item.status]} {side} |")
             continue
         details = "; ".join(change_details(item))
         lines.append(
-            f"| {_MARKS[item.status]} | {cell(layer_label(item.a))} | {cell(layer_label(item.b))} "
+            f"| {MARKS[item.status]} | {cell(layer_label(item.a))} | {cell(layer_label(item.b))} "
             f"| {cell(details)} |"
         )
     lines += ["", "| total | A | B | change |", "|---|---:|---:|---:|"]
