@@ -1171,6 +1171,7 @@ def print_diff(console: Console, diff: NetworkDiff) -> None:
         delta_text,
         diff_summary,
         layer_label,
+        output_rf,
         sizes_lines,
     )
 
@@ -1214,6 +1215,7 @@ def print_diff(console: Console, diff: NetworkDiff) -> None:
     for metric, delta in diff.totals:
         totals.add_row(TOTAL_LABELS[metric], f"{delta.a:,}", f"{delta.b:,}", delta_text(delta))
     totals.add_row("output", size_text(a.output_shape), size_text(b.output_shape), "")
+    totals.add_row("receptive field", output_rf(diff.a) or "-", output_rf(diff.b) or "-", "")
     console.print(totals)
     for line in sizes_lines(diff):
         console.print(display(line))

@@ -994,7 +994,7 @@ def diff_dict(diff: NetworkDiff) -> dict[str, Any]:
             "a": _peak_name(diff.a),
             "b": _peak_name(diff.b),
         },
-        "receptive_field": {"a": _output_rf(diff.a), "b": _output_rf(diff.b)},
+        "receptive_field": {"a": output_rf(diff.a), "b": output_rf(diff.b)},
     }
     if diff.sizes is not None:
         data["sizes"] = {
@@ -1010,7 +1010,7 @@ def _peak_name(report: NetworkReport) -> str | None:
     return report.result.layers[peak - 1].name if peak else None
 
 
-def _output_rf(report: NetworkReport) -> str | None:
+def output_rf(report: NetworkReport) -> str | None:
     from convcalc.network import rf_text
 
     layers = report.result.layers
@@ -1148,9 +1148,7 @@ def diff_markdown(diff: NetworkDiff) -> str:
             f"| {TOTAL_LABELS[metric]} | {delta.a:,} | {delta.b:,} | {delta_text(delta)} |"
         )
     lines.append(f"| output | {shape_text(a.output_shape)} | {shape_text(b.output_shape)} | |")
-    lines.append(
-        f"| receptive field | {_output_rf(diff.a) or '-'} | {_output_rf(diff.b) or '-'} | |"
-    )
+    lines.append(f"| receptive field | {output_rf(diff.a) or '-'} | {output_rf(diff.b) or '-'} | |")
     sizes = sizes_lines(diff)
     if sizes:
         lines.append("")
