@@ -673,6 +673,14 @@ CASES: list[Case] = [
         ),
         exits=(0, 1, 2),
     ),
+    Case(
+        "trace json of a million steps",
+        ("trace", "conv2d", "--x", "ones:1000x1000", "--w", "1", "--json"),
+    ),
+    Case(
+        "trace max-steps huge",
+        ("trace", "conv2d", "--x", "ones:1000x1000", "--w", "1", "--max-steps", "99999999"),
+    ),
     Case("trace arange huge", ("trace", "conv2d", "--x", "arange:" + "9" * 30, "--w", "1")),
 ]
 

@@ -344,7 +344,7 @@ def select_steps(
     import itertools
 
     from convcalc.specs import parse_size_list
-    from convcalc.trace import MAX_JSON_TERMS
+    from convcalc.trace import MAX_LISTED_WORK, STEP_WORK
 
     if at is not None:
         index = parse_size_list(at, "--at")
@@ -360,16 +360,15 @@ def select_steps(
         raise MalformedInputError(f"--max-steps must be non-negative, got {max_steps}")
     total = result.step_count
     limit = max_steps if max_steps is not None else (None if chosen is Format.JSON else 64)
-    if limit is None:
-        terms = total * result.terms_per_step
-        if terms > MAX_JSON_TERMS:
-            raise MalformedInputError(
-                f"--json: this layer has {total:,} steps ({terms:,} multiply-accumulates); "
-                f"--json lists at most {MAX_JSON_TERMS:,} of them. Choose with --max-steps N "
-                "or --at i,j (the output values are in --plain)"
-            )
-        limit = total
-    count = min(limit, total)
+    count = total if limit is None else min(limit, total)
+    terms = count * result.terms_per_step
+    if terms + STEP_WORK * count > MAX_LISTED_WORK:  # the work is bounded, however chosen
+        listed = "--json" if limit is None else f"--max-steps {limit:,}"
+        raise MalformedInputError(
+            f"{listed}: {count:,} steps ({terms:,} multiply-accumulates) is more than one run "
+            f"lists: at most {MAX_LISTED_WORK:,} multiply-accumulates plus {STEP_WORK} per step. "
+            "Choose with --max-steps N or --at i,j (the output values are in --plain)"
+        )
     return itertools.islice(result.iter_steps(), count), count, total - count
 
 

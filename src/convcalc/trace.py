@@ -65,10 +65,12 @@ class Step:
 
 # Caps that keep a trace from eating the machine, checked before any work (README "Limits"):
 # the whole output is computed (vectorised) only up to MAX_OUTPUT_ELEMENTS; beyond that only
-# --at works, which computes the one element asked for. --json lists every step only up to
-# MAX_JSON_TERMS multiply-accumulates in all; --max-steps or --at choose fewer.
+# --at works, which computes the one element asked for. The steps listed (every one with
+# --json, or --max-steps N) cost their multiply-accumulates plus STEP_WORK each (the step's own
+# bookkeeping): at most MAX_LISTED_WORK in one run (some 15 s); --max-steps or --at choose fewer.
 MAX_OUTPUT_ELEMENTS = 10**6
-MAX_JSON_TERMS = 2 * 10**6
+MAX_LISTED_WORK = 1_500_000
+STEP_WORK = 3
 # --at computes the whole output too when it is at most this large (it costs milliseconds).
 AT_OUTPUT_ELEMENTS = 4096
 
