@@ -109,6 +109,12 @@ def _deep_toml(depth: int) -> bytes:
     return b"input = " + b"[" * depth + b"]" * depth + b"\n"
 
 
+# 3,000 layers that keep the size and one no input size survives: every size runs every layer
+DEEP = (
+    b"input = [3, 64, 64]\n"
+    + b'[[layer]]\nlayer = "conv2d"\nout_channels = 3\nkernel_size = 1\n' * 3000
+    + b'[[layer]]\nlayer = "conv2d"\nout_channels = 4\nkernel_size = 9000\n'
+)
 TOML_OK = b'input = [3, 8, 8]\n[[layer]]\nlayer = "conv2d"\nout_channels = 4\nkernel_size = 3\n'
 ESC = "\x1b]0;pwned\x07\x1b[2J"
 
@@ -643,6 +649,18 @@ CASES: list[Case] = [
         "net sweep huge",
         ("net", "unet.toml", "--in", "3,1..100000"),
         {"unet.toml": (EXAMPLES / "unet.toml").read_bytes()},
+        exits=(0, 1, 2),
+    ),
+    Case(
+        "net near deep",
+        ("net", "deep.toml", "--in", "3", "--near", "10"),
+        {"deep.toml": DEEP},
+        exits=(0, 1, 2),
+    ),
+    Case(
+        "net sweep deep",
+        ("net", "deep.toml", "--in", "3,1..100"),
+        {"deep.toml": DEEP},
         exits=(0, 1, 2),
     ),
     Case(

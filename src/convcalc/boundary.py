@@ -40,7 +40,7 @@ MAX_MEMBER_BYTES = 64 * 2**20  # the config.json of a .keras archive, as declare
 MAX_DEPTH = 100  # nesting of brackets in JSON, TOML, printed arguments, trace data
 MAX_LAYERS = 100_000  # layers of a spec, nodes of an ONNX graph, modules of a printed model
 MAX_DIGITS = 60  # an integer in a file, like one on the command line
-MAX_SWEEP_WORK = 1_000_000  # input sizes x layers evaluated by one `net --in C,LO..HI`
+MAX_SWEEP_WORK = 200_000  # input sizes x layers evaluated by one `net --in C,LO..HI`
 MAX_CONSTANT_ELEMENTS = 10**7
 MAX_SOLVE_COMBINATIONS = 2_000_000  # (kernel, stride, dilation, padding) tried by one `solve`
 

@@ -120,6 +120,7 @@ class Near:
     valid: bool
     below: int | None
     above: int | None
+    reach: int = NEAR_REACH  # how many sizes either side were tried at most
 
 
 @dataclass(frozen=True)
@@ -298,12 +299,15 @@ def _record(plan: Plan, channels: int, spatial: Shape, n: int, memo: Memo) -> Si
 def nearest(
     plan: Plan, channels: int, ndim: int, n: int, size: int, lo: int, hi: int, memo: Memo
 ) -> Near:
-    """The closest valid sizes below and above ``size`` within ``lo..hi``."""
+    """The closest valid sizes below and above ``size`` within ``lo..hi``, at most NEAR_REACH
+    either side and fewer for a long network (at most MAX_SWEEP_WORK layer evaluations)."""
+    from convcalc.boundary import MAX_SWEEP_WORK
 
     def ok(value: int) -> bool:
         return _record(plan, channels, (value,) * ndim, n, memo).valid
 
-    lo, hi = max(lo, size - NEAR_REACH), min(hi, size + NEAR_REACH)
+    reach = min(NEAR_REACH, max(1, MAX_SWEEP_WORK // (2 * max(1, len(plan.layers)))))
+    lo, hi = max(lo, size - reach), min(hi, size + reach)
     below = next((v for v in range(min(size - 1, hi), lo - 1, -1) if ok(v)), None)
     above = next((v for v in range(max(size + 1, lo), hi + 1) if ok(v)), None)
-    return Near(size, ok(size), below, above)
+    return Near(size, ok(size), below, above, reach)

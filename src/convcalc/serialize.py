@@ -624,8 +624,9 @@ def near_text(near: Near) -> str:
         head = f"{near.size} is valid"
     else:
         head = f"{near.size} is not valid"
-    below = "none" if near.below is None else str(near.below)
-    above = "none" if near.above is None else str(near.above)
+    within = f" within {near.reach:,}"
+    below = f"none{within}" if near.below is None else str(near.below)
+    above = f"none{within}" if near.above is None else str(near.above)
     return f"{head}; nearest valid below: {below}, above: {above}"
 
 
