@@ -652,6 +652,11 @@ CASES: list[Case] = [
         exits=(0, 1, 2),
     ),
     Case(
+        "diff long runs of alike layers",
+        ("diff", "relu;" * 20000, "relu;" * 20001, "--in", "3,8,8", "--plain"),
+        exits=(1,),
+    ),
+    Case(
         "net near deep",
         ("net", "deep.toml", "--in", "3", "--near", "10"),
         {"deep.toml": DEEP},

@@ -294,3 +294,18 @@ def test_formats(resnets: dict[str, Path]) -> None:
 
 def test_statuses_cover_the_alignment() -> None:
     assert {s.value for s in Status} == {"same", "changed", "added", "removed"}
+
+
+def test_alignment_past_its_budget_pairs_in_order(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Sequence alignment is quadratic on long runs of alike layers: past MAX_ALIGNMENT cells a
+    block that differs is paired in order, after the common start and end are paired."""
+    import convcalc.diff as diff_module
+    from convcalc.network import parse_inline, run_network
+
+    a = run_network(parse_inline("conv2d k3 p1 c8; " + "relu; sigmoid; " * 30 + "tanh"), (3, 8, 8))
+    b = run_network(parse_inline("conv2d k3 p1 c8; " + "sigmoid; relu; " * 30 + "tanh"), (3, 8, 8))
+    monkeypatch.setattr(diff_module, "MAX_ALIGNMENT", 100)
+    rows = diff_module.align(a.layers, b.layers)
+    assert rows[0].status is Status.SAME and rows[-1].status is Status.SAME  # start and end
+    assert len(rows) == len(a.layers)  # the middle in order: no added or removed
+    assert sum(row.status is Status.CHANGED for row in rows) == 60

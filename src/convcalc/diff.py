@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import enum
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import TYPE_CHECKING, assert_never
@@ -166,21 +167,22 @@ def align(a: tuple[LayerResult, ...], b: tuple[LayerResult, ...]) -> list[LayerD
     """The layers of A and B in one sequence: pairs (same or changed) and one-sided layers.
 
     Layers align by name where both are named the same; otherwise by sequence alignment on their
-    signatures; inside a block that differs, layers of the same kind pair up in order.
+    signatures; inside a block that differs, layers of the same kind pair up in order. The
+    common start and end are paired first (a change is usually local), and what is left is
+    aligned only within MAX_ALIGNMENT cells (sequence alignment is quadratic on long runs of
+    alike layers); past that, in order.
     """
-    import difflib
-
-    pairs: list[tuple[LayerResult | None, LayerResult | None]] = []
-    matcher = difflib.SequenceMatcher(None, [_key(x) for x in a], [_key(y) for y in b], False)
-    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
-        if tag == "equal":
-            pairs.extend(zip(a[i1:i2], b[j1:j2]))
-        elif tag == "delete":
-            pairs.extend((x, None) for x in a[i1:i2])
-        elif tag == "insert":
-            pairs.extend((None, y) for y in b[j1:j2])
-        else:  # replace: pair the layers of one kind in order, the rest one-sided
-            pairs.extend(_pair_by_kind(a[i1:i2], b[j1:j2]))
+    keys_a, keys_b = [_key(x) for x in a], [_key(y) for y in b]
+    start = 0
+    while start < min(len(a), len(b)) and keys_a[start] == keys_b[start]:
+        start += 1
+    end = 0
+    while end < min(len(a), len(b)) - start and keys_a[-1 - end] == keys_b[-1 - end]:
+        end += 1
+    middle = _align_keys(a[start : len(a) - end], b[start : len(b) - end], _key)
+    pairs = (
+        list(zip(a[:start], b[:start])) + middle + list(zip(a[len(a) - end :], b[len(b) - end :]))
+    )
     names = {x.name: y.name for x, y in pairs if x is not None and y is not None}
     names["input"] = "input"
     rows = []
@@ -195,19 +197,45 @@ def align(a: tuple[LayerResult, ...], b: tuple[LayerResult, ...]) -> list[LayerD
     return rows
 
 
-def _pair_by_kind(
-    a: tuple[LayerResult, ...], b: tuple[LayerResult, ...]
-) -> list[tuple[LayerResult | None, LayerResult | None]]:
+# Cells (layers of A x layers of B) a sequence alignment may take; a larger block that differs
+# is paired in order instead (a diff of two 100,000-layer models stays linear).
+MAX_ALIGNMENT = 4_000_000
+
+Pairs = list[tuple["LayerResult | None", "LayerResult | None"]]
+
+
+def _align_keys(
+    a: tuple[LayerResult, ...], b: tuple[LayerResult, ...], key: Callable[[LayerResult], object]
+) -> Pairs:
+    """Pairs of a sequence alignment of ``a`` and ``b`` on ``key``: runs of equal keys pair up;
+    inside a block that differs, layers of one kind pair in order (when aligning on signatures),
+    the rest are one-sided."""
     import difflib
 
-    pairs: list[tuple[LayerResult | None, LayerResult | None]] = []
-    matcher = difflib.SequenceMatcher(None, [x.type for x in a], [y.type for y in b], False)
+    if not a or not b or len(a) * len(b) > MAX_ALIGNMENT:
+        return _in_order(a, b)
+    pairs: Pairs = []
+    matcher = difflib.SequenceMatcher(None, [key(x) for x in a], [key(y) for y in b], False)
     for tag, i1, i2, j1, j2 in matcher.get_opcodes():
         if tag == "equal":
             pairs.extend(zip(a[i1:i2], b[j1:j2]))
+        elif tag == "replace" and key is _key:  # pair the layers of one kind in order
+            pairs.extend(_align_keys(a[i1:i2], b[j1:j2], _kind))
         else:
             pairs.extend((x, None) for x in a[i1:i2])
             pairs.extend((None, y) for y in b[j1:j2])
+    return pairs
+
+
+def _kind(layer: LayerResult) -> object:
+    return layer.type
+
+
+def _in_order(a: tuple[LayerResult, ...], b: tuple[LayerResult, ...]) -> Pairs:
+    """Past the alignment budget: the layers paired in order, the longer side's rest one-sided."""
+    pairs: Pairs = list(zip(a, b))
+    pairs.extend((x, None) for x in a[len(b) :])
+    pairs.extend((None, y) for y in b[len(a) :])
     return pairs
 
 

@@ -13,6 +13,7 @@ layers (VGG, AlexNet, ResNet heads), and it is said in a note. Standard library 
 from __future__ import annotations
 
 import ast
+import copy
 import re
 from typing import TYPE_CHECKING, Any
 
@@ -85,6 +86,7 @@ def read_torch_repr(text: str, source: str) -> NetworkSpec:
     comments: list[tuple[int, str]] = []
     notes: list[str] = [f"read from the printed PyTorch model {root.cls}"]
     state = {"spatial": False}
+    parsed: dict[tuple[str, str | None], dict[str, Any]] = {}  # a leaf's layer by its text
 
     def walk(module: _Module, path: str, top: bool) -> None:
         if module.args is None:
@@ -101,8 +103,13 @@ def read_torch_repr(text: str, source: str) -> NetworkSpec:
             for child in module.children:
                 walk(child, f"{path}.{child.name}" if path else child.name, False)
             return
-        with guarded(source, lambda: f"module {path or module.cls}"):
-            layer = _leaf(module, path)
+        known = parsed.get((module.cls, module.args))
+        if known is not None:  # the same module printed again (ReLU(), a repeated block)
+            layer = copy.deepcopy(known)
+        else:
+            with guarded(source, lambda: f"module {path or module.cls}"):
+                layer = _leaf(module, path)
+            parsed[(module.cls, module.args)] = copy.deepcopy(layer)
         if layer["layer"] == "linear" and state["spatial"]:
             flatten = f"{path}.flatten"
             layers.append({"name": flatten, "layer": "flatten"})
