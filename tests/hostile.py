@@ -701,6 +701,20 @@ CASES: list[Case] = [
         ("trace", "conv2d", "--x", "ones:1000x1000", "--w", "1", "--json"),
     ),
     Case(
+        "trace json with gradients over budget",
+        (
+            "trace",
+            "conv2d",
+            "--x",
+            "arange:300x300",
+            "--w",
+            "ones:3x3",
+            "--grad-out",
+            "ones:298x298",
+            "--json",
+        ),
+    ),
+    Case(
         "trace max-steps huge",
         ("trace", "conv2d", "--x", "ones:1000x1000", "--w", "1", "--max-steps", "99999999"),
     ),

@@ -246,7 +246,7 @@ def trace(
     _check_frame(frame, chosen)
     from convcalc.errors import ConvcalcError
     from convcalc.tensors import load_tensor
-    from convcalc.trace import ConvView, choose_view, trace_args
+    from convcalc.trace import STEP_WORK, ConvView, choose_view, trace_args
 
     args = layer_options(
         kernel,
@@ -306,7 +306,10 @@ def trace(
         if result.output is None:
             raise MalformedInputError("--grad-out needs the whole output; drop --at")
         gradients = backward(result, load_tensor(grad_out, "grad_out"))
-        back_lazy, _, back_hidden = select_steps(gradients.input_trace, None, max_steps, chosen)
+        spent = count * (result.terms_per_step + STEP_WORK)  # one budget for both lists
+        back_lazy, _, back_hidden = select_steps(
+            gradients.input_trace, None, max_steps, chosen, spent
+        )
     if chosen is Format.JSON:
         # streamed: each step written as it is computed, memory bounded whatever the size
         from convcalc.output import write_json_streaming
@@ -336,11 +339,12 @@ def trace(
 
 
 def select_steps(
-    result: Any, at: str | None, max_steps: int | None, chosen: Format
+    result: Any, at: str | None, max_steps: int | None, chosen: Format, spent: int = 0
 ) -> tuple[Iterator[Any], int, int]:
     """The steps to show, built one by one as they are consumed: one element (--at, every
     channel unless given), the first N (--max-steps), or all (JSON, up to its cap) / 64
-    (table). Returns (the steps, how many, how many are not shown)."""
+    (table); ``spent``: the work of steps this run lists already. Returns (the steps, how
+    many, how many are not shown)."""
     import itertools
 
     from convcalc.specs import parse_size_list
@@ -362,7 +366,7 @@ def select_steps(
     limit = max_steps if max_steps is not None else (None if chosen is Format.JSON else 64)
     count = total if limit is None else min(limit, total)
     terms = count * result.terms_per_step
-    if terms + STEP_WORK * count > MAX_LISTED_WORK:  # the work is bounded, however chosen
+    if spent + terms + STEP_WORK * count > MAX_LISTED_WORK:  # bounded, however chosen
         listed = "--json" if limit is None else f"--max-steps {limit:,}"
         raise MalformedInputError(
             f"{listed}: {count:,} steps ({terms:,} multiply-accumulates) is more than one run "
