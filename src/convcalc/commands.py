@@ -368,6 +368,8 @@ def select_steps(
     terms = count * result.terms_per_step
     if spent + terms + STEP_WORK * count > MAX_LISTED_WORK:  # bounded, however chosen
         listed = "--json" if limit is None else f"--max-steps {limit:,}"
+        if spent:
+            listed += " (grad_input's steps, after the forward pass's)"
         raise MalformedInputError(
             f"{listed}: {count:,} steps ({terms:,} multiply-accumulates) is more than one run "
             f"lists: at most {MAX_LISTED_WORK:,} multiply-accumulates plus {STEP_WORK} per step. "
