@@ -9,6 +9,7 @@ import subprocess
 import sys
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -354,3 +355,80 @@ def test_onnx_shape_of_a_fixed_size(tmp_path: Path) -> None:
     onnx.save(helper.make_model(bad, opset_imports=[helper.make_opsetid("", 13)]), str(path))
     with pytest.raises(ConvcalcError, match=r'node "norm" \(LpNormalization\): not supported'):
         load_network(str(path))
+
+
+@pytest.mark.frameworks
+def test_onnx_constant_arithmetic_and_one_input_concat(tmp_path: Path) -> None:
+    """TF-style 'same' padding computed in the graph from constants (Ceil, Div, Max, Floor,
+    Clip, Cast, as tf_mixnet_s exports it) and a Concat of one tensor (timm's DenseNet): the
+    shapes are onnxruntime's, the params the initializers'."""
+    onnx = pytest.importorskip("onnx")
+    ort = pytest.importorskip("onnxruntime")
+    import numpy as np
+    from onnx import TensorProto, helper, numpy_helper
+
+    size, k, s = 17, 3, 2
+
+    def const(name: str, value: Any, dtype: Any = np.float32) -> Any:
+        return numpy_helper.from_array(np.array(value, dtype=dtype), name)
+
+    nodes = [
+        helper.make_node("Div", ["in", "s"], ["q"]),
+        helper.make_node("Ceil", ["q"], ["out"]),
+        helper.make_node("Sub", ["out", "one"], ["o1"]),
+        helper.make_node("Mul", ["o1", "s"], ["span"]),
+        helper.make_node("Add", ["span", "k"], ["need"]),
+        helper.make_node("Sub", ["need", "in"], ["extra"]),
+        helper.make_node("Max", ["extra", "zero"], ["total"]),
+        helper.make_node("Div", ["total", "two"], ["half"]),
+        helper.make_node("Floor", ["half"], ["before"]),
+        helper.make_node("Sub", ["total", "before"], ["after"]),
+        helper.make_node("Clip", ["after", "zero", "ten"], ["after_c"]),
+        helper.make_node("Min", ["before", "ten", "after_c"], ["before_c"]),
+        helper.make_node("Pow", ["before_c", "one"], ["before_p"]),
+        helper.make_node("Sqrt", ["sq"], ["root"]),  # sqrt(1) = 1: a no-op factor
+        helper.make_node("Mul", ["before_p", "root"], ["before_r"]),
+        helper.make_node("ReduceMean", ["pair"], ["mean"], keepdims=0),  # mean([0, 0]) = 0
+        helper.make_node("Add", ["mean", "zero"], ["lead"]),
+        helper.make_node(
+            "Concat",
+            ["lead", "lead", "before_r", "before_r", "lead", "lead", "after_c", "after_c"],
+            ["pads_f"],
+            axis=0,
+        ),
+        helper.make_node("Cast", ["pads_f"], ["pads"], to=TensorProto.INT64),
+        helper.make_node("Pad", ["x", "pads"], ["padded"]),
+        helper.make_node(
+            "Conv", ["padded", "w", "b"], ["conv"], kernel_shape=[k, k], strides=[s, s]
+        ),
+        helper.make_node("Concat", ["conv"], ["y"], axis=1),
+    ]
+    w = np.ones((4, 3, k, k), np.float32)
+    initializers = [
+        const("in", [size]),
+        const("s", [s]),
+        const("k", [k]),
+        const("one", [1]),
+        const("zero", [0]),
+        const("two", [2]),
+        const("ten", [10]),
+        const("sq", [1]),
+        const("pair", [[0.0, 0.0]]),
+        numpy_helper.from_array(w, "w"),
+        numpy_helper.from_array(np.zeros(4, np.float32), "b"),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "same",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, size, size])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+        initializers,
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    path = tmp_path / "same.onnx"
+    onnx.save(model, str(path))
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    (y,) = session.run(None, {"x": np.zeros((1, 3, size, size), np.float32)})
+    ours = run_network(load_network(str(path)))
+    assert ours.output_shape == y.shape == (1, 4, 9, 9)
+    assert ours.total_params == w.size + 4

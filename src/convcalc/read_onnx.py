@@ -70,6 +70,19 @@ _FOLDABLE = {
     "Sub",
     "Mul",
     "Div",
+    "Min",
+    "Max",
+    "Pow",
+    "Ceil",
+    "Floor",
+    "Sqrt",
+    "Neg",
+    "Abs",
+    "Clip",
+    "ReduceMean",
+    "ReduceSum",
+    "ReduceMax",
+    "ReduceMin",
 }
 
 
@@ -305,6 +318,9 @@ class _Reader:
                 self.matmul(node, index, data)
             elif op in _MERGES:
                 self.merge(node, index, op, data)
+            elif op == "Concat" and len(data) == 1 and len(node.input) == 1:
+                # a Concat of one tensor (timm's DenseNet) is that tensor
+                self.add(node, index, {"layer": "identity"}, [self._from(node, data[0])])
             elif op == "Concat":
                 sources = [self._from(node, t) for t in node.input]
                 self.add(node, index, {"layer": "cat", "dim": int(a.get("axis", 1))}, sources)
@@ -487,8 +503,8 @@ class _Reader:
             out = data[tuple(index)]
         elif op == "Transpose":
             out = np.transpose(x[0], a.get("perm"))
-        elif op == "Cast":
-            out = x[0].astype(np.int64) if np.issubdtype(x[0].dtype, np.integer) else x[0]
+        elif op == "Cast":  # to ONNX's type; a float to an integer truncates, as numpy does
+            out = x[0].astype(self.onnx.helper.tensor_dtype_to_np_dtype(int(a["to"])))
         elif op in ("Unsqueeze", "Squeeze"):
             axes = [int(v) for v in (x[1] if len(x) > 1 and x[1] is not None else a["axes"])]
             if op == "Unsqueeze":
@@ -501,10 +517,32 @@ class _Reader:
             out = np.take(x[0], x[1], axis=int(a.get("axis", 0)))
         elif op == "Identity":
             out = x[0]
-        else:  # Add, Sub, Mul, Div
-            _check_elements(np.broadcast_shapes(x[0].shape, x[1].shape))
-            functions = {"Add": np.add, "Sub": np.subtract, "Mul": np.multiply}
-            out = functions.get(op, np.divide)(x[0], x[1])
+        elif op in ("Add", "Sub", "Mul", "Div", "Min", "Max", "Pow"):
+            operands = [v for v in x if v is not None]
+            _check_elements(np.broadcast_shapes(*(v.shape for v in operands)))
+            out = _elementwise(op, operands)
+        elif op in ("Ceil", "Floor", "Sqrt", "Neg", "Abs"):
+            functions = {"Ceil": np.ceil, "Floor": np.floor, "Sqrt": np.sqrt, "Neg": np.negative}
+            out = functions.get(op, np.abs)(x[0])
+        elif op == "Clip":  # bounds as inputs (opset 11+) or attributes (before)
+            low = x[1] if len(x) > 1 and x[1] is not None else a.get("min")
+            high = x[2] if len(x) > 2 and x[2] is not None else a.get("max")
+            out = x[0] if low is None and high is None else np.clip(x[0], low, high)
+        elif op in ("ReduceMean", "ReduceSum", "ReduceMax", "ReduceMin"):
+            given = x[1] if len(x) > 1 and x[1] is not None else a.get("axes")
+            over = None if given is None or len(given) == 0 else tuple(int(v) for v in given)
+            if over is None and a.get("noop_with_empty_axes"):
+                out = x[0]
+            else:
+                reduce: dict[str, Any] = {
+                    "ReduceMean": np.mean,
+                    "ReduceSum": np.sum,
+                    "ReduceMax": np.max,
+                    "ReduceMin": np.min,
+                }
+                out = reduce[op](x[0], axis=over, keepdims=bool(a.get("keepdims", 1)))
+        else:
+            raise AssertionError(f"{op} is listed as foldable but not folded")
         self.constants[node.output[0]] = np.asarray(out)
 
     def window(self, a: dict[str, Any], n: int) -> dict[str, Any]:
@@ -671,3 +709,30 @@ def _check_elements(shape: Any) -> None:
             f"a constant of shape {list(shape)} ({count:,} elements); convcalc folds at most "
             f"{MAX_CONSTANT_ELEMENTS:,} (see Limits in the README)"
         )
+
+
+def _elementwise(op: str, operands: list[Any]) -> Any:
+    """ONNX's elementwise arithmetic on constants; an integer Div truncates toward zero."""
+    import numpy as np
+
+    first, *rest = operands
+    match op:
+        case "Add":
+            return first + rest[0]
+        case "Sub":
+            return first - rest[0]
+        case "Mul":
+            return first * rest[0]
+        case "Div":
+            if np.issubdtype(first.dtype, np.integer) and np.issubdtype(rest[0].dtype, np.integer):
+                quotient = np.abs(first) // np.abs(rest[0])
+                return quotient * np.sign(first) * np.sign(rest[0])
+            return np.divide(first, rest[0])
+        case "Min":
+            return np.minimum.reduce([first, *rest])
+        case "Max":
+            return np.maximum.reduce([first, *rest])
+        case "Pow":
+            return np.power(first, rest[0])
+        case _:
+            raise AssertionError(f"{op} is not elementwise arithmetic")
