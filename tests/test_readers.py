@@ -432,3 +432,52 @@ def test_onnx_constant_arithmetic_and_one_input_concat(tmp_path: Path) -> None:
     ours = run_network(load_network(str(path)))
     assert ours.output_shape == y.shape == (1, 4, 9, 9)
     assert ours.total_params == w.size + 4
+
+
+@pytest.mark.frameworks
+def test_onnx_shape_chains_resolve_with_data_propagation(tmp_path: Path) -> None:
+    """Shape -> Gather -> Concat -> Reshape, then the Shape of that reshape's output (known only
+    when shape inference propagates data, as in torchvision's LRASPP): read, and the shapes are
+    onnxruntime's."""
+    onnx = pytest.importorskip("onnx")
+    ort = pytest.importorskip("onnxruntime")
+    import numpy as np
+    from onnx import TensorProto, helper, numpy_helper
+
+    def ints(name: str, values: list[int]) -> Any:
+        return numpy_helper.from_array(np.array(values, np.int64), name)
+
+    nodes = [
+        helper.make_node("Shape", ["x"], ["s"]),
+        helper.make_node("Gather", ["s", "i0"], ["n"], axis=0),
+        helper.make_node("Gather", ["s", "i1"], ["c"], axis=0),
+        helper.make_node("Concat", ["n", "c", "minus1"], ["target"], axis=0),
+        helper.make_node("Reshape", ["x", "target"], ["flat"]),
+        helper.make_node("Shape", ["flat"], ["s2"]),
+        helper.make_node("Concat", ["s2", "one"], ["target2"], axis=0),
+        helper.make_node("Reshape", ["flat", "target2"], ["y"]),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "chain",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 3, 8, 8])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+        [ints("i0", [0]), ints("i1", [1]), ints("minus1", [-1]), ints("one", [1])],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    plain = onnx.shape_inference.infer_shapes(model)
+    propagated = onnx.shape_inference.infer_shapes(model, data_prop=True)
+
+    def known(m: Any) -> bool:
+        info = {v.name: v for v in m.graph.value_info}
+        return "flat" in info and all(
+            d.HasField("dim_value") for d in info["flat"].type.tensor_type.shape.dim
+        )
+
+    assert not known(plain) and known(propagated)  # the case needs data propagation
+    path = tmp_path / "chain.onnx"
+    onnx.save(model, str(path))
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    (y,) = session.run(None, {"x": np.zeros((2, 3, 8, 8), np.float32)})
+    ours = run_network(load_network(str(path)))
+    assert ours.output_shape == y.shape == (2, 3, 64, 1)
