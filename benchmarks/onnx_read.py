@@ -11,12 +11,12 @@ most), a ResNet-style stack, a MobileNet-style depthwise stack and the U-Net exa
 from __future__ import annotations
 
 import argparse
-import resource
 import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
-from _timing import ENV, entry, report
+from _timing import entry, report
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
@@ -85,8 +85,6 @@ def peak_mib(command: list[str]) -> float:
         "subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)\n"
         "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n"
     )
-    import sys
-
     out = subprocess.run([sys.executable, "-c", code, *command], capture_output=True, text=True)
     return int(out.stdout) / 1024
 
@@ -107,7 +105,6 @@ def main() -> None:
         report(rows, args.runs)
         for label, command in rows.items():
             print(f"{label:44s} peak {peak_mib(command):8.1f} MiB")
-    assert resource and ENV  # the shared environment is what `report` runs with
 
 
 if __name__ == "__main__":
