@@ -137,16 +137,23 @@ _DATA_FIELDS = (
 )
 
 
+def _by_shape_only(tensor: Any) -> bool:
+    """Whether an initializer is read by its dims alone: stored outside the file, or larger
+    than _VALUES_READ elements."""
+    count = 1
+    for d in tensor.dims:
+        count *= max(int(d), 0)
+    return count > _VALUES_READ or tensor.data_location == 1 or len(tensor.external_data) > 0
+
+
 def _drop_weight_data(graph: Any) -> None:
     """Free the data of every initializer read by its shape only (its dims and type stay): shape
     inference then never copies or walks the weights (a 553 MB VGG16 peaked at 2.7 GB)."""
     for tensor in graph.initializer:
-        count = 1
-        for d in tensor.dims:
-            count *= max(int(d), 0)
-        if count > _VALUES_READ:
+        if _by_shape_only(tensor):
             for field in _DATA_FIELDS:
                 tensor.ClearField(field)
+
 
 class _Constants:
     """The graph's constant tensors: initializers by their dims, their values loaded only when
@@ -171,13 +178,9 @@ class _Constants:
         from onnx import helper, numpy_helper
 
         dims = tuple(int(d) for d in tensor.dims)
-        count = 1
-        for d in dims:
-            if d < 0:
-                raise ConvcalcError(f"initializer {display(name)!r} has a negative size {dims}")
-            count *= d
-        external = tensor.data_location == 1 or len(tensor.external_data) > 0
-        if external or count > _VALUES_READ:
+        if any(d < 0 for d in dims):
+            raise ConvcalcError(f"initializer {display(name)!r} has a negative size {dims}")
+        if _by_shape_only(tensor):
             try:
                 dtype = helper.tensor_dtype_to_np_dtype(tensor.data_type)
             except Exception:  # noqa: BLE001 - an unknown type: the shape is what matters
