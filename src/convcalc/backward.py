@@ -23,9 +23,10 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from convcalc.errors import MalformedInputError
+from convcalc.reference import unfold_columns
 from convcalc.shapes import LayerShape, shape_of
 from convcalc.specs import LayerSpec, OpKind
-from convcalc.trace import Trace, explain, unfold_columns
+from convcalc.trace import Trace, explain
 
 
 @dataclass

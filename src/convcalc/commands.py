@@ -453,7 +453,7 @@ def _load_plan(spec: str) -> tuple[Any, Any]:
     from contextlib import nullcontext
 
     from convcalc.boundary import file_content, guarded
-    from convcalc.netspec import load_network
+    from convcalc.loader import load_network
     from convcalc.network import plan_network
 
     network = load_network(spec)

@@ -39,9 +39,9 @@ from fractions import Fraction
 from typing import Any, NamedTuple, assert_never
 
 from convcalc.errors import ConvcalcError, MalformedInputError
+from convcalc.loader import load_network as load_network
 from convcalc.netspec import NetworkSpec as NetworkSpec  # re-exported: the Python API
 from convcalc.netspec import _as_list, _flag, _int, _int_tuple
-from convcalc.netspec import load_network as load_network
 from convcalc.netspec import parse_inline as parse_inline
 from convcalc.netspec import parse_toml as parse_toml
 from convcalc.shapes import DimShape, LayerShape, layer_shape

@@ -43,8 +43,6 @@ def run(spec: LayerSpec, x: np.ndarray, w: np.ndarray | None, b: np.ndarray | No
         case OpKind.ADAPTIVEAVGPOOL | OpKind.ADAPTIVEMAXPOOL:
             return adaptive_pool(spec, x)
         case OpKind.UNFOLD:
-            from convcalc.trace import unfold_columns
-
             blocks = layer_shape(spec, tuple(x.shape[1:])).output
             return unfold_columns(x, spec).reshape(-1, *blocks)
         case OpKind.FOLD:
@@ -271,3 +269,23 @@ def fold(spec: LayerSpec, x: np.ndarray) -> np.ndarray:
         padded[(slice(None), *target)] += rows[:, n]
     crop = tuple(slice(a, a + n) for n, (a, _) in zip(out, spec.padding))
     return padded[(slice(None), *crop)].copy()
+
+
+def unfold_columns(x: np.ndarray, spec: LayerSpec) -> np.ndarray:
+    """im2col, exactly: every window of the padded input ``x`` (C, *spatial) of the sliding
+    layer ``spec`` as a column, rows ordered (channel, *kernel offset), columns the output
+    positions in row-major order: ``torch.nn.functional.unfold(x)[0]``. Built with one numpy
+    slice per kernel offset, so it costs the size of the result."""
+    shape = layer_shape(spec, tuple(x.shape[1:]))
+    out = shape.output
+    offsets = list(_offsets(spec.kernel_size))
+    widths = [(0, 0), *spec.padding]
+    padded = pad(x, widths) if x.dtype == object else np.pad(x, widths)
+    columns = np.empty((x.shape[0], len(offsets), int(np.prod(out))), dtype=object)
+    for n, m in enumerate(offsets):
+        window = tuple(
+            slice(mi * d, mi * d + s * (o - 1) + 1, s)
+            for mi, d, s, o in zip(m, spec.dilation, spec.stride, out)
+        )
+        columns[:, n, :] = padded[(slice(None), *window)].reshape(x.shape[0], -1)
+    return columns.reshape(x.shape[0] * len(offsets), -1)

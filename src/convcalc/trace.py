@@ -17,6 +17,7 @@ from typing import Any, assert_never
 import numpy as np
 
 from convcalc.errors import ConvcalcError, MalformedInputError
+from convcalc.reference import unfold_columns
 from convcalc.shapes import (
     AdaptiveShape,
     AnyShape,
@@ -697,26 +698,6 @@ def im2col_view(trace: Trace) -> Im2colView:
     if not (product.reshape(expected.shape) == expected).all():
         raise ConvcalcError("internal check failed: the im2col product disagrees with the output")
     return view
-
-
-def unfold_columns(x: np.ndarray, spec: LayerSpec) -> np.ndarray:
-    """im2col, exactly: every window of the padded input ``x`` (C, *spatial) of the sliding
-    layer ``spec`` as a column, rows ordered (channel, *kernel offset), columns the output
-    positions in row-major order: ``torch.nn.functional.unfold(x)[0]``. Built with one numpy
-    slice per kernel offset, so it costs the size of the result."""
-    shape = shape_of(spec, tuple(x.shape[1:]))
-    out = shape.output
-    offsets = list(_positions(spec.kernel_size))
-    widths = [(0, 0), *spec.padding]
-    padded = pad(x, widths) if x.dtype == object else np.pad(x, widths)
-    columns = np.empty((x.shape[0], len(offsets), int(np.prod(out))), dtype=object)
-    for n, m in enumerate(offsets):
-        window = tuple(
-            slice(mi * d, mi * d + s * (o - 1) + 1, s)
-            for mi, d, s, o in zip(m, spec.dilation, spec.stride, out)
-        )
-        columns[:, n, :] = padded[(slice(None), *window)].reshape(x.shape[0], -1)
-    return columns.reshape(x.shape[0] * len(offsets), -1)
 
 
 # the views of a convolution and a transposed convolution
