@@ -26,7 +26,8 @@ from convcalc.errors import MalformedInputError
 from convcalc.reference import unfold_columns
 from convcalc.shapes import LayerShape, shape_of
 from convcalc.specs import LayerSpec, OpKind
-from convcalc.trace import Trace, explain
+from convcalc.steps import Trace
+from convcalc.trace import explain
 
 
 @dataclass

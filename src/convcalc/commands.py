@@ -245,8 +245,9 @@ def trace(
     chosen = resolve_format(fmt, as_json, plain, (*SHAPE_FORMATS, Format.SVG, Format.HTML))
     _check_frame(frame, chosen)
     from convcalc.errors import ConvcalcError
+    from convcalc.steps import STEP_WORK
     from convcalc.tensors import load_tensor
-    from convcalc.trace import STEP_WORK, ConvView, choose_view, trace_args
+    from convcalc.trace import ConvView, choose_view, trace_args
 
     args = layer_options(
         kernel,
@@ -348,7 +349,7 @@ def select_steps(
     import itertools
 
     from convcalc.specs import parse_size_list
-    from convcalc.trace import MAX_LISTED_WORK, STEP_WORK
+    from convcalc.steps import MAX_LISTED_WORK, STEP_WORK
 
     if at is not None:
         index = parse_size_list(at, "--at")

@@ -40,6 +40,7 @@ from convcalc.specs import (
     Param,
     PoolPadLimit,
     Rules,
+    SettingValue,
     broadcast,
     build_spec,
     check_applicable,
@@ -121,6 +122,7 @@ class _Request:
     count_include_pad: bool | None
     output_shape: tuple[int, ...] | None
     groups: int
+    settings: tuple[tuple[str, str], ...] = ()
 
     @property
     def kind(self) -> OpKind:
@@ -272,7 +274,17 @@ def _resolve(
         count_include_pad,
         output_shape,
         groups,
+        args.settings,
     )
+    if convention.value not in kind.family.conventions:
+        raise ConvcalcError(
+            f"convention: {convention.value} has no {kind.torch_name} (it is PyTorch's); "
+            "use --convention torch"
+        )
+    if args.settings and convention is not Convention.TORCH:
+        raise MalformedInputError(
+            f"{args.settings[0][0]}: a PyTorch setting; use --convention torch"
+        )
     if output_shape is not None and kind is not OpKind.CONVTRANSPOSE:
         check_applicable(kind, (1,), (0,), False, 1, {Param.OUTPUT_SIZE: True})
     if convention is Convention.TORCH:
@@ -444,6 +456,7 @@ def _torch(r: _Request) -> Resolved:
         ceil_mode=ceil_mode,
         groups=groups,
         count_include_pad=True if count_include_pad is None else count_include_pad,
+        settings=r.settings,
     )
     return Resolved(Convention.TORCH, spec, tuple(notes), _torch_call(spec))
 
@@ -453,10 +466,12 @@ def size_text(sizes: tuple[int, ...]) -> str:
 
 
 def _torch_call(spec: LayerSpec) -> str:
-    args = [f"kernel_size={_one(spec.kernel_size)}", f"stride={_one(spec.stride)}"]
+    """The torch.nn call, from what the family takes: its settings first (LPPool's norm_type)."""
+    args = [f"{keyword}={_number(value)}" for keyword, value in spec.settings]
+    args += [f"kernel_size={_one(spec.kernel_size)}", f"stride={_one(spec.stride)}"]
     if spec.padding_mode is not None:
         args.append(f"padding='{spec.padding_mode.value}'")
-    else:
+    elif spec.kind.family.takes_param(Param.PADDING):
         args.append(f"padding={_one(tuple(b for b, _ in spec.padding))}")
     if any(d != 1 for d in spec.dilation):
         args.append(f"dilation={_one(spec.dilation)}")
@@ -465,6 +480,13 @@ def _torch_call(spec: LayerSpec) -> str:
     if spec.ceil_mode:
         args.append("ceil_mode=True")
     return f"torch.nn.{spec.kind.torch_name}{spec.ndim}d({', '.join(args)})"
+
+
+def _number(value: SettingValue) -> str:
+    """A setting as Python writes it: 2, 1.5, float('inf')."""
+    if isinstance(value, float):
+        return "float('inf')" if value > 0 else "-float('inf')"
+    return str(value.numerator) if value.denominator == 1 else repr(float(value))
 
 
 def _one(values: tuple[int, ...]) -> str:

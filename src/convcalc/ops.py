@@ -1,10 +1,11 @@
-"""The op table: one entry per op family, holding what is known about the family as data.
+"""The op kinds and the facts about each that the layers below the families read: its names on
+the command line, the dimensions it comes in, the parameters it takes, which shared size rule
+sizes it, whether it is a pool (stride defaults to the kernel) or carries weights, and the
+settings of its own (``--norm-type``).
 
-Names and aliases, the dimensions it comes in, the layer parameters it takes, its stride default,
-the PyTorch class, and one line of description. The behaviour of a family (its size rule in
-``shapes.py``, its trace evaluator in ``trace.py``, its vectorised reference in ``reference.py``)
-is dispatched with ``match`` on ``OpKind`` and ``assert_never``, so mypy names every place a new
-family must be handled; a new family is one entry here plus those cases, its tests and its docs.
+A family's behaviour (evaluator, reference, working, torch code, reader and exporter names, net
+layer) lives in its module under ``families/``, found through the registry there: a new family is
+its entry here, its module, its registry line and its tests.
 
 Standard library only (the start-up path of ``convcalc shape`` reads it).
 """
@@ -48,7 +49,31 @@ class OpKind(enum.StrEnum):
 
     @property
     def has_weight(self) -> bool:
-        return self in (OpKind.CONV, OpKind.CONVTRANSPOSE)
+        return OPS[self].weighted
+
+
+class SizeRule(enum.Enum):
+    """The shared integer rules of ``shapes.py``, one of which sizes each family."""
+
+    CONV = "conv"  # floor((in + 2p - d*(k-1) - 1) / s) + 1
+    TRANSPOSED = "transposed"  # (in - 1)*s - 2p + d*(k-1) + output_padding + 1
+    POOL = "pool"  # the conv rule with ceil_mode and torch's pool limits
+    BLOCKS = "blocks"  # the conv rule, at least one block (Unfold)
+    ADAPTIVE = "adaptive"  # windows from the output size asked for
+    FOLD = "fold"  # columns (C*prod(k), L) back to an image
+
+
+@dataclass(frozen=True)
+class Setting:
+    """A parameter only one family takes (LPPool's norm_type): its keyword, its flag, its help.
+    The command line offers a flag for every family's settings; the value is a number."""
+
+    keyword: str
+    flag: str
+    help: str
+    metavar: str = "N"
+    required: bool = True
+    nonzero: str = ""  # when 0 is refused: what the framework says
 
 
 class Param(enum.StrEnum):
@@ -96,9 +121,28 @@ class OpFamily:
     adaptive: bool = False
     # named with its dimensions (conv2d); Unfold and Fold are not
     dimensioned: bool = True
+    rule: SizeRule = SizeRule.CONV
+    weighted: bool = False  # takes a weight (and a bias)
+    # runs through torch's avg_pool: AvgPool3d's input must hold the kernel
+    averaging: bool = False
+    settings: tuple[Setting, ...] = ()
+    # the conventions that have it (compare, --convention); torch always
+    conventions: frozenset[str] = frozenset({"torch", "tf", "keras", "onnx"})
 
     def takes_param(self, param: Param) -> bool:
         return param in self.takes
+
+    def setting(self, keyword: str) -> Setting | None:
+        return next((s for s in self.settings if s.keyword == keyword), None)
+
+
+def all_settings() -> tuple[Setting, ...]:
+    """Every family's own settings, once each by keyword (the command line offers them all)."""
+    seen: dict[str, Setting] = {}
+    for family in OPS.values():
+        for setting in family.settings:
+            seen.setdefault(setting.keyword, setting)
+    return tuple(seen.values())
 
 
 _CONV_PARAMS = frozenset(
@@ -116,6 +160,7 @@ OPS: dict[OpKind, OpFamily] = {
             _CONV_PARAMS | {Param.PADDING_MODE},
             False,
             "convolution (cross-correlation), torch.nn.ConvNd",
+            weighted=True,
         ),
         OpFamily(
             OpKind.CONVTRANSPOSE,
@@ -133,6 +178,8 @@ OPS: dict[OpKind, OpFamily] = {
             _CONV_PARAMS | {Param.OUTPUT_PADDING, Param.OUTPUT_SIZE},
             False,
             "transposed convolution, torch.nn.ConvTransposeNd",
+            rule=SizeRule.TRANSPOSED,
+            weighted=True,
         ),
         OpFamily(
             OpKind.MAXPOOL,
@@ -144,6 +191,7 @@ OPS: dict[OpKind, OpFamily] = {
             ),
             True,
             "max pooling, torch.nn.MaxPoolNd",
+            rule=SizeRule.POOL,
         ),
         OpFamily(
             OpKind.AVGPOOL,
@@ -161,6 +209,8 @@ OPS: dict[OpKind, OpFamily] = {
             ),
             True,
             "average pooling, torch.nn.AvgPoolNd",
+            rule=SizeRule.POOL,
+            averaging=True,
         ),
         OpFamily(
             OpKind.ADAPTIVEAVGPOOL,
@@ -172,6 +222,7 @@ OPS: dict[OpKind, OpFamily] = {
             "adaptive average pooling, torch.nn.AdaptiveAvgPoolNd: windows "
             "[floor(i*in/out), ceil((i+1)*in/out))",
             adaptive=True,
+            rule=SizeRule.ADAPTIVE,
         ),
         OpFamily(
             OpKind.ADAPTIVEMAXPOOL,
@@ -183,6 +234,7 @@ OPS: dict[OpKind, OpFamily] = {
             "adaptive max pooling, torch.nn.AdaptiveMaxPoolNd: windows "
             "[floor(i*in/out), ceil((i+1)*in/out))",
             adaptive=True,
+            rule=SizeRule.ADAPTIVE,
         ),
         OpFamily(
             OpKind.UNFOLD,
@@ -194,6 +246,7 @@ OPS: dict[OpKind, OpFamily] = {
             "im2col, torch.nn.Unfold: every sliding block of the input as a column, "
             "(C, H, W) -> (C*prod(k), L)",
             dimensioned=False,
+            rule=SizeRule.BLOCKS,
         ),
         OpFamily(
             OpKind.FOLD,
@@ -213,6 +266,7 @@ OPS: dict[OpKind, OpFamily] = {
             "col2im, torch.nn.Fold: columns (C*prod(k), L) summed back into (C, *output_size), "
             "overlaps added",
             dimensioned=False,
+            rule=SizeRule.FOLD,
         ),
     )
 }

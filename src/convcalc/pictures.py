@@ -23,7 +23,7 @@ from convcalc.specs import OpKind
 if TYPE_CHECKING:
     from convcalc.memory import NetworkReport
     from convcalc.shapes import DimShape, LayerShape
-    from convcalc.trace import Step, Trace
+    from convcalc.steps import Step, Trace
 
 MAX_CELLS = 40_000  # input canvas and output cells in one picture
 MAX_FRAMES = 4_096  # animated frames (one per output position); --frame draws any one

@@ -9,46 +9,12 @@ from __future__ import annotations
 
 import itertools
 from fractions import Fraction
-from typing import assert_never
 
 import numpy as np
 
 from convcalc.shapes import dilated_kernel_extent, layer_shape, transposed_size
 from convcalc.specs import LayerSpec, OpKind
 from convcalc.tensors import normalise, pad
-
-
-def run(spec: LayerSpec, x: np.ndarray, w: np.ndarray | None, b: np.ndarray | None) -> np.ndarray:
-    """Apply the layer to ``x`` of shape (C, *spatial) and return (C_out, *spatial_out), exact.
-
-    Integer data whose every sum fits in 62 bits runs on int64 (a 600x600 conv in
-    milliseconds) and comes back as Python ints; anything else (fractions, huge integers) runs
-    on exact Python objects.
-    """
-    match spec.kind:
-        case OpKind.CONV | OpKind.CONVTRANSPOSE:
-            assert w is not None
-            fast = _int64_operands(spec, x, w, b)
-            if fast is not None:
-                x64, w64, b64 = fast
-                out = (conv if spec.kind is OpKind.CONV else conv_transpose)(spec, x64, w64, b64)
-                return out.astype(object)
-            if spec.kind is OpKind.CONV:
-                return conv(spec, x, w, b)
-            return conv_transpose(spec, x, w, b)
-        case OpKind.MAXPOOL:
-            return max_pool(spec, x)
-        case OpKind.AVGPOOL:
-            return avg_pool(spec, x)
-        case OpKind.ADAPTIVEAVGPOOL | OpKind.ADAPTIVEMAXPOOL:
-            return adaptive_pool(spec, x)
-        case OpKind.UNFOLD:
-            blocks = layer_shape(spec, tuple(x.shape[1:])).output
-            return unfold_columns(x, spec).reshape(-1, *blocks)
-        case OpKind.FOLD:
-            return fold(spec, x)
-        case _:
-            assert_never(spec.kind)
 
 
 def _ints(array: np.ndarray) -> np.ndarray | None:
@@ -61,7 +27,7 @@ def _ints(array: np.ndarray) -> np.ndarray | None:
     return array.astype(np.int64)
 
 
-def _int64_operands(
+def int64_operands(
     spec: LayerSpec, x: np.ndarray, w: np.ndarray, b: np.ndarray | None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None] | None:
     x64, w64 = _ints(x), _ints(w)

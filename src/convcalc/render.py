@@ -27,16 +27,8 @@ if TYPE_CHECKING:
     from convcalc.memory import NetworkReport
     from convcalc.netsizes import SizeSweep
     from convcalc.solve import Inversion, Solution, SweepRow, SweepRun
-    from convcalc.trace import (
-        ConvView,
-        Im2colView,
-        MatrixView,
-        ScatterView,
-        Step,
-        Term,
-        Trace,
-        View,
-    )
+    from convcalc.steps import Step, Trace
+    from convcalc.trace import ConvView, Im2colView, MatrixView, ScatterView, View
 
 # a cell of a drawn grid: (row, column) -> whether it is padding, an inserted zero, marked...
 CellTest = Callable[[int, int], bool]
@@ -346,34 +338,14 @@ def print_weight(console: Console, w: np.ndarray | None, plain: bool, name: str 
             shown += 1
 
 
-def _products(step: Step) -> str:
-    """``1·1 + 2·2 + …``; with several input channels one line per channel and its partial sum."""
-    channels: dict[int, list[Term]] = {}
-    for term in step.terms:
-        channels.setdefault(term.input_index[0], []).append(term)
-    if not step.terms:
-        text = "0 (no input element reaches it)"
-    elif len(channels) == 1:
-        text = " + ".join(f"{_num(t.input_value)}·{_num(t.weight_value)}" for t in step.terms)
-    else:
-        lines = []
-        for channel, terms in channels.items():
-            partial = sum((t.product for t in terms), 0)
-            body = " + ".join(f"{_num(t.input_value)}·{_num(t.weight_value)}" for t in terms)
-            lines.append(f"c{channel}: {body} = {_num(partial)}")
-        text = "\n".join(lines)
-    if step.bias is not None:
-        text += f"\n+ bias {_num(step.bias)}" if len(channels) > 1 else f" + b {_num(step.bias)}"
-    return text
-
-
 def steps_table(trace: Trace, steps: list[Step], title: str = "steps", source: str = "x") -> Table:
     """One row per output element: its index, the window it reads, the working, the value."""
     import numpy as np
 
+    from convcalc.families import family
     from convcalc.specs import OpKind
 
-    kind = trace.spec.kind
+    kind, evaluator = trace.spec.kind, family(trace.spec.kind)
     windowed = kind not in (OpKind.CONVTRANSPOSE, OpKind.FOLD)
     table = Table(title=title, title_justify="left", title_style="bold", show_lines=False)
     table.add_column("out", overflow="fold")
@@ -396,52 +368,10 @@ def steps_table(trace: Trace, steps: list[Step], title: str = "steps", source: s
             window = f"{source}[{'' if trace.plain else str(step.index[0]) + ','}{spans}]"
             if kind is OpKind.CONV and not trace.plain:
                 window = f"{source}[:,{spans}]"
-        match kind:
-            case OpKind.MAXPOOL | OpKind.AVGPOOL | OpKind.ADAPTIVEAVGPOOL | OpKind.ADAPTIVEMAXPOOL:
-                work = _pool_working(step, trace.spec.count_include_pad)
-                value = _approx(step.value)
-            case OpKind.CONV | OpKind.CONVTRANSPOSE:
-                work, value = _products(step), _num(step.value)
-            case OpKind.UNFOLD:
-                term = step.terms[0]
-                at = ",".join(map(str, term.input_index[1:] if trace.plain else term.input_index))
-                work = f"padding ({at}) -> 0" if term.padding else f"x[{at}]"
-                value = _num(step.value)
-            case OpKind.FOLD:
-                parts = [
-                    f"col[{r},{c}] {_num(t.input_value)}"
-                    for t in step.terms
-                    for r, c in [t.input_index]
-                ]
-                count = len(step.terms)
-                work = (
-                    " + ".join(parts) + f"  ({count} contribution{'s' if count != 1 else ''})"
-                    if parts
-                    else "0 (no block reaches it)"
-                )
-                value = _num(step.value)
-            case _:
-                assert_never(kind)
+        work, value = evaluator.step_text(trace, step)
         row = [label] + ([window] if windowed else []) + [work, value]
         table.add_row(*row)
     return table
-
-
-def _pool_working(step: Step, include_pad: bool) -> str:
-    if step.winner is not None or step.divisor is None:
-        parts = []
-        for n, term in enumerate(step.terms):
-            text = "pad" if term.padding else _num(term.input_value)
-            parts.append(f"[{text}]" if n == step.winner else text)
-        at = step.terms[step.winner].input_index[1:] if step.winner is not None else ()
-        return f"max({', '.join(parts)}) at x[{','.join(map(str, at))}]"
-    counted = [t for t in step.terms if not t.padding or include_pad]
-    parts = ["0" if t.padding else _num(t.input_value) for t in counted]
-    total = _num(step.total)
-    return (
-        f"({' + '.join(parts)}) / {step.divisor} = {total}/{step.divisor}\n÷{step.divisor}: "
-        f"{step.divisor_reason}"
-    )
 
 
 def print_trace(

@@ -26,7 +26,8 @@ if TYPE_CHECKING:
     from convcalc.netsizes import FailedRun, Near, SizeRecord, SizeSweep
     from convcalc.network import Failure, LayerResult
     from convcalc.solve import Candidate, Inversion, Solution, SweepRow
-    from convcalc.trace import Step, Trace, View
+    from convcalc.steps import Step, Trace
+    from convcalc.trace import View
 
 
 def size_text(sizes: tuple[int, ...] | list[int]) -> str:

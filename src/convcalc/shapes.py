@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Union, assert_never
 
 from convcalc.errors import ConvcalcError, MalformedInputError
+from convcalc.ops import Param, SizeRule
 from convcalc.specs import (
     LayerSpec,
     OpKind,
@@ -94,6 +95,16 @@ class DimShape:
         return dilated_kernel_extent(self.kernel, self.dilation)
 
     @property
+    def transposed(self) -> bool:
+        """Sized by the transposed rule (its working is the zero-insertion form)."""
+        return self.kind.family.rule is SizeRule.TRANSPOSED
+
+    @property
+    def undilated(self) -> bool:
+        """A family without dilation writes its window as ``k``."""
+        return not self.kind.family.takes_param(Param.DILATION)
+
+    @property
     def padded_input(self) -> int:
         return self.input + self.pad_before + self.pad_after
 
@@ -140,11 +151,11 @@ class DimShape:
     def formula(self) -> str:
         """The rule in symbols, PyTorch's notation."""
         pad = "2*p" if self.symmetric else "p_before + p_after"
-        if self.kind is OpKind.CONVTRANSPOSE:
+        if self.transposed:
             pad = "2*p" if self.symmetric else "p_before - p_after"
             pad_term = "- 2*p" if self.symmetric else "- p_before - p_after"
             return f"(in - 1)*s {pad_term} + d*(k-1) + output_padding + 1"
-        span = "k" if self.kind is OpKind.AVGPOOL else "d*(k-1) - 1"
+        span = "k" if self.undilated else "d*(k-1) - 1"
         rounding = "ceil" if self.ceil_mode else "floor"
         return f"{rounding}((in + {pad} - {span}) / s) + 1"
 
@@ -155,13 +166,13 @@ class DimShape:
             pad = f"2*{self.pad_before}"
         else:
             pad = f"{self.pad_before} + {self.pad_after}"
-        if self.kind is OpKind.CONVTRANSPOSE:
+        if self.transposed:
             pads = f"- {pad}" if self.symmetric else f"- {self.pad_before} - {self.pad_after}"
             return (
                 f"({self.input} - 1)*{self.stride} {pads} + {self.dilation}*({self.kernel}-1)"
                 f" + {self.output_padding} + 1 = {self.output}"
             )
-        if self.kind is OpKind.AVGPOOL:
+        if self.undilated:
             span = f"{self.kernel}"
         else:
             span = f"{self.dilation}*({self.kernel}-1) - 1"
@@ -178,7 +189,7 @@ class DimShape:
     def working(self) -> tuple[str, ...]:
         """The steps a person would write down, ending in the substituted formula."""
         lines = []
-        if self.kind is OpKind.CONVTRANSPOSE:
+        if self.transposed:
             before, after = self.effective_padding
             lines.append(
                 f"zero-inserted input (in - 1)*s + 1 = ({self.input} - 1)*{self.stride} + 1 = "
@@ -220,7 +231,7 @@ class DimShape:
     def notes(self) -> tuple[str, ...]:
         """What a reviewer should know: dropped ceil windows, unread trailing input."""
         notes = []
-        if self.kind is OpKind.CONVTRANSPOSE:
+        if self.transposed:
             return ()
         if self.ceil_mode and self.ceil_dropped_last:
             start = self.output * self.stride
@@ -481,10 +492,11 @@ def dim_shape(spec: LayerSpec, axis: int, size: int, label: str = "") -> DimShap
     """Apply the spec's rule to one spatial dimension, under its framework's rules."""
     kernel, stride = spec.kernel_size[axis], spec.stride[axis]
     pads, dilation, rules = spec.padding[axis], spec.dilation[axis], spec.rules
-    match spec.kind:
-        case OpKind.CONV:
+    family = spec.kind.family
+    match family.rule:
+        case SizeRule.CONV:
             return conv_dim(size, kernel, stride, pads, dilation, label=label)
-        case OpKind.CONVTRANSPOSE:
+        case SizeRule.TRANSPOSED:
             return conv_transpose_dim(
                 size,
                 kernel,
@@ -495,7 +507,7 @@ def dim_shape(spec: LayerSpec, axis: int, size: int, label: str = "") -> DimShap
                 label=label,
                 limit=rules.output_padding_limit,
             )
-        case OpKind.MAXPOOL | OpKind.AVGPOOL:
+        case SizeRule.POOL:
             if rules.symmetric_pool_padding and pads[0] != pads[1]:
                 raise ConvcalcError("padding: PyTorch pools take symmetric padding only")
             return pool_dim(
@@ -508,17 +520,17 @@ def dim_shape(spec: LayerSpec, axis: int, size: int, label: str = "") -> DimShap
                 kind=spec.kind,
                 label=label,
                 unpadded_must_fit=rules.avgpool3d_input_holds_kernel
-                and spec.kind is OpKind.AVGPOOL
+                and family.averaging
                 and spec.ndim == 3,
                 pad_limit=rules.pool_pad_limit,
                 truncate=rules.truncating_division,
             )
-        case OpKind.UNFOLD | OpKind.FOLD:
+        case SizeRule.BLOCKS | SizeRule.FOLD:
             return blocks_dim(size, kernel, stride, pads, dilation, label=label, kind=spec.kind)
-        case OpKind.ADAPTIVEAVGPOOL | OpKind.ADAPTIVEMAXPOOL:
+        case SizeRule.ADAPTIVE:
             raise AssertionError("an adaptive pool has no sliding window: see adaptive_dim")
         case _:
-            assert_never(spec.kind)
+            assert_never(family.rule)
 
 
 def blocks_dim(
@@ -750,11 +762,15 @@ AnyShape = Union["LayerShape", AdaptiveShape, FoldShape]
 def shape_of(spec: LayerSpec, input_size: tuple[int, ...], batch: int | None = None) -> AnyShape:
     """The output of any layer: sliding windows (``layer_shape``), adaptive ones, or a Fold's
     blocks (``input_size`` is then its L, or empty)."""
-    if spec.kind.is_adaptive:
-        return adaptive_shape(spec, input_size, batch)
-    if spec.kind is OpKind.FOLD:
-        return fold_shape(spec, input_size[0] if input_size else None, batch)
-    return layer_shape(spec, input_size, batch)
+    match spec.kind.family.rule:
+        case SizeRule.ADAPTIVE:
+            return adaptive_shape(spec, input_size, batch)
+        case SizeRule.FOLD:
+            return fold_shape(spec, input_size[0] if input_size else None, batch)
+        case SizeRule.CONV | SizeRule.TRANSPOSED | SizeRule.POOL | SizeRule.BLOCKS:
+            return layer_shape(spec, input_size, batch)
+        case _:
+            assert_never(spec.kind.family.rule)
 
 
 def _check_rank(spec: LayerSpec, input_size: tuple[int, ...]) -> None:
@@ -774,10 +790,15 @@ class LayerShape(_PerDimension):
     batch: int | None = None
 
     @property
+    def blocks(self) -> bool:
+        """An Unfold: the output is (C*prod(k), L)."""
+        return self.spec.kind.family.rule is SizeRule.BLOCKS
+
+    @property
     def out_channels(self) -> int | None:
         if self.spec.kind.is_pool:
             return self.spec.in_channels
-        if self.spec.kind is OpKind.UNFOLD and self.spec.in_channels is not None:
+        if self.blocks and self.spec.in_channels is not None:
             return self.spec.in_channels * math.prod(self.spec.kernel_size)
         return self.spec.out_channels
 
@@ -788,7 +809,7 @@ class LayerShape(_PerDimension):
         if channels is None:
             return None
         spatial = self.input if side == "input" else self.output
-        if self.spec.kind is OpKind.UNFOLD and side == "output":
+        if self.blocks and side == "output":
             spatial = (math.prod(self.output),)
         lead = (self.batch,) if self.batch is not None else ()
         return (*lead, channels, *spatial)

@@ -9,9 +9,14 @@ import enum
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from fractions import Fraction
 
 from convcalc.errors import ConvcalcError, MalformedInputError
 from convcalc.ops import ALIASES, FLAGS, OPS, OpKind, Param, op_list, op_names
+
+# A family's own setting (LPPool's norm_type): exact unless it is infinite.
+SettingValue = Fraction | float
+Settings = tuple[tuple[str, SettingValue], ...]
 
 __all__ = ["OpKind", "Param"]  # re-exported: the op table lives in ops.py
 
@@ -168,6 +173,8 @@ class LayerArgs:
     groups: int = 1
     in_channels: int | None = None
     out_channels: int | None = None
+    # a family's own settings as given, by keyword (``--norm-type 2``: ("norm_type", "2"))
+    settings: tuple[tuple[str, str], ...] = ()
 
 
 class ViewName(enum.StrEnum):
@@ -241,6 +248,11 @@ class LayerSpec:
     convention: str = "torch"  # whose layer this is: torch, tf, keras, onnx (see conventions.py)
     rules: Rules = TORCH_RULES  # that framework's limits
     output_size: tuple[int, ...] = ()  # adaptive pools: the output asked for, per dimension
+    settings: Settings = ()  # the family's own settings (LPPool's norm_type), by keyword
+
+    def setting(self, keyword: str) -> SettingValue:
+        """A setting the family requires (build_spec checked it is there)."""
+        return dict(self.settings)[keyword]
 
     @property
     def name(self) -> str:
@@ -308,6 +320,7 @@ def build_spec(
     out_channels: int | None = None,
     bias: bool = True,
     output_size: Sequence[int] | None = None,
+    settings: Sequence[tuple[str, str]] = (),
 ) -> LayerSpec:
     """Resolve PyTorch-style layer arguments into a LayerSpec: the one place defaults and
     op-specific rules are applied (stride defaults to the kernel for pools, 'same' padding, groups;
@@ -359,6 +372,7 @@ def build_spec(
     mode, pads = _resolve_padding(kind, padding, kernel, strides, dilations, ndim)
     _check_channels(kind, groups, in_channels, out_channels)
     wanted = () if output_size is None else broadcast(output_size, ndim, "output_size (--out)")
+    resolved_settings = resolve_settings(kind, settings)
     return LayerSpec(
         kind,
         ndim,
@@ -375,7 +389,52 @@ def build_spec(
         in_channels if kind.is_pool and out_channels is None else out_channels,
         bias,
         output_size=wanted,
+        settings=resolved_settings,
     )
+
+
+_NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]{1,3})?")
+
+
+def parse_number(text: str, name: str) -> SettingValue:
+    """A setting's value: an integer or a decimal, exact (``2``, ``1.5``, ``-1``), or ``inf``.
+
+    >>> parse_number("1.5", "--norm-type")
+    Fraction(3, 2)
+    >>> parse_number("-inf", "--norm-type")
+    -inf
+    """
+    cleaned = text.strip().lower()
+    if cleaned in ("inf", "+inf", "infinity", "-inf", "-infinity"):
+        return float("-inf") if cleaned.startswith("-") else float("inf")
+    if len(cleaned) > MAX_DIGITS or not _NUMBER.fullmatch(cleaned):
+        raise MalformedInputError(f"{name}: {text!r} is not a number (e.g. 2, 1.5 or inf)")
+    return Fraction(cleaned)
+
+
+def resolve_settings(kind: OpKind, given: Sequence[tuple[str, str]]) -> Settings:
+    """A family's own settings, parsed and checked against what it takes and requires."""
+    family = kind.family
+    values: dict[str, SettingValue] = {}
+    for keyword, text in given:
+        setting = family.setting(keyword)
+        if setting is None:
+            which = [f.kind.value for f in OPS.values() if f.setting(keyword)]
+            flag = next(s.flag for f in OPS.values() for s in f.settings if s.keyword == keyword)
+            raise MalformedInputError(
+                f"{keyword} ({flag}): PyTorch's {kind.torch_name} takes no {keyword}; it applies "
+                f"to {', '.join(which)} only"
+            )
+        value = parse_number(text, f"{keyword} ({setting.flag})")
+        if value == 0 and setting.nonzero:
+            raise ConvcalcError(f"{keyword} ({setting.flag}): {setting.nonzero}")
+        values[keyword] = value
+    for setting in family.settings:
+        if setting.required and setting.keyword not in values:
+            raise MalformedInputError(
+                f"{setting.keyword} ({setting.flag}): {kind.torch_name} needs it ({setting.help})"
+            )
+    return tuple((s.keyword, values[s.keyword]) for s in family.settings if s.keyword in values)
 
 
 def spec_from_args(
@@ -395,6 +454,7 @@ def spec_from_args(
         groups=args.groups,
         in_channels=in_channels,
         output_size=args.output_shape,
+        settings=args.settings,
     )
 
 

@@ -9,158 +9,29 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Iterator
 from dataclasses import dataclass, replace
-from fractions import Fraction
-from typing import Any, assert_never
+from typing import assert_never
 
 import numpy as np
 
 from convcalc.errors import ConvcalcError, MalformedInputError
+from convcalc.families import family
 from convcalc.reference import unfold_columns
 from convcalc.shapes import (
-    AdaptiveShape,
-    AnyShape,
-    FoldShape,
     LayerShape,
     dilated_kernel_extent,
     shape_of,
     zero_inserted_size,
 )
 from convcalc.specs import LayerArgs, LayerSpec, OpKind, OpName, PaddingArg, ViewName
-from convcalc.tensors import Number, normalise, pad
-
-NEG_INF = float("-inf")
-
-
-@dataclass(frozen=True, slots=True)
-class Term:
-    """One element of a window: the input element, the weight it meets and their product.
-
-    ``input_index`` is (channel, *position) in unpadded input coordinates (a padding position lies
-    outside the input and has ``padding=True``). Pools have no weight.
-    """
-
-    input_index: tuple[int, ...]
-    input_value: Number | float
-    weight_index: tuple[int, ...] | None
-    weight_value: Number | None
-    product: Number | float
-    padding: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class Step:
-    """How one output element was computed."""
-
-    index: tuple[int, ...]  # (out channel, *position)
-    terms: tuple[Term, ...]
-    value: Number | float
-    bias: Number | None = None
-    total: Number | float | None = None  # sum of products (conv) or of the window (avg pool)
-    divisor: int | None = None
-    divisor_reason: str | None = None
-    winner: int | None = None  # position in terms of the max-pool winner
-    window: tuple[tuple[int, int], ...] = ()  # per dimension [start, stop) in input coordinates
-
-
-# Caps that keep a trace from eating the machine, checked before any work (README "Limits"):
-# the whole output is computed (vectorised) only up to MAX_OUTPUT_ELEMENTS; beyond that only
-# --at works, which computes the one element asked for. The steps listed (every one with
-# --json, or --max-steps N) cost their multiply-accumulates plus STEP_WORK each (the step's own
-# bookkeeping): at most MAX_LISTED_WORK in one run (some 15 s); --max-steps or --at choose fewer.
-MAX_OUTPUT_ELEMENTS = 10**6
-MAX_LISTED_WORK = 1_500_000
-STEP_WORK = 3
-# --at computes the whole output too when it is at most this large (it costs milliseconds).
-AT_OUTPUT_ELEMENTS = 4096
-
-
-@dataclass
-class Trace:
-    """A traced layer: the data, the parameters, the output, and each step on demand.
-
-    Steps are built only when asked for (``step_at``, ``iter_steps``): a table shows 64 of
-    them and ``--at`` one element, so their cost is what is shown, not the layer's size.
-    ``output`` is computed vectorised (``reference.py``); None when the layer is traced for
-    ``--at`` only and its output is larger than AT_OUTPUT_ELEMENTS.
-    """
-
-    spec: LayerSpec
-    shape: AnyShape
-    x: np.ndarray  # (C_in, *spatial)
-    w: np.ndarray | None
-    b: np.ndarray | None
-    output: np.ndarray | None  # (C_out, *spatial_out)
-    plain: bool = True  # the input was a plain matrix: show the output without a channel axis
-    weight_plain: bool = False  # the weight was a plain kernel (one channel per group)
-
-    @property
-    def out_channels(self) -> int:
-        if self.spec.kind is OpKind.UNFOLD:
-            return int(self.x.shape[0]) * math.prod(self.spec.kernel_size)
-        if self.spec.kind is OpKind.FOLD:
-            return int(self.x.shape[0]) // math.prod(self.spec.kernel_size)
-        if self.w is None:
-            return int(self.x.shape[0])
-        if self.spec.kind is OpKind.CONV:
-            return int(self.w.shape[0])
-        return int(self.w.shape[1]) * self.spec.groups
-
-    @property
-    def output_shape(self) -> tuple[int, ...]:
-        """(C_out, *spatial_out)."""
-        return (self.out_channels, *self.shape.output)
-
-    @property
-    def step_count(self) -> int:
-        return math.prod(self.output_shape)
-
-    @property
-    def terms_per_step(self) -> int:
-        """At most this many multiply-accumulates (or window elements) make one step."""
-        window = math.prod(self.spec.kernel_size)
-        if self.w is None:
-            return window
-        return window * (int(self.x.shape[0]) // self.spec.groups)
-
-    @property
-    def display_shape(self) -> tuple[int, ...]:
-        """The output's shape as the user's layout has it (see display_output)."""
-        shape = self.output_shape
-        if self.spec.kind is OpKind.UNFOLD:
-            return (shape[0], math.prod(shape[1:]))
-        return shape[1:] if self.plain and shape[0] == 1 else shape
-
-    @property
-    def display_output(self) -> np.ndarray | None:
-        """The output as the user's layout has it: no channel axis for a plain matrix; an
-        Unfold's as torch's (C*prod(k), L) column matrix."""
-        if self.output is None:
-            return None
-        if self.spec.kind is OpKind.UNFOLD:
-            return self.output.reshape(self.output.shape[0], -1)
-        return self.output[0] if self.plain and self.output.shape[0] == 1 else self.output
-
-    def step_at(self, index: tuple[int, ...]) -> Step:
-        """How output element ``index`` = (channel, *position) is computed."""
-        if len(index) != len(self.output_shape) or not all(
-            0 <= i < n for i, n in zip(index, self.output_shape)
-        ):
-            raise MalformedInputError(
-                f"--at: {list(index)} is outside the output of shape {list(self.output_shape)}"
-            )
-        return _step(self, index[0], tuple(index[1:]))
-
-    def iter_steps(self) -> Iterator[Step]:
-        """Every step in output order (channel first), built one at a time."""
-        for o in range(self.output_shape[0]):
-            for pos in _positions(self.shape.output):
-                yield _step(self, o, pos)
-
-    def all_steps(self) -> list[Step]:
-        """Every step at once: for tests and small layers only."""
-        return list(self.iter_steps())
+from convcalc.steps import (
+    AT_OUTPUT_ELEMENTS,
+    MAX_OUTPUT_ELEMENTS,
+    Trace,
+    positions,
+    window_of,
+)
+from convcalc.tensors import Number, pad
 
 
 def arrange(
@@ -253,10 +124,9 @@ def explain(
     >>> t.output[0, 0, :2].tolist(), t.step_at((0, 0, 1)).value
     ([411, 456], 456)
     """
-    from convcalc import reference
-
+    evaluator = family(spec.kind)
     shape = shape_of(spec, tuple(x.shape[1:]))
-    trace = Trace(spec, shape, x, w, b, None, plain)
+    trace = Trace(spec, shape, x, w, b, None, evaluator, plain)
     if with_output:
         if trace.step_count > MAX_OUTPUT_ELEMENTS:
             raise MalformedInputError(
@@ -265,256 +135,8 @@ def explain(
                 "--at i,j shows one element of any size (--max-steps N cannot help: the output "
                 "grid is the whole layer)"
             )
-        trace.output = reference.run(spec, x, w, b)
+        trace.output = evaluator.reference(spec, x, w, b)
     return trace
-
-
-def _positions(sizes: tuple[int, ...]) -> Iterator[tuple[int, ...]]:
-    return itertools.product(*(range(n) for n in sizes))
-
-
-def _step(trace: Trace, o: int, pos: tuple[int, ...]) -> Step:
-    spec, x, w, b = trace.spec, trace.x, trace.w, trace.b
-    match spec.kind:
-        case OpKind.CONV:
-            assert w is not None
-            return _conv_step(spec, x, w, b, o, pos)
-        case OpKind.CONVTRANSPOSE:
-            assert w is not None
-            return _conv_transpose_step(spec, x, w, b, o, pos)
-        case OpKind.MAXPOOL | OpKind.AVGPOOL:
-            return _pool_step(spec, x, o, pos)
-        case OpKind.ADAPTIVEAVGPOOL | OpKind.ADAPTIVEMAXPOOL:
-            return _adaptive_step(trace, o, pos)
-        case OpKind.UNFOLD:
-            return _unfold_step(trace, o, pos)
-        case OpKind.FOLD:
-            return _fold_step(trace, o, pos)
-        case _:
-            assert_never(spec.kind)
-
-
-def _conv_step(
-    spec: LayerSpec,
-    x: np.ndarray,
-    w: np.ndarray,
-    b: np.ndarray | None,
-    o: int,
-    pos: tuple[int, ...],
-) -> Step:
-    # y[o, j] = b[o] + sum_c sum_m x[c, j*s + m*d - p] * w[o, c, m]  (no kernel flip)
-    groups, in_size = spec.groups, x.shape[1:]
-    cin_g, cout_g = x.shape[0] // groups, w.shape[0] // groups
-    group = o // cout_g
-    starts = [j * s - p for j, s, (p, _) in zip(pos, spec.stride, spec.padding)]
-    cells = []
-    for m in _positions(spec.kernel_size):
-        at = tuple(st + mi * d for st, mi, d in zip(starts, m, spec.dilation))
-        cells.append((at, all(0 <= a < n for a, n in zip(at, in_size)), m))
-    terms = []
-    for c in range(cin_g):
-        channel = group * cin_g + c
-        for at, inside, m in cells:
-            value = x[(channel, *at)] if inside else 0
-            weight = w[(o, c, *m)]
-            terms.append(
-                Term((channel, *at), value, (o, c, *m), weight, value * weight, not inside)
-            )
-    return _sum_step((o, *pos), terms, b, o, _window(starts, spec))
-
-
-def _window(starts: list[int], spec: LayerSpec) -> tuple[tuple[int, int], ...]:
-    return tuple(
-        (st, st + dilated_kernel_extent(k, d))
-        for st, d, k in zip(starts, spec.dilation, spec.kernel_size)
-    )
-
-
-def _sum_step(
-    index: tuple[int, ...],
-    terms: list[Term],
-    b: np.ndarray | None,
-    o: int,
-    window: tuple[tuple[int, int], ...] = (),
-) -> Step:
-    total = sum((t.product for t in terms), 0)
-    bias = b[o] if b is not None else None
-    value = total + bias if bias is not None else total
-    return Step(index, tuple(terms), value, bias, total, window=window)
-
-
-def _conv_transpose_step(
-    spec: LayerSpec,
-    x: np.ndarray,
-    w: np.ndarray,
-    b: np.ndarray | None,
-    o: int,
-    pos: tuple[int, ...],
-) -> Step:
-    """Gather form of the scatter: output j collects x[i]*w[m] wherever i*s + m*d - p == j."""
-    in_size = x.shape[1:]
-    groups = spec.groups
-    cin_g, cout_g = x.shape[0] // groups, w.shape[1]
-    group, oc = divmod(o, cout_g)
-    per_dim = _landing(spec, pos, in_size)
-    terms = []
-    for c in range(cin_g):
-        channel = group * cin_g + c
-        for combo in itertools.product(*per_dim):
-            at = tuple(pair[0] for pair in combo)
-            taps = tuple(pair[1] for pair in combo)
-            value, weight = x[(channel, *at)], w[(channel, oc, *taps)]
-            terms.append(Term((channel, *at), value, (channel, oc, *taps), weight, value * weight))
-    return _sum_step((o, *pos), terms, b, o)
-
-
-def _pool_step(spec: LayerSpec, x: np.ndarray, c: int, pos: tuple[int, ...]) -> Step:
-    in_size = x.shape[1:]
-    max_pool = spec.kind is OpKind.MAXPOOL
-    starts = [j * s - p for j, s, (p, _) in zip(pos, spec.stride, spec.padding)]
-    terms = []
-    for m in _positions(spec.kernel_size):
-        at = tuple(st + mi * d for st, mi, d in zip(starts, m, spec.dilation))
-        # A ceil_mode window hanging past the right padding: those positions are not
-        # counted. (onnxruntime's negative SAME padding trims an average's input; a max
-        # only ever reads the real input, so padding there changes nothing.)
-        if any(
-            a >= n + (max(p, 0) if max_pool else p)
-            for a, n, (_, p) in zip(at, in_size, spec.padding)
-        ):
-            continue
-        inside = all(0 <= a < n for a, n in zip(at, in_size))
-        value = x[(c, *at)] if inside else (NEG_INF if max_pool else 0)
-        terms.append(Term((c, *at), value, None, None, value, not inside))
-    if max_pool:
-        return _max_step((c, *pos), terms, _window(starts, spec))
-    return _avg_step(spec, (c, *pos), terms, starts, in_size)
-
-
-def _max_step(index: tuple[int, ...], terms: list[Term], window: Any) -> Step:
-    # torch scans the window in order and keeps the first maximum; padding never wins.
-    winner = None
-    for n, term in enumerate(terms):
-        if term.padding:
-            continue
-        if winner is None or term.input_value > terms[winner].input_value:
-            winner = n
-    value = terms[winner].input_value if winner is not None else NEG_INF
-    return Step(index, tuple(terms), value, winner=winner, window=window)
-
-
-def _avg_step(
-    spec: LayerSpec,
-    index: tuple[int, ...],
-    terms: list[Term],
-    starts: list[int],
-    in_size: tuple[int, ...],
-) -> Step:
-    total = sum((t.input_value for t in terms if not t.padding), 0)
-    real = sum(1 for t in terms if not t.padding)
-    window_size = math.prod(spec.kernel_size)
-    if spec.count_include_pad:
-        divisor = len(terms)
-        if divisor == window_size:
-            reason = f"the whole {'x'.join(map(str, spec.kernel_size))} window (count_include_pad)"
-        else:
-            reason = (
-                f"{divisor} of {window_size} window positions: clipped at the padded edge "
-                "(ceil_mode)"
-            )
-    else:
-        divisor = real
-        reason = "real input elements only (count_include_pad=False)"
-    value = normalise(Fraction(total) / divisor)
-    return Step(
-        index,
-        tuple(terms),
-        value,
-        total=total,
-        divisor=divisor,
-        divisor_reason=reason,
-        window=_window(starts, spec),
-    )
-
-
-def _adaptive_step(trace: Trace, c: int, pos: tuple[int, ...]) -> Step:
-    """Output element ``pos`` of an adaptive pool: its window ``[floor(i*in/out),
-    ceil((i+1)*in/out))`` per dimension, all of it read (no padding)."""
-    shape = trace.shape
-    assert isinstance(shape, AdaptiveShape)
-    window = tuple(dim.window(i) for dim, i in zip(shape.dims, pos))
-    terms = [
-        Term((c, *at), trace.x[(c, *at)], None, None, trace.x[(c, *at)])
-        for at in itertools.product(*(range(a, z) for a, z in window))
-    ]
-    if trace.spec.kind is OpKind.ADAPTIVEMAXPOOL:
-        return _max_step((c, *pos), terms, window)
-    total = sum((t.input_value for t in terms), 0)
-    spans = " x ".join(f"[{a}, {z})" for a, z in window)
-    return Step(
-        (c, *pos),
-        tuple(terms),
-        normalise(Fraction(total) / len(terms)),
-        total=total,
-        divisor=len(terms),
-        divisor_reason=f"the window {spans}: {len(terms)} element(s)",
-        window=window,
-    )
-
-
-def _unfold_step(trace: Trace, row: int, block: tuple[int, ...]) -> Step:
-    """Column matrix element (row, block): row = (channel, kernel offset), block = the window's
-    position; a copy of one input element (0 where the window reads padding)."""
-    spec, x = trace.spec, trace.x
-    offsets = math.prod(spec.kernel_size)
-    c, flat = divmod(row, offsets)
-    m = np.unravel_index(flat, spec.kernel_size)
-    starts = [j * s - p for j, s, (p, _) in zip(block, spec.stride, spec.padding)]
-    at = tuple(st + int(mi) * d for st, mi, d in zip(starts, m, spec.dilation))
-    inside = all(0 <= a < n for a, n in zip(at, x.shape[1:]))
-    value = x[(c, *at)] if inside else 0
-    term = Term((c, *at), value, None, None, value, not inside)
-    return Step((row, *block), (term,), value, window=_window(starts, spec))
-
-
-def _landing(
-    spec: LayerSpec, pos: tuple[int, ...], sources: tuple[int, ...]
-) -> list[list[tuple[int, int]]]:
-    """Scatter read backwards, per dimension: the (source index i, kernel tap m) pairs with
-    ``i*s + m*d - p == pos``, i.e. every place a scatter-add writes to output ``pos`` (a
-    transposed conv's input elements, a fold's blocks)."""
-    per_dim = []
-    for j, n, k, s, d, (p, _) in zip(
-        pos, sources, spec.kernel_size, spec.stride, spec.dilation, spec.padding
-    ):
-        pairs = []
-        for m in range(k):
-            t = j + p - m * d
-            if t % s == 0 and 0 <= t // s < n:
-                pairs.append((t // s, m))
-        per_dim.append(pairs)
-    return per_dim
-
-
-def _fold_step(trace: Trace, c: int, pos: tuple[int, ...]) -> Step:
-    """Output pixel ``pos`` of channel c: the sum of every column element that lands on it
-    (block j, kernel offset m with j*s + m*d - p == pos, per dimension): overlaps are added."""
-    spec, x = trace.spec, trace.x
-    shape = trace.shape
-    assert isinstance(shape, FoldShape)
-    blocks = shape.blocks.output
-    per_dim = _landing(spec, pos, blocks)
-    offsets = math.prod(spec.kernel_size)
-    terms = []
-    for combo in itertools.product(*per_dim):
-        block = [pair[0] for pair in combo]
-        taps = [pair[1] for pair in combo]
-        row = c * offsets + int(np.ravel_multi_index(taps, spec.kernel_size))
-        column = int(np.ravel_multi_index(block, blocks))
-        value = x[row, column]
-        terms.append(Term((row, column), value, None, None, value))
-    total = sum((t.product for t in terms), 0)
-    return Step((c, *pos), tuple(terms), total, total=total, divisor=len(terms))
 
 
 # --- transposed convolution, the other views ----------------------------------------------------
@@ -546,7 +168,7 @@ def scatter_view(trace: Trace) -> ScatterView:
     in_size = x.shape[1:]
     full = conv_transpose_canvas(spec, x, w)
     contributions = []
-    for c, *i in itertools.islice(_positions(tuple(x.shape)), SCATTER_SHOWN):
+    for c, *i in itertools.islice(positions(tuple(x.shape)), SCATTER_SHOWN):
         value = x[(c, *i)]
         origin = tuple(ii * s for ii, s in zip(i, spec.stride))
         contributions.append(((c, *i), value, value * w[c], origin))
@@ -624,11 +246,11 @@ def matrix_view(trace: Trace) -> MatrixView:
             f"--view matrix: the matrix of this layer has {cells:,} cells; it is drawn up to "
             f"{MAX_MATRIX_CELLS:,} (--view conv or scatter, or --at i,j for one element)"
         )
-    rows = list(_positions(in_size))
-    cols = {pos: n for n, pos in enumerate(_positions(out_size))}
+    rows = list(positions(in_size))
+    cols = {pos: n for n, pos in enumerate(positions(out_size))}
     matrix = np.zeros((len(rows), len(cols)), dtype=object)
     for r, i in enumerate(rows):
-        for m in _positions(spec.kernel_size):
+        for m in positions(spec.kernel_size):
             j = tuple(
                 ii * s + mi * d - p
                 for ii, s, mi, d, (p, _) in zip(i, spec.stride, m, spec.dilation, spec.padding)
@@ -661,17 +283,15 @@ class Im2colView:
 
 def im2col_view(trace: Trace) -> Im2colView:
     """Lay out every window as a column (the padding as zeros) and every kernel as a row."""
-    from convcalc.reference import run
-
     spec, x, w = trace.spec, trace.x, trace.w
     assert w is not None and spec.kind is OpKind.CONV
     shape = trace.shape
     assert isinstance(shape, LayerShape)
     c_in, c_out, groups = x.shape[0], w.shape[0], spec.groups
-    offsets = list(_positions(spec.kernel_size))
-    positions = list(_positions(shape.output))
+    offsets = list(positions(spec.kernel_size))
+    spots = list(positions(shape.output))
     rows = [(c, m) for c in range(c_in) for m in offsets]
-    cells = len(rows) * len(positions)
+    cells = len(rows) * len(spots)
     if cells > MAX_OUTPUT_ELEMENTS:
         raise MalformedInputError(
             f"--view im2col: the column matrix has {cells:,} cells; it is built up to "
@@ -679,8 +299,8 @@ def im2col_view(trace: Trace) -> Im2colView:
         )
     columns = unfold_columns(x, spec)
     windows = [
-        _window([j * s - p for j, s, (p, _) in zip(pos, spec.stride, spec.padding)], spec)
-        for pos in positions
+        window_of([j * s - p for j, s, (p, _) in zip(pos, spec.stride, spec.padding)], spec)
+        for pos in spots
     ]
     cin_g, cout_g = c_in // groups, c_out // groups
     per_channel = len(offsets)
@@ -694,7 +314,9 @@ def im2col_view(trace: Trace) -> Im2colView:
     if trace.b is not None:
         product = product + trace.b.reshape(-1, 1)
     view = Im2colView(columns, weight_matrix, product, rows, windows)
-    expected = trace.output if trace.output is not None else run(spec, x, w, trace.b)
+    expected = trace.output
+    if expected is None:
+        expected = family(spec.kind).reference(spec, x, w, trace.b)
     if not (product.reshape(expected.shape) == expected).all():
         raise ConvcalcError("internal check failed: the im2col product disagrees with the output")
     return view
@@ -771,10 +393,8 @@ def choose_view(trace: Trace, view: ViewName = ViewName.AUTO) -> View | None:
 
 def reference_output(view: ConvView) -> np.ndarray:
     """The stride-1 convolution of the conv view, computed on its own."""
-    from convcalc.reference import run
-
     inner = view.trace
-    return run(inner.spec, inner.x, inner.w, inner.b)
+    return family(inner.spec.kind).reference(inner.spec, inner.x, inner.w, inner.b)
 
 
 def default_view(spec: LayerSpec) -> ViewName:
