@@ -125,6 +125,7 @@ def run_reported(ctx: typer.Context, command: Callable[..., int | None], **value
 
     as_json = values.get("as_json") or values.get("fmt") == Format.JSON
     output_file = values.pop("output_file", None)
+    values = options.gather_settings(values)
     with reporting(ctx, bool(as_json)), to_file(output_file, input_paths(values)):
         status = command(**values)
     if status:

@@ -47,6 +47,7 @@ def layer_options(
     count_include_pad: bool | None = None,
     cin: int | None = None,
     cout: int | None = None,
+    settings: tuple[tuple[str, str], ...] = (),
 ) -> LayerArgs:
     """The shared layer options parsed, once, into the typed carrier the core takes.
     Messages name the parameter and the flag: ``kernel_size (--k): '3x' is not ...``."""
@@ -67,6 +68,7 @@ def layer_options(
         groups=groups,
         in_channels=cin,
         out_channels=cout,
+        settings=settings,
     )
 
 
@@ -90,6 +92,7 @@ def shape(
     as_json: bool,
     plain: bool,
     frame: str | None = None,
+    settings: tuple[tuple[str, str], ...] = (),
 ) -> None:
     """``convcalc shape``: one size (conventions.shape_query) or a sweep over a range of sizes
     (solve.sweep, each row that same query); a picture of one size (--format svg)."""
@@ -111,6 +114,7 @@ def shape(
         groups=groups,
         cin=cin,
         cout=cout,
+        settings=settings,
     )
     if input_size is None:
         if name.kind is not OpKind.FOLD:
@@ -239,6 +243,7 @@ def trace(
     as_json: bool,
     plain: bool,
     frame: str | None = None,
+    settings: tuple[tuple[str, str], ...] = (),
 ) -> None:
     """``convcalc trace``: the layer on the data (trace.trace_args), the steps shown, the view,
     and with --grad-out the backward pass (backward.backward); pictures (--format svg/html)."""
@@ -259,6 +264,7 @@ def trace(
         output_shape,
         groups=groups,
         count_include_pad=count_include_pad,
+        settings=settings,
     )
     result = trace_args(
         op,

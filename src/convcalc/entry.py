@@ -34,6 +34,7 @@ def _fast(argv: list[str]) -> int | None:
     values = options.parse_fast(argv[1:], table)
     if values is None:
         return None
+    values = options.gather_settings(values)
     from convcalc import commands
     from convcalc.errors import ConvcalcError, OutputError
     from convcalc.output import input_paths, report_bug, report_error, to_file, wants_json

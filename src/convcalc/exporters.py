@@ -10,6 +10,7 @@ import json
 import keyword
 import math
 import re
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, assert_never
 
 from convcalc.boundary import display, quoted_escapes, scalar_text
@@ -355,27 +356,10 @@ def _conv_code(layer: LayerResult, ident: str, x: str) -> tuple[str, list[str], 
         crop = tuple((-b, -(a - o)) for (b, a), o in zip(pads, spec.output_padding))
         after.append(f"F.pad({ident}, {_pad_args(crop)})")
         extra_op = (0,) * n
-    common = (
-        f"kernel_size={_one(spec.kernel_size)}, stride={_one(spec.stride)}, padding={_one(padding)}"
+    from convcalc.families import family
+
+    c_in, c_out = layer.input_shape[1], layer.output_shape[1]
+    text = family(spec.kind).torch_layer(
+        replace(spec, output_padding=extra_op), c_in, c_out, _one(padding)
     )
-    match spec.kind:
-        case OpKind.CONV:
-            c_in, c_out = layer.input_shape[1], layer.output_shape[1]
-            text = f"Conv{n}d({c_in}, {c_out}, {common}, dilation={_one(spec.dilation)}"
-            text += f", groups={spec.groups}" + ("" if spec.bias else ", bias=False") + ")"
-        case OpKind.CONVTRANSPOSE:
-            c_in, c_out = layer.input_shape[1], layer.output_shape[1]
-            text = f"ConvTranspose{n}d({c_in}, {c_out}, {common}"
-            text += f", output_padding={_one(extra_op)}, groups={spec.groups}"
-            text += f", dilation={_one(spec.dilation)}" + ("" if spec.bias else ", bias=False")
-            text += ")"
-        case OpKind.MAXPOOL:
-            text = f"MaxPool{n}d({common}, dilation={_one(spec.dilation)}"
-            text += f", ceil_mode={spec.ceil_mode})"
-        case OpKind.AVGPOOL:
-            text = f"AvgPool{n}d({common}, ceil_mode={spec.ceil_mode})"
-        case OpKind.ADAPTIVEAVGPOOL | OpKind.ADAPTIVEMAXPOOL | OpKind.UNFOLD | OpKind.FOLD:
-            raise AssertionError(f"net never plans {spec.kind} as a ConvLayer")
-        case _:
-            assert_never(spec.kind)
     return text, before, after, f"self.{ident}({source})"

@@ -135,46 +135,8 @@ _MERGES = {
     "concatenate": MergeOp.CAT,
 }
 
-# PyTorch keyword names accepted per layer (besides name, layer, from, expect).
-_CONV_KEYS = frozenset(
-    {
-        "convention",
-        "in_channels",
-        "out_channels",
-        "kernel_size",
-        "stride",
-        "padding",
-        "dilation",
-        "groups",
-        "bias",
-        "padding_mode",
-        "output_shape",
-    }
-)
-_POOL_KEYS = {
-    OpKind.MAXPOOL: frozenset(
-        {
-            "kernel_size",
-            "stride",
-            "padding",
-            "dilation",
-            "ceil_mode",
-            "return_indices",
-            "convention",
-        }
-    ),
-    OpKind.AVGPOOL: frozenset(
-        {
-            "kernel_size",
-            "stride",
-            "padding",
-            "ceil_mode",
-            "count_include_pad",
-            "divisor_override",
-            "convention",
-        }
-    ),
-}
+# Keys accepted per layer kind (besides name, layer, from, expect); the op families'
+# are their modules' net_keys.
 _KEYS = {
     "adaptive": frozenset({"output_size", "return_indices"}),
     "upsample": frozenset(
@@ -687,10 +649,10 @@ def plan_layer(kind: str, raw: dict[str, Any]) -> Layer:
     if name.kind.is_adaptive:
         _check_keys(raw, _KEYS["adaptive"], kind)
         return _plan_adaptive(name.kind, name.ndim or 0, raw)
-    keys = _POOL_KEYS.get(name.kind, _CONV_KEYS)
-    if name.kind is OpKind.CONVTRANSPOSE:
-        keys = keys | {"output_padding"}
-    _check_keys(raw, keys, kind)
+    from convcalc.families import family
+
+    settings = frozenset(s.keyword for s in name.kind.family.settings)
+    _check_keys(raw, family(name.kind).net_keys | settings, kind)
     return _plan_conv(name, raw)
 
 
@@ -800,8 +762,23 @@ def _plan_conv(name: OpName, raw: dict[str, Any]) -> ConvLayer:
         in_channels=_int(raw, "in_channels", None) if raw.get("in_channels") is not None else None,
         out_channels=out_channels,
     )
+    settings = tuple(
+        (s.keyword, _setting_text(raw[s.keyword], s.keyword))
+        for s in kind.family.settings
+        if s.keyword in raw
+    )
+    args = replace(args, settings=settings)
     # padding_mode (reflect/replicate/circular) pads by the same amount: the shape is the same
     return ConvLayer(name, args, _flag(raw, "bias", True), convention)
+
+
+def _setting_text(value: Any, key: str) -> str:
+    """A family's setting in a table (a number, or "inf"), as the text the core parses."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise MalformedInputError(f"{key}: expected a number, got {value!r}")
+    if isinstance(value, float) and value != value:
+        raise MalformedInputError(f"{key}: expected a number, got nan")
+    return str(value)
 
 
 def _padding(value: Any) -> Any:
@@ -1335,7 +1312,8 @@ def _summary(spec: LayerSpec) -> str:
     def one(values: tuple[int, ...]) -> str:
         return str(values[0]) if len(set(values)) == 1 else "x".join(map(str, values))
 
-    parts = [spec.name, f"k{one(spec.kernel_size)}"]
+    parts = [spec.name, *(f"{k}={_setting(v)}" for k, v in spec.settings)]
+    parts.append(f"k{one(spec.kernel_size)}")
     if any(s != 1 for s in spec.stride) or spec.kind.is_pool:
         parts.append(f"s{one(spec.stride)}")
     if spec.padding_mode is not None:
@@ -1355,6 +1333,12 @@ def _summary(spec: LayerSpec) -> str:
         if not spec.bias:
             parts.append("nobias")
     return " ".join(parts)
+
+
+def _setting(value: Fraction | float) -> str:
+    if isinstance(value, float):
+        return "inf" if value > 0 else "-inf"
+    return str(value) if value.denominator == 1 else str(float(value))
 
 
 def _adaptive(

@@ -253,6 +253,32 @@ OUTPUT_FILE = Opt(
     "Write to FILE instead of standard output.",
     "FILE",
 )
+# A flag for every family's own setting (LPPool's --norm-type), from the op table; the values
+# reach a command as one ``settings`` tuple (gather_settings).
+SETTING_PREFIX = "setting_"
+
+
+def _setting_opts() -> tuple[Opt, ...]:
+    from convcalc.ops import all_settings
+
+    return tuple(
+        Opt(f"{SETTING_PREFIX}{s.keyword}", (s.flag,), Kind.TEXT, None, s.help, s.metavar)
+        for s in all_settings()
+    )
+
+
+SETTINGS = _setting_opts()
+
+
+def gather_settings(values: dict[str, Any]) -> dict[str, Any]:
+    """The settings' flags folded into one ``settings`` value: ((keyword, text), ...)."""
+    keys = [key for key in values if key.startswith(SETTING_PREFIX)]
+    given = [(key.removeprefix(SETTING_PREFIX), values.pop(key)) for key in keys]
+    if keys:  # the command takes settings
+        values["settings"] = tuple((key, text) for key, text in given if text is not None)
+    return values
+
+
 SHAPE = (
     OP,
     IN,
@@ -268,6 +294,7 @@ SHAPE = (
     COUT,
     CONVENTION,
     OUTPUT_SHAPE,
+    *SETTINGS,
     format_opt(*SHAPE_FORMATS, Format.SVG),
     FRAME,
     OUTPUT_FILE,
@@ -292,6 +319,7 @@ TRACE = (
     COUNT_INCLUDE_PAD,
     CONVENTION,
     OUTPUT_SHAPE,
+    *SETTINGS,
     _view_opt(),
     AT,
     MAX_STEPS,

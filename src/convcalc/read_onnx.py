@@ -22,6 +22,7 @@ from convcalc.boundary import (
     read_bytes,
 )
 from convcalc.errors import ConvcalcError, InputError
+from convcalc.families import by_onnx_op
 
 if TYPE_CHECKING:
     from convcalc.netspec import NetworkSpec
@@ -330,8 +331,12 @@ class _Reader:
                 self.constant(node, a)
             elif op in ("Conv", "ConvTranspose"):
                 self.add(node, index, self.conv(node, a, op), [self._from(node, data[0])])
-            elif op in ("MaxPool", "AveragePool"):
-                self.add(node, index, self.pool(node, a, op), [self._from(node, data[0])])
+            elif (window_op := by_onnx_op(op)) is not None and not window_op.facts.weighted:
+                kernel = len(a.get("kernel_shape", ())) or None
+                if kernel is None:
+                    raise ConvcalcError(f"{op} without kernel_shape")
+                layer = window_op.from_onnx(op, a, self.window(a, kernel))
+                self.add(node, index, layer, [self._from(node, data[0])])
             elif op in ("GlobalAveragePool", "GlobalMaxPool"):
                 rank = self.rank(node.input[0]) or 4
                 kind = "avg" if op == "GlobalAveragePool" else "max"
@@ -608,21 +613,6 @@ class _Reader:
             if "output_shape" in a:
                 layer["output_shape"] = list(a["output_shape"])[-n:]
         layer["bias"] = len(node.input) > 2 and bool(node.input[2])
-        return layer
-
-    def pool(self, node: Any, a: dict[str, Any], op: str) -> dict[str, Any]:
-        kernel = list(a["kernel_shape"])
-        n = len(kernel)
-        kind = "maxpool" if op == "MaxPool" else "avgpool"
-        layer: dict[str, Any] = {"layer": f"{kind}{n}d", "kernel_size": kernel}
-        layer |= self.window(a, n)
-        layer.setdefault("stride", [1] * n)  # ONNX's default stride is 1, not the kernel
-        if a.get("ceil_mode"):
-            layer["ceil_mode"] = True
-        if op == "AveragePool":
-            if layer.get("dilation") == [1] * n:
-                del layer["dilation"]  # an average pool takes none (a real one is refused)
-            layer["count_include_pad"] = bool(a.get("count_include_pad", 0))
         return layer
 
     def gemm(self, node: Any, a: dict[str, Any]) -> dict[str, Any]:

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from convcalc.boundary import MAX_LAYERS, check_layer_count, check_nesting, display, guarded
 from convcalc.errors import ConvcalcError, InputError, MalformedInputError
+from convcalc.families import FAMILIES, by_torch_class
 
 _MAX_ARGUMENTS = 4096  # characters of one module's printed arguments
 
@@ -63,7 +64,6 @@ _LINE = re.compile(
     r"^(?P<indent>\s*)(?:\((?P<name>[^)]*)\):\s*)?(?:(?P<count>\d+) x )?(?P<cls>[A-Za-z_][\w.]*)"
     r"\((?P<rest>.*)$"
 )
-_SPATIAL = ("conv", "convtranspose", "maxpool", "avgpool", "adaptiveavgpool", "adaptivemaxpool")
 
 
 class _Module:
@@ -115,7 +115,7 @@ def read_torch_repr(text: str, source: str) -> NetworkSpec:
             layers.append({"name": flatten, "layer": "flatten"})
             notes.append(f"torch.flatten(x, 1) assumed before {path!r} (not in a printed model)")
         kind = re.sub(r"\d+d$", "", layer["layer"])
-        if kind in _SPATIAL:
+        if kind in {k.value for k in FAMILIES}:  # a window op: the tensor is spatial
             state["spatial"] = True
         elif kind in ("linear", "flatten"):
             state["spatial"] = False
@@ -278,29 +278,22 @@ def _leaf(module: _Module, path: str) -> dict[str, Any]:
     cls = module.cls.rsplit(".", 1)[-1]
     where = f"module {path or cls} ({cls})"
     args, kwargs = _arguments(module.args or "", where)
-    match = re.fullmatch(
-        r"(Conv|ConvTranspose|MaxPool|AvgPool|AdaptiveAvgPool|AdaptiveMaxPool|BatchNorm)([123])d",
-        cls,
-    )
-    if match:
-        family, n = match.group(1), match.group(2)
-        layer: dict[str, Any] = {"layer": f"{family.lower()}{n}d"}
-        if family in ("Conv", "ConvTranspose"):
-            names = ["in_channels", "out_channels", "kernel_size", "stride", "padding"]
-        elif family in ("MaxPool", "AvgPool"):
-            names = ["kernel_size", "stride", "padding"]
-        elif family.startswith("Adaptive"):
-            names = ["output_size"]
-        else:
-            names = ["num_features"]
-        values = dict(zip(names, args)) | kwargs
-        skip = {"eps", "momentum", "return_indices", "divisor_override", "padding_mode", "inplace"}
+    found = by_torch_class(cls)
+    if found is not None:
+        op, n = found
+        values = dict(zip(op.printed_positional, args)) | kwargs
+        layer: dict[str, Any] = {"layer": f"{op.kind.value}{n}d"}
         for key, val in values.items():
-            if key in skip:
-                continue
-            layer[key] = _listed(val)
-        if family.startswith("Adaptive") and isinstance(layer.get("output_size"), list):
-            layer["output_size"] = [v for v in layer["output_size"]]
+            if key not in op.printed_ignored:
+                layer[key] = _listed(val)
+        return layer
+    match = re.fullmatch(r"BatchNorm([123])d", cls)
+    if match:
+        values = dict(zip(["num_features"], args)) | kwargs
+        layer = {"layer": f"batchnorm{match.group(1)}d"}
+        for key, val in values.items():
+            if key not in ("eps", "momentum"):
+                layer[key] = _listed(val)
         return layer
     if cls == "Linear":
         values = dict(zip(["in_features", "out_features"], args)) | kwargs

@@ -37,25 +37,9 @@ def size_text(sizes: tuple[int, ...] | list[int]) -> str:
 
 def spec_params(spec: LayerSpec) -> dict[str, Any]:
     """The resolved parameters, one value per spatial dimension (padding as [before, after])."""
-    if spec.kind.is_adaptive:
-        return {"output_size": list(spec.output_size)}
-    params: dict[str, Any] = {
-        "kernel_size": list(spec.kernel_size),
-        "stride": list(spec.stride),
-        "padding": [list(pair) for pair in spec.padding],
-        "dilation": list(spec.dilation),
-    }
-    if spec.padding_mode is not None:
-        params["padding_mode"] = spec.padding_mode.value
-    if spec.kind is OpKind.CONVTRANSPOSE:
-        params["output_padding"] = list(spec.output_padding)
-    if spec.kind.is_pool:
-        params["ceil_mode"] = spec.ceil_mode
-    else:
-        params["groups"] = spec.groups
-    if spec.kind is OpKind.AVGPOOL:
-        params["count_include_pad"] = spec.count_include_pad
-    return params
+    from convcalc.families import family
+
+    return family(spec.kind).params(spec)
 
 
 def dim_dict(dim: DimShape) -> dict[str, Any]:
@@ -803,11 +787,9 @@ def inversion_dict(inversion: Inversion) -> dict[str, Any]:
 
 def inverse_name(spec: LayerSpec) -> str:
     """The PyTorch op that undoes a layer's size change."""
-    if spec.kind is OpKind.CONVTRANSPOSE:
-        return f"Conv{spec.ndim}d"
-    if spec.kind is OpKind.MAXPOOL:
-        return f"MaxUnpool{spec.ndim}d (or ConvTranspose{spec.ndim}d)"
-    return f"ConvTranspose{spec.ndim}d"
+    from convcalc.families import family
+
+    return family(spec.kind).inverse_name(spec)
 
 
 def sweep_json(op: str, convention: str, rows: list[SweepRow]) -> str:
