@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple, assert_never
 
 from convcalc.errors import ConvcalcError, MalformedInputError
+from convcalc.ops import Param, SizeRule
 from convcalc.shapes import (
     AdaptiveShape,
     AnyShape,
@@ -114,12 +115,13 @@ def solve(
     """
     if size < 1 or target < 1:
         raise MalformedInputError("solve: input and output sizes must be positive")
-    if kind.is_adaptive or kind is OpKind.FOLD:
+    if kind.family.rule in (SizeRule.ADAPTIVE, SizeRule.FOLD):
         raise MalformedInputError(
             f"solve: {kind.torch_name} gives the output size it is asked for "
             f"(output_size={target}); nothing to solve"
         )
-    dilations = [1] if kind is OpKind.AVGPOOL else _choices(dilation, bounds.dilation)
+    takes = kind.family.takes_param
+    dilations = [1] if not takes(Param.DILATION) else _choices(dilation, bounds.dilation)
     kernels, strides = _choices(kernel, bounds.kernel), _choices(stride, bounds.stride)
     _check_search(kernels, strides, dilations, padding, bounds)
     found: list[Candidate] = []
@@ -181,7 +183,9 @@ def _dims(
     ceil_mode: bool,
     bounds: Bounds,
 ) -> list[DimShape]:
-    if kind.is_pool:
+    if not kind.family.takes_param(Param.PADDING):
+        top = 0
+    elif kind.is_pool:
         top = k // 2 if bounds.padding is None else min(bounds.padding, k // 2)
     else:
         top = dilated_kernel_extent(k, d) - 1 if bounds.padding is None else bounds.padding
@@ -195,10 +199,10 @@ def _dims(
             pass
     for p in _choices(padding, top, 0):
         try:
-            match kind:
-                case OpKind.CONV:
+            match kind.family.rule:
+                case SizeRule.CONV:
                     dims.append(conv_dim(size, k, s, p, d))
-                case OpKind.CONVTRANSPOSE:
+                case SizeRule.TRANSPOSED:
                     # output_padding is whatever closes the gap, if torch allows it
                     base = transposed_size(size, k, s, (p, p), d)
                     ops = (
@@ -207,14 +211,14 @@ def _dims(
                         else [min(max(target - base, 0), max(s, d) - 1)]
                     )
                     dims.extend(conv_transpose_dim(size, k, s, p, d, op) for op in ops)
-                case OpKind.MAXPOOL | OpKind.AVGPOOL:
+                case SizeRule.POOL:
                     dims.append(pool_dim(size, k, s, p, d, ceil_mode, kind=kind))
-                case OpKind.UNFOLD:
+                case SizeRule.BLOCKS:
                     dims.append(blocks_dim(size, k, s, (p, p), d))
-                case OpKind.ADAPTIVEAVGPOOL | OpKind.ADAPTIVEMAXPOOL | OpKind.FOLD:
+                case SizeRule.ADAPTIVE | SizeRule.FOLD:
                     raise AssertionError("solve() turns adaptive pools and fold away first")
                 case _:
-                    assert_never(kind)
+                    assert_never(kind.family.rule)
         except ConvcalcError:
             continue
     return dims

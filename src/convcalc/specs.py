@@ -363,7 +363,10 @@ def build_spec(
     )
     dilations = broadcast(dilation, ndim, "dilation")
     out_pads = broadcast(output_padding, ndim, "output_padding")
-    check_applicable(kind, dilations, out_pads, ceil_mode, groups)
+    padded = padding not in ((0,), 0, "valid") and not (
+        isinstance(padding, (tuple, list)) and all(p in (0, (0, 0)) for p in padding)
+    )
+    check_applicable(kind, dilations, out_pads, ceil_mode, groups, {Param.PADDING: padded})
     for label, values in (("kernel_size", kernel), ("stride", strides), ("dilation", dilations)):
         if min(values) < 1:
             raise MalformedInputError(f"{label}: must be positive, got {min(values)}")
