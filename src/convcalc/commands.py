@@ -299,7 +299,7 @@ def trace(
     def checked(steps: Iterable[Any]) -> Iterator[Any]:
         """What is printed was computed twice, element-wise and vectorised."""
         for step in steps:
-            if result.output is not None and step.value != result.output[step.index]:
+            if result.output is not None and not _same(step.value, result.output[step.index]):
                 raise ConvcalcError(f"internal check failed at {list(step.index)}")
             yield step
 
@@ -343,6 +343,11 @@ def trace(
     write_rich(print_trace, result, shown, shown_view, hidden)
     if gradients is not None:
         write_rich(print_backward, result, gradients, back_steps, back_hidden)
+
+
+def _same(a: object, b: object) -> bool:
+    """Two computations of one element agree: equal, or both nan (a float result)."""
+    return a == b or (a != a and b != b)
 
 
 def select_steps(
