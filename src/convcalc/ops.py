@@ -27,6 +27,7 @@ class OpKind(enum.StrEnum):
     ADAPTIVEMAXPOOL = "adaptivemaxpool"
     UNFOLD = "unfold"
     FOLD = "fold"
+    LPPOOL = "lppool"
 
     def __str__(self) -> str:
         return self.value
@@ -267,6 +268,28 @@ OPS: dict[OpKind, OpFamily] = {
             "overlaps added",
             dimensioned=False,
             rule=SizeRule.FOLD,
+        ),
+        OpFamily(
+            OpKind.LPPOOL,
+            "LPPool",
+            ("lppool", "lppooling", "powerpool"),
+            (1, 2, 3),
+            frozenset({Param.KERNEL_SIZE, Param.STRIDE, Param.CEIL_MODE}),
+            True,
+            "power-average pooling, torch.nn.LPPoolNd: (sum of x**p over the window)**(1/p)",
+            rule=SizeRule.POOL,
+            averaging=True,  # torch runs it through avg_pool
+            settings=(
+                Setting(
+                    "norm_type",
+                    "--norm-type",
+                    "LPPool: the power p (norm_type), e.g. 2, 1.5 or inf",
+                    "P",
+                    required=False,
+                    nonzero="torch computes 1/norm_type and raises ZeroDivisionError",
+                ),
+            ),
+            conventions=frozenset({"torch"}),
         ),
     )
 }

@@ -5,7 +5,7 @@ exporters find a family here and nowhere else; ``ops.OPS`` holds the facts the l
 
 from __future__ import annotations
 
-from convcalc.families import adaptive, conv, convtranspose, fold, pool
+from convcalc.families import adaptive, conv, convtranspose, fold, lppool, pool
 from convcalc.families.base import Family
 from convcalc.ops import OpKind
 
@@ -20,6 +20,7 @@ FAMILIES: dict[OpKind, Family] = {
         adaptive.ADAPTIVEMAXPOOL,
         fold.UNFOLD,
         fold.FOLD,
+        lppool.FAMILY,
     )
 }
 
