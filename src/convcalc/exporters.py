@@ -20,6 +20,7 @@ from convcalc.tensorops import (
     MeanLayer,
     PadLayer,
     PermuteLayer,
+    PixelShuffleLayer,
     ReshapeLayer,
     SliceLayer,
     SqueezeLayer,
@@ -332,6 +333,8 @@ def _layer_code(
             return None, [], [], f"{x}[{', '.join(index)}]"
         case ChunkLayer(dim=dim, chunks=chunks, index=part):
             return None, [], [], f"{x}.chunk({chunks}, dim={dim})[{part}]"
+        case PixelShuffleLayer(factor=r):
+            return f"{kind.torch_name}({r})", [], [], f"self.{ident}({x})"
         case _:
             assert_never(kind)
 

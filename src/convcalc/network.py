@@ -60,6 +60,7 @@ from convcalc.tensorops import (
     MeanLayer,
     PadLayer,
     PermuteLayer,
+    PixelShuffleLayer,
     ReshapeLayer,
     SliceLayer,
     SqueezeLayer,
@@ -574,6 +575,7 @@ def _check_arity(layer: Layer, kind: str, sources: tuple[int, ...]) -> None:
             | MeanLayer()
             | SliceLayer()
             | ChunkLayer()
+            | PixelShuffleLayer()
         ):
             if len(sources) != 1:
                 raise MalformedInputError(
@@ -706,6 +708,12 @@ def _plan_tensor_op(folded: str, kind: str, raw: dict[str, Any]) -> TensorOp | N
             if index >= chunks:
                 raise MalformedInputError(f"index: {index} is not one of {chunks} chunks")
             return ChunkLayer(_int(raw, "dim", 1, minimum=None), chunks, index)
+        case "pixelshuffle" | "depthtospace" | "pixelunshuffle" | "spacetodepth":
+            up = folded in ("pixelshuffle", "depthtospace")
+            key = "upscale_factor" if up else "downscale_factor"
+            _check_keys(raw, frozenset({key}), kind)
+            _required(raw, key, kind)
+            return PixelShuffleLayer(_int(raw, key, None), up)
         case "mean" | "reducemean":
             _check_keys(raw, frozenset({"dims", "keepdim"}), kind)
             return MeanLayer(
@@ -857,7 +865,9 @@ def known_layers() -> str:
     others = sorted(_SHAPE_PRESERVING - {"swish", "dropout1d", "dropout2d", "dropout3d"})
     return (
         f"{convs}, adaptiveavgpool1d/2d/3d, adaptivemaxpool1d/2d/3d, batchnorm1d/2d/3d, "
-        f"linear, flatten, upsample, the merges add, mul and cat, and shape-preserving "
+        f"linear, flatten, upsample, pixelshuffle, pixelunshuffle, the tensor ops reshape, "
+        "permute, pad, squeeze, unsqueeze, slice, chunk and mean, the merges add, sub, mul, "
+        f"div and cat, and shape-preserving "
         f"{', '.join(others)}"
     )
 
@@ -1081,10 +1091,11 @@ def _apply(
             | MeanLayer()
             | SliceLayer()
             | ChunkLayer()
+            | PixelShuffleLayer()
         ):
             output = tensor_op_shape(layer, current)
             return Applied(
-                _TENSOR_OP_NAMES[type(layer)],
+                _tensor_op_name(layer),
                 _tensor_op_summary(layer),
                 output,
                 rf=_tensor_op_rf(layer, current, output, rf, len(net_spatial)) if detail else None,
@@ -1103,6 +1114,12 @@ _TENSOR_OP_NAMES: dict[type, str] = {
     SliceLayer: "slice",
     ChunkLayer: "chunk",
 }
+
+
+def _tensor_op_name(layer: TensorOp) -> str:
+    if isinstance(layer, PixelShuffleLayer):
+        return layer.name
+    return _TENSOR_OP_NAMES[type(layer)]
 
 
 def _tensor_op_summary(layer: TensorOp) -> str:
@@ -1127,6 +1144,8 @@ def _tensor_op_summary(layer: TensorOp) -> str:
             return "slice " + " ".join(parts)
         case ChunkLayer(dim=dim, chunks=chunks, index=index):
             return f"chunk {index} of {chunks} on dim {dim}"
+        case PixelShuffleLayer(factor=r):
+            return f"{layer.name} {layer.keyword}={r}"
         case _:
             assert_never(layer)
 
@@ -1147,6 +1166,13 @@ def _tensor_op_rf(
         return ReceptiveField(
             rf.size, rf.jump, tuple(s - b * j for s, b, j in zip(rf.start, before, rf.jump))
         )
+    if isinstance(layer, PixelShuffleLayer):
+        if ndim != 2 or len(shape) != 4:
+            return None
+        r = layer.factor
+        if layer.up:  # output (h, w) is input (h // r, w // r): nearest upsampling's field
+            return ReceptiveField(rf.size, tuple(j / r for j in rf.jump), rf.start)
+        return rf.window([r, r], [Fraction(r)] * 2, [Fraction(r - 1, 2)] * 2)
     if isinstance(layer, MeanLayer) and len(shape) == ndim + 2:
         if {d % len(shape) for d in layer.dims} >= set(range(2, ndim + 2)):
             return _whole(rf)

@@ -361,6 +361,8 @@ class _Reader:
                 if scale is not None:
                     norm["num_features"] = int(scale.shape[0])
                 self.add(node, index, norm, [self._from(node, data[0])])
+            elif op in ("DepthToSpace", "SpaceToDepth"):
+                self.add(node, index, self.pixel_shuffle(op, a), [self._from(node, data[0])])
             elif op == "Flatten":
                 self.flatten(node, index, int(a.get("axis", 1)), data)
             elif op == "Reshape":
@@ -614,6 +616,25 @@ class _Reader:
                 layer["output_shape"] = list(a["output_shape"])[-n:]
         layer["bias"] = len(node.input) > 2 and bool(node.input[2])
         return layer
+
+    def pixel_shuffle(self, op: str, a: dict[str, Any]) -> dict[str, Any]:
+        """DepthToSpace is PixelShuffle in CRD mode; in DCR mode (the default) the channels are
+        taken in another order, the shape the same. SpaceToDepth orders its output channels
+        unlike PixelUnshuffle, the shape the same."""
+        factor = int(a["blocksize"])
+        if op == "SpaceToDepth":
+            self.notes.append(
+                "SpaceToDepth is read as pixelunshuffle: the same shape, its channels in "
+                "another order"
+            )
+            return {"layer": "pixelunshuffle", "downscale_factor": factor}
+        mode = str(a.get("mode", "DCR"))
+        if mode != "CRD":
+            self.notes.append(
+                f"DepthToSpace in {display(mode)} mode is read as pixelshuffle (CRD): the same "
+                "shape, its channels in another order"
+            )
+        return {"layer": "pixelshuffle", "upscale_factor": factor}
 
     def gemm(self, node: Any, a: dict[str, Any]) -> dict[str, Any]:
         weight = self.const(node.input[1])

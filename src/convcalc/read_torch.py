@@ -301,6 +301,10 @@ def _leaf(module: _Module, path: str) -> dict[str, Any]:
             "layer": "linear",
             **{k: values[k] for k in ("in_features", "out_features", "bias") if k in values},
         }
+    if cls in ("PixelShuffle", "PixelUnshuffle"):
+        key = "upscale_factor" if cls == "PixelShuffle" else "downscale_factor"
+        values = dict(zip([key], args)) | kwargs
+        return {"layer": cls.lower(), key: values.get(key)}
     if cls == "Flatten":
         values = dict(zip(["start_dim", "end_dim"], args)) | kwargs
         return {"layer": "flatten", **values}

@@ -82,6 +82,27 @@ class ChunkLayer:
     index: int
 
 
+@dataclass(frozen=True)
+class PixelShuffleLayer:
+    """``nn.PixelShuffle(r)`` (``up``): (*, C*r*r, H, W) -> (*, C, H*r, W*r), ONNX DepthToSpace;
+    ``nn.PixelUnshuffle(r)``: the reverse, ONNX SpaceToDepth. On the last three dimensions."""
+
+    factor: int
+    up: bool
+
+    @property
+    def name(self) -> str:
+        return "pixelshuffle" if self.up else "pixelunshuffle"
+
+    @property
+    def torch_name(self) -> str:
+        return "PixelShuffle" if self.up else "PixelUnshuffle"
+
+    @property
+    def keyword(self) -> str:
+        return "upscale_factor" if self.up else "downscale_factor"
+
+
 TensorOp = (
     ReshapeLayer
     | PermuteLayer
@@ -91,6 +112,7 @@ TensorOp = (
     | MeanLayer
     | SliceLayer
     | ChunkLayer
+    | PixelShuffleLayer
 )
 
 
@@ -170,8 +192,35 @@ def tensor_op_shape(op: TensorOp, shape: Shape) -> Shape:
                     f"parts of {size}, so there is no part {index}"
                 )
             return tuple(length if i == axis else n for i, n in enumerate(shape))
+        case PixelShuffleLayer(factor=r, up=up):
+            return _pixel_shuffle(shape, r, up)
         case _:
             assert_never(op)
+
+
+def _pixel_shuffle(shape: Shape, r: int, up: bool) -> Shape:
+    """torch's pixel_shuffle / pixel_unshuffle shape check and result, with its messages."""
+    what = "pixel_shuffle" if up else "pixel_unshuffle"
+    if len(shape) < 3:
+        raise ConvcalcError(
+            f"{what} expects input to have at least 3 dimensions, but got input with "
+            f"{len(shape)} dimension(s)"
+        )
+    *lead, c, h, w = shape
+    if up:
+        if c % (r * r):
+            raise ConvcalcError(
+                f"{what} expects its input's 'channel' dimension to be divisible by the square "
+                f"of upscale_factor, but input.size(-3)={c} is not divisible by {r * r}"
+            )
+        return (*lead, c // (r * r), h * r, w * r)
+    for label, size, axis in (("height", h, -2), ("width", w, -1)):
+        if size % r:
+            raise ConvcalcError(
+                f"{what} expects {label} to be divisible by downscale_factor, but "
+                f"input.size({axis})={size} is not divisible by {r}"
+            )
+    return (*lead, c * r * r, h // r, w // r)
 
 
 def _reshape(shape: Shape, target: tuple[int, ...]) -> Shape:
@@ -204,8 +253,8 @@ def keeps_spatial(op: TensorOp, shape: Shape, out: Shape, ndim: int) -> bool:
         case PermuteLayer(dims=dims):
             rank = len(shape)
             return [d % rank for d in dims[-ndim:]] == list(range(rank - ndim, rank))
-        case PadLayer():
-            return False  # network.py shifts the field's start instead
+        case PadLayer() | PixelShuffleLayer():
+            return False  # network.py moves the field instead
         case (
             ReshapeLayer() | SqueezeLayer() | UnsqueezeLayer() | MeanLayer() | SliceLayer()
         ) | ChunkLayer():
