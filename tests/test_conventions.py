@@ -341,6 +341,6 @@ def test_onnx_ceil_mode_is_for_pools() -> None:
     with pytest.raises(
         MalformedInputError,
         match=r"ceil_mode \(--ceil\): PyTorch.s ConvTranspose takes no ceil_mode; it applies to "
-        "maxpool, avgpool only",
+        "maxpool, avgpool, lppool only",
     ):
         resolve("onnx", "convtranspose1d", (3,), kernel_size=(3,), ceil_mode=True)

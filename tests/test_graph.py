@@ -13,8 +13,9 @@ from typer.testing import CliRunner
 from convcalc import ConvcalcError, MalformedInputError
 from convcalc.cli import app
 from convcalc.memory import Dtype, Optimizer, human_bytes, memory
+from convcalc.netplan import plan_network
 from convcalc.netsizes import parse_ranges, progressions, sweep_sizes
-from convcalc.network import load_network, plan_network, run_network
+from convcalc.network import load_network, run_network
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
@@ -145,7 +146,8 @@ def test_cat_mismatch_message(runner: CliRunner) -> None:
 def test_merge_rules(shapes: list[tuple[int, ...]], op: str, expected: object) -> None:
     """PyTorch's broadcasting for add/mul, torch.cat's rule for cat (checked against torch in
     test_torch_graph.py)."""
-    from convcalc.network import MergeLayer, MergeOp, merge_shape
+    from convcalc.neteval import merge_shape
+    from convcalc.netlayers import MergeLayer, MergeOp
 
     kind, _, dim = op.partition("cat")
     layer = (

@@ -14,7 +14,8 @@ from typer.testing import CliRunner
 
 from convcalc import ConvcalcError, MalformedInputError
 from convcalc.cli import app
-from convcalc.network import load_network, parse_inline, run_network, upsample_size
+from convcalc.neteval import upsample_size
+from convcalc.network import load_network, parse_inline, run_network
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
@@ -202,7 +203,8 @@ def test_network_table_never_drops_data(render: Any, width: int) -> None:
     """Every cell of the net table is shown whole at any width (wrapped, never cut): the RF
     column's exact fractions included (`s-13/4`)."""
     from convcalc.memory import NetworkReport, human_bytes, memory
-    from convcalc.network import load_network, rf_text, run_network
+    from convcalc.neteval import rf_text
+    from convcalc.network import load_network, run_network
     from convcalc.render import human, print_network
 
     result = run_network(

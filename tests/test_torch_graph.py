@@ -13,8 +13,10 @@ import pytest
 
 from convcalc import ConvcalcError
 from convcalc.memory import Dtype, Optimizer, memory
+from convcalc.netplan import plan_network
 from convcalc.netsizes import parse_ranges, sweep_sizes
-from convcalc.network import NetworkSpec, load_network, plan_network, run_network
+from convcalc.netspec import NetworkSpec
+from convcalc.network import load_network, run_network
 
 torch = pytest.importorskip("torch")
 nn = torch.nn

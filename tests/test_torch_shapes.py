@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from convcalc import ConvcalcError, build_spec, layer_shape
+from convcalc.ops import Param
 from convcalc.specs import OpKind
 
 torch = pytest.importorskip("torch")
@@ -23,12 +24,17 @@ def _random_layer(rng: random.Random, kind: OpKind, ndim: int) -> dict[str, Any]
             return (rng.randint(low, high),)
         return tuple(rng.randint(low, high) for _ in range(ndim))
 
-    layer: dict[str, Any] = {"kernel_size": per_dim(1, 6), "padding": per_dim(0, 4)}
-    if kind.is_pool and rng.random() < 0.8:
-        layer["padding"] = per_dim(0, 1)  # mostly within the k // 2 limit, so sizes get compared
+    takes = kind.family.takes_param
+    layer: dict[str, Any] = {"kernel_size": per_dim(1, 6)}
+    if takes(Param.PADDING):
+        layer["padding"] = per_dim(0, 4)
+        if kind.is_pool and rng.random() < 0.8:
+            layer["padding"] = per_dim(0, 1)  # mostly within the k // 2 limit: sizes compared
     layer["stride"] = None if kind.is_pool and rng.random() < 0.3 else per_dim(1, 4)
-    if kind is not OpKind.AVGPOOL:
+    if takes(Param.DILATION):
         layer["dilation"] = per_dim(1, 3)
+    for setting in kind.family.settings:  # LPPool's norm_type: any p gives the same size
+        layer["settings"] = ((setting.keyword, rng.choice(["1", "2", "3", "1.5"])),)
     if kind is OpKind.CONVTRANSPOSE:
         layer["output_padding"] = per_dim(0, 3)
     if kind.is_pool:
@@ -86,17 +92,15 @@ def test_sizes_and_errors_match_torch(kind: OpKind, ndim: int) -> None:
 
 def _torch_direct(kind: OpKind, ndim: int, layer: dict[str, Any], size: tuple[int, ...]) -> Any:
     """Build the torch module straight from the keyword arguments (not from our spec) and run it."""
-    names = {
-        OpKind.CONV: "Conv",
-        OpKind.CONVTRANSPOSE: "ConvTranspose",
-        OpKind.MAXPOOL: "MaxPool",
-        OpKind.AVGPOOL: "AvgPool",
-    }
-    cls = getattr(torch.nn, f"{names[kind]}{ndim}d")
-    kwargs = {k: v for k, v in layer.items() if k not in ("in_channels", "out_channels")}
+    cls = getattr(torch.nn, f"{kind.torch_name}{ndim}d")
+    skip = ("in_channels", "out_channels", "settings")
+    kwargs = {k: v for k, v in layer.items() if k not in skip}
     kwargs = {
         k: (v * ndim if isinstance(v, tuple) and len(v) == 1 else v) for k, v in kwargs.items()
     }
+    if ndim == 1:  # LPPool1d multiplies by its kernel_size: an int
+        kwargs = {k: v[0] if isinstance(v, tuple) else v for k, v in kwargs.items()}
+    kwargs |= {key: float(value) for key, value in layer.get("settings", ())}
     channels = layer.get("in_channels", 1)
     try:
         with warnings.catch_warnings():

@@ -452,7 +452,7 @@ def net(
     if check and result.mismatches:
         # why the gate failed goes to stderr in every format (`--check >/dev/null` keeps it)
         from convcalc.boundary import display
-        from convcalc.network import mismatch_text
+        from convcalc.neteval import mismatch_text
 
         for layer in result.mismatches:
             print("expect failed: " + display(mismatch_text(layer)), file=sys.stderr)
@@ -466,7 +466,7 @@ def _load_plan(spec: str) -> tuple[Any, Any]:
 
     from convcalc.boundary import file_content, guarded
     from convcalc.loader import load_network
-    from convcalc.network import plan_network
+    from convcalc.netplan import plan_network
 
     network = load_network(spec)
     # the inline form is the command line's own words (usage lines apply); anything else, a file's
@@ -494,7 +494,7 @@ def diff(
     from convcalc.options import DIFF_FORMATS
 
     chosen = resolve_format(fmt, as_json, plain, DIFF_FORMATS)
-    from convcalc import serialize
+    from convcalc import diffview
     from convcalc.diff import diff_networks, parse_budget
     from convcalc.memory import NetworkReport, memory
     from convcalc.netsizes import is_range, parse_ranges, sweep_sizes
@@ -540,10 +540,10 @@ def diff(
     emit(
         chosen,
         found,
-        json=serialize.diff_dict,
-        plain=serialize.diff_plain,
+        json=diffview.diff_dict,
+        plain=diffview.diff_plain,
         table=_printer("print_diff"),
-        markdown=serialize.diff_markdown,
+        markdown=diffview.diff_markdown,
     )
     if budgets:
         from convcalc.boundary import display

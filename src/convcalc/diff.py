@@ -21,8 +21,8 @@ from convcalc.errors import MalformedInputError
 
 if TYPE_CHECKING:
     from convcalc.memory import NetworkReport
+    from convcalc.netlayers import LayerResult
     from convcalc.netsizes import SizeSweep
-    from convcalc.network import LayerResult
 
 
 class Status(enum.StrEnum):

@@ -28,8 +28,8 @@ from convcalc.tensorops import (
 )
 
 if TYPE_CHECKING:
+    from convcalc.netlayers import LayerResult, NetworkResult, Plan, PlannedLayer
     from convcalc.netspec import NetworkSpec
-    from convcalc.network import LayerResult, NetworkResult, Plan, PlannedLayer
 
 
 # --- TOML -----------------------------------------------------------------------------------------
@@ -172,7 +172,7 @@ def to_torch(plan: Plan, result: NetworkResult) -> str:
     """A runnable module that reproduces the run's shapes and parameter counts. Layers under
     TF/Keras/ONNX padding rules become PyTorch layers with the padding resolved for this input
     size (an ``F.pad`` before them where it is uneven)."""
-    from convcalc.network import MergeLayer
+    from convcalc.netlayers import MergeLayer
 
     names: set[str] = set()
     counters: dict[str, int] = {}
@@ -253,7 +253,7 @@ def _layer_code(
     planned: PlannedLayer, layer: LayerResult, ident: str, inputs: list[str]
 ) -> tuple[str | None, list[str], list[str], str]:
     """(module constructor or None, statements before, rewrites after, the expression)."""
-    from convcalc.network import (
+    from convcalc.netlayers import (
         AdaptiveLayer,
         BatchNormLayer,
         ConvLayer,

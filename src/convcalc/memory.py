@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, assert_never
 
 if TYPE_CHECKING:
-    from convcalc.network import NetworkResult
+    from convcalc.netlayers import NetworkResult
 
 
 class Dtype(enum.StrEnum):

@@ -710,7 +710,7 @@ def print_network(console: Console, report: NetworkReport) -> None:
     merge) shows where from (``<- up3, enc1``); an ``expect`` shows as ok or the wanted shape.
     """
     from convcalc.memory import human_bytes
-    from convcalc.network import mismatch_text, rf_text
+    from convcalc.neteval import mismatch_text, rf_text
     from convcalc.serialize import count_lines, memory_rows, sources_text
 
     result, memory = report.result, report.memory
@@ -1092,7 +1092,7 @@ def print_diff(console: Console, diff: NetworkDiff) -> None:
     """``convcalc diff``: the aligned layers (runs of unchanged layers collapsed) and the totals
     side by side with their deltas."""
     from convcalc.diff import Status
-    from convcalc.serialize import (
+    from convcalc.diffview import (
         MARKS,
         TOTAL_LABELS,
         Skipped,

@@ -12,10 +12,11 @@ from convcalc.families.base import Family
 from convcalc.ops import OpKind
 from convcalc.shapes import AdaptiveShape
 from convcalc.specs import LayerSpec
-from convcalc.steps import Step, Term, Trace, approx, max_step, pool_text
 
 if TYPE_CHECKING:
     import numpy as np
+
+    from convcalc.steps import Step, Trace
 
 
 class Adaptive(Family):
@@ -33,6 +34,8 @@ class Adaptive(Family):
         return adaptive_pool(spec, x)
 
     def step_text(self, trace: Trace, step: Step) -> tuple[str, str]:
+        from convcalc.steps import approx, pool_text
+
         return pool_text(step, trace.spec.count_include_pad), approx(step.value)
 
     def params(self, spec: LayerSpec) -> dict[str, object]:
@@ -46,6 +49,7 @@ ADAPTIVEMAXPOOL = Adaptive(OpKind.ADAPTIVEMAXPOOL)
 def adaptive_step(trace: Trace, c: int, pos: tuple[int, ...]) -> Step:
     """Output element ``pos`` of an adaptive pool: its window ``[floor(i*in/out),
     ceil((i+1)*in/out))`` per dimension, all of it read (no padding)."""
+    from convcalc.steps import Step, Term, max_step
     from convcalc.tensors import normalise
 
     shape = trace.shape

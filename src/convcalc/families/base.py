@@ -19,10 +19,11 @@ from typing import TYPE_CHECKING, Any
 from convcalc.errors import ConvcalcError
 from convcalc.ops import OpFamily, OpKind, Param
 from convcalc.specs import LayerSpec, SettingValue
-from convcalc.steps import Step, Trace, approx, num
 
 if TYPE_CHECKING:
     import numpy as np
+
+    from convcalc.steps import Step, Trace
 
 
 # a [[layer]] table as a reader writes it, before net plans it (netspec's NetworkSpec.layers)
@@ -67,6 +68,8 @@ class Family:
 
     def step_text(self, trace: Trace, step: Step) -> tuple[str, str]:
         """One step's working and value as plain text (the steps table lays them out)."""
+        from convcalc.steps import approx
+
         return "", approx(step.value)
 
     # --- results ----------------------------------------------------------------------------
@@ -130,4 +133,4 @@ def pool_params(spec: LayerSpec, padding: str) -> str:
     return f"kernel_size={one(spec.kernel_size)}, stride={one(spec.stride)}, padding={padding}"
 
 
-__all__ = ["Family", "num", "approx", "one", "pool_params", "setting_json"]
+__all__ = ["Family", "RawTable", "one", "pool_params", "setting_json"]

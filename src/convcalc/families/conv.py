@@ -8,10 +8,11 @@ from typing import TYPE_CHECKING
 from convcalc.families.base import Family, one
 from convcalc.ops import OpKind
 from convcalc.specs import LayerSpec
-from convcalc.steps import Step, Term, Trace, num, positions, products_text, sum_step, window_of
 
 if TYPE_CHECKING:
     import numpy as np
+
+    from convcalc.steps import Step, Trace
 
 
 class Conv(Family):
@@ -53,6 +54,8 @@ class Conv(Family):
         return conv(spec, x, w, b)
 
     def step_text(self, trace: Trace, step: Step) -> tuple[str, str]:
+        from convcalc.steps import num, products_text
+
         return products_text(step), num(step.value)
 
     def torch_layer(self, spec: LayerSpec, c_in: int, c_out: int, padding: str) -> str:
@@ -73,6 +76,8 @@ def conv_step(
     pos: tuple[int, ...],
 ) -> Step:
     # y[o, j] = b[o] + sum_c sum_m x[c, j*s + m*d - p] * w[o, c, m]  (no kernel flip)
+    from convcalc.steps import Term, positions, sum_step, window_of
+
     groups, in_size = spec.groups, x.shape[1:]
     cin_g, cout_g = x.shape[0] // groups, w.shape[0] // groups
     group = o // cout_g

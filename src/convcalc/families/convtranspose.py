@@ -10,10 +10,11 @@ from typing import TYPE_CHECKING
 from convcalc.families.base import Family, one
 from convcalc.ops import OpKind
 from convcalc.specs import LayerSpec
-from convcalc.steps import Step, Term, Trace, landing, num, products_text, sum_step
 
 if TYPE_CHECKING:
     import numpy as np
+
+    from convcalc.steps import Step, Trace
 
 
 class ConvTranspose(Family):
@@ -56,6 +57,8 @@ class ConvTranspose(Family):
         return conv_transpose(spec, x, w, b)
 
     def step_text(self, trace: Trace, step: Step) -> tuple[str, str]:
+        from convcalc.steps import num, products_text
+
         return products_text(step), num(step.value)
 
     def inverse_name(self, spec: LayerSpec) -> str:
@@ -81,6 +84,8 @@ def conv_transpose_step(
     pos: tuple[int, ...],
 ) -> Step:
     """Gather form of the scatter: output j collects x[i]*w[m] wherever i*s + m*d - p == j."""
+    from convcalc.steps import Term, landing, sum_step
+
     in_size = x.shape[1:]
     groups = spec.groups
     cin_g, cout_g = x.shape[0] // groups, w.shape[1]

@@ -12,10 +12,11 @@ from convcalc.families.base import Family
 from convcalc.ops import OpKind
 from convcalc.shapes import FoldShape
 from convcalc.specs import LayerSpec
-from convcalc.steps import Step, Term, Trace, landing, num, window_of
 
 if TYPE_CHECKING:
     import numpy as np
+
+    from convcalc.steps import Step, Trace
 
 
 class Unfold(Family):
@@ -37,6 +38,8 @@ class Unfold(Family):
         return unfold_columns(x, spec).reshape(-1, *blocks)
 
     def step_text(self, trace: Trace, step: Step) -> tuple[str, str]:
+        from convcalc.steps import num
+
         term = step.terms[0]
         at = ",".join(map(str, term.input_index[1:] if trace.plain else term.input_index))
         work = f"padding ({at}) -> 0" if term.padding else f"x[{at}]"
@@ -69,6 +72,8 @@ class Fold(Unfold):
         return fold(spec, x)
 
     def step_text(self, trace: Trace, step: Step) -> tuple[str, str]:
+        from convcalc.steps import num
+
         parts = [
             f"col[{r},{c}] {num(t.input_value)}" for t in step.terms for r, c in [t.input_index]
         ]
@@ -90,6 +95,8 @@ def unfold_step(trace: Trace, row: int, block: tuple[int, ...]) -> Step:
     position; a copy of one input element (0 where the window reads padding)."""
     import numpy as np
 
+    from convcalc.steps import Step, Term, window_of
+
     spec, x = trace.spec, trace.x
     offsets = math.prod(spec.kernel_size)
     c, flat = divmod(row, offsets)
@@ -106,6 +113,8 @@ def fold_step(trace: Trace, c: int, pos: tuple[int, ...]) -> Step:
     """Output pixel ``pos`` of channel c: the sum of every column element that lands on it
     (block j, kernel offset m with j*s + m*d - p == pos, per dimension): overlaps are added."""
     import numpy as np
+
+    from convcalc.steps import Step, Term, landing
 
     spec, x = trace.spec, trace.x
     shape = trace.shape

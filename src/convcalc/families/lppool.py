@@ -20,10 +20,11 @@ from convcalc.families.base import Family, RawTable, one, setting_json
 from convcalc.families.pool import onnx_pool
 from convcalc.ops import OpKind
 from convcalc.specs import LayerSpec, SettingValue
-from convcalc.steps import Step, Term, Trace, approx, num, positions, window_of
 
 if TYPE_CHECKING:
     import numpy as np
+
+    from convcalc.steps import Step, Trace
 
 Value = int | Fraction | float
 
@@ -34,6 +35,8 @@ class LPPool(Family):
     onnx_ops = ("LpPool",)
 
     def step(self, trace: Trace, o: int, pos: tuple[int, ...]) -> Step:
+        from convcalc.steps import Step, Term, positions, window_of
+
         spec, x = trace.spec, trace.x
         p = norm_type(spec)
         in_size = x.shape[1:]
@@ -65,6 +68,7 @@ class LPPool(Family):
         import numpy as np
 
         from convcalc.shapes import layer_shape
+        from convcalc.steps import positions
 
         p = norm_type(spec)
         out_size = layer_shape(spec, tuple(x.shape[1:])).output
@@ -96,6 +100,8 @@ class LPPool(Family):
         return out
 
     def step_text(self, trace: Trace, step: Step) -> tuple[str, str]:
+        from convcalc.steps import approx, num
+
         p = norm_type(trace.spec)
         kernel = math.prod(trace.spec.kernel_size)
         values = [num(t.input_value) for t in step.terms]

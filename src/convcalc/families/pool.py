@@ -11,20 +11,11 @@ from typing import TYPE_CHECKING
 from convcalc.families.base import Family, RawTable, one, pool_params
 from convcalc.ops import OpKind
 from convcalc.specs import LayerSpec
-from convcalc.steps import (
-    NEG_INF,
-    Step,
-    Term,
-    Trace,
-    approx,
-    max_step,
-    pool_text,
-    positions,
-    window_of,
-)
 
 if TYPE_CHECKING:
     import numpy as np
+
+    from convcalc.steps import Step, Term, Trace
 
 POOL_PRINTED = ("kernel_size", "stride", "padding")
 
@@ -55,6 +46,8 @@ class MaxPool(Family):
         return max_pool(spec, x)
 
     def step_text(self, trace: Trace, step: Step) -> tuple[str, str]:
+        from convcalc.steps import approx, pool_text
+
         return pool_text(step, trace.spec.count_include_pad), approx(step.value)
 
     def inverse_name(self, spec: LayerSpec) -> str:
@@ -96,6 +89,8 @@ class AvgPool(Family):
         return avg_pool(spec, x)
 
     def step_text(self, trace: Trace, step: Step) -> tuple[str, str]:
+        from convcalc.steps import approx, pool_text
+
         return pool_text(step, trace.spec.count_include_pad), approx(step.value)
 
     def torch_layer(self, spec: LayerSpec, c_in: int, c_out: int, padding: str) -> str:
@@ -128,6 +123,8 @@ AVGPOOL = AvgPool(OpKind.AVGPOOL)
 
 
 def pool_step(spec: LayerSpec, x: np.ndarray, c: int, pos: tuple[int, ...], max_pool: bool) -> Step:
+    from convcalc.steps import NEG_INF, Term, max_step, positions, window_of
+
     in_size = x.shape[1:]
     starts = [j * s - p for j, s, (p, _) in zip(pos, spec.stride, spec.padding)]
     terms = []
@@ -156,6 +153,8 @@ def avg_step(
     starts: list[int],
     in_size: tuple[int, ...],
 ) -> Step:
+    from convcalc.steps import Step, window_of
+
     total = sum((t.input_value for t in terms if not t.padding), 0)
     real = sum(1 for t in terms if not t.padding)
     window_size = math.prod(spec.kernel_size)
