@@ -27,6 +27,7 @@ from convcalc.output import (
     wants_json,
     write,
 )
+from convcalc.requests import Command, build, inputs
 from convcalc.serialize import dumps, error_dict
 
 # -h as well as --help, on every command
@@ -118,16 +119,17 @@ def reporting(ctx: typer.Context, as_json: bool) -> Iterator[None]:
         raise typer.Exit(error.exit_code) from None
 
 
-def run_reported(ctx: typer.Context, command: Callable[..., int | None], **values: Any) -> None:
-    """Run a command body from commands.py under ``reporting``; a body may answer an exit
-    status (1: a failed --check, nothing solved)."""
-    from convcalc.output import input_paths, to_file
+def run_reported(ctx: typer.Context, command: Command, values: dict[str, Any]) -> None:
+    """Build the command's typed request from what typer read, and run it under ``reporting``;
+    it may answer an exit status (1: a failed --check, a difference, nothing solved)."""
+    from convcalc.output import to_file
 
     as_json = values.get("as_json") or values.get("fmt") == Format.JSON
     output_file = values.pop("output_file", None)
-    values = options.gather_settings(values)
-    with reporting(ctx, bool(as_json)), to_file(output_file, input_paths(values)):
-        status = command(**values)
+    with reporting(ctx, bool(as_json)):
+        request = build(command, values)
+        with to_file(output_file, inputs(request)):
+            status = commands.run(request)
     if status:
         raise typer.Exit(status)
 
@@ -210,7 +212,7 @@ def shape(ctx: typer.Context, **values: Any) -> None:
 
     Example: convcalc shape conv2d --in 5 --k 3 --s 2
     """
-    run_reported(ctx, commands.shape, **values)
+    run_reported(ctx, Command.SHAPE, values)
 
 
 shape.__signature__ = signature(*options.SHAPE)  # type: ignore[attr-defined]
@@ -223,7 +225,7 @@ def trace(ctx: typer.Context, **values: Any) -> None:
     Example: convcalc trace convtranspose2d --x "1,2;3,4" --w "1,0;0,1" --s 2
     """
     with paused_gc():
-        run_reported(ctx, commands.trace, **values)
+        run_reported(ctx, Command.TRACE, values)
 
 
 trace.__signature__ = signature(*options.TRACE)  # type: ignore[attr-defined]
@@ -241,7 +243,7 @@ def net(ctx: typer.Context, **values: Any) -> None:
 
     Example: convcalc net --in 3,224,224 "conv2d k7 s2 p3 c64; maxpool2d k3 s2 p1"
     """
-    run_reported(ctx, commands.net, **values)
+    run_reported(ctx, Command.NET, values)
 
 
 def diff(ctx: typer.Context, **values: Any) -> None:
@@ -253,7 +255,7 @@ def diff(ctx: typer.Context, **values: Any) -> None:
 
     Example: convcalc diff resnet18.toml resnet34.toml --format markdown
     """
-    run_reported(ctx, commands.diff, **values)
+    run_reported(ctx, Command.DIFF, values)
 
 
 def solve(ctx: typer.Context, **values: Any) -> None:
@@ -261,7 +263,7 @@ def solve(ctx: typer.Context, **values: Any) -> None:
 
     Example: convcalc solve conv2d --in 224 --out 112
     """
-    run_reported(ctx, commands.solve, **values)
+    run_reported(ctx, Command.SOLVE, values)
 
 
 def invert(ctx: typer.Context, **values: Any) -> None:
@@ -271,7 +273,7 @@ def invert(ctx: typer.Context, **values: Any) -> None:
 
     Example: convcalc invert conv2d --in 7 --k 3 --s 2 --p 1
     """
-    run_reported(ctx, commands.invert, **values)
+    run_reported(ctx, Command.INVERT, values)
 
 
 def compare(ctx: typer.Context, **values: Any) -> None:
@@ -284,7 +286,7 @@ def compare(ctx: typer.Context, **values: Any) -> None:
 
     Example: convcalc compare maxpool2d --in 225 --k 2 --p same
     """
-    run_reported(ctx, commands.compare, **values)
+    run_reported(ctx, Command.COMPARE, values)
 
 
 for _command, _table, _summary in (

@@ -7,20 +7,28 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any
+from typing import Any, assert_never
 
 from convcalc.errors import MalformedInputError
-from convcalc.memory import Dtype, Optimizer
-from convcalc.options import SHAPE_FORMATS, Format
+from convcalc.options import Format
 from convcalc.output import (
     emit,
     progress_on_stderr,
-    resolve_format,
     with_flag,
     write,
     write_rich,
 )
-from convcalc.specs import LayerArgs, OpKind, ViewName
+from convcalc.requests import (
+    CompareRequest,
+    DiffRequest,
+    InvertRequest,
+    NetRequest,
+    Request,
+    ShapeRequest,
+    SolveRequest,
+    TraceRequest,
+)
+from convcalc.specs import OpKind
 
 
 def _printer(name: str) -> Callable[[Any, Any], None]:
@@ -34,88 +42,44 @@ def _printer(name: str) -> Callable[[Any, Any], None]:
     return table
 
 
-def layer_options(
-    kernel: str | None,
-    stride: str | None,
-    padding: str,
-    dilation: str,
-    output_padding: str | None,
-    ceil: bool,
-    output_shape: str | None = None,
-    *,
-    groups: int = 1,
-    count_include_pad: bool | None = None,
-    cin: int | None = None,
-    cout: int | None = None,
-    settings: tuple[tuple[str, str], ...] = (),
-) -> LayerArgs:
-    """The shared layer options parsed, once, into the typed carrier the core takes.
-    Messages name the parameter and the flag: ``kernel_size (--k): '3x' is not ...``."""
-    from convcalc.specs import parse_padding, parse_size_list
-
-    def sizes(text: str | None, name: str, minimum: int = 0) -> tuple[int, ...] | None:
-        return None if text is None else parse_size_list(text, name, minimum=minimum)
-
-    return LayerArgs(
-        kernel_size=sizes(kernel, "kernel_size (--k)"),
-        stride=sizes(stride, "stride (--s)"),
-        padding=parse_padding(padding, "padding (--p)"),
-        dilation=sizes(dilation, "dilation (--d)") or (1,),
-        output_padding=sizes(output_padding, "output_padding (--op)"),
-        ceil_mode=ceil,
-        count_include_pad=count_include_pad,
-        output_shape=sizes(output_shape or None, "output size (--out)", 1),
-        groups=groups,
-        in_channels=cin,
-        out_channels=cout,
-        settings=settings,
-    )
+def run(request: Request) -> int:
+    """Run one command's request; its exit status (1: a failed --check, a difference, nothing
+    solved)."""
+    match request:
+        case ShapeRequest():
+            shape(request)
+        case TraceRequest():
+            trace(request)
+        case NetRequest():
+            return net(request)
+        case DiffRequest():
+            return diff(request)
+        case SolveRequest():
+            return solve(request)
+        case InvertRequest():
+            invert(request)
+        case CompareRequest():
+            compare(request)
+        case _:
+            assert_never(request)
+    return 0
 
 
-def shape(
-    *,
-    op: str,
-    input_size: str | None,
-    kernel: str | None,
-    stride: str | None,
-    padding: str,
-    dilation: str,
-    output_padding: str | None,
-    ceil: bool,
-    groups: int,
-    batch: int | None,
-    cin: int | None,
-    cout: int | None,
-    convention: str,
-    output_shape: str | None,
-    fmt: Format | None,
-    as_json: bool,
-    plain: bool,
-    frame: str | None = None,
-    settings: tuple[tuple[str, str], ...] = (),
-) -> None:
+def shape(request: ShapeRequest) -> None:
     """``convcalc shape``: one size (conventions.shape_query) or a sweep over a range of sizes
     (solve.sweep, each row that same query); a picture of one size (--format svg)."""
-    chosen = resolve_format(fmt, as_json, plain, (*SHAPE_FORMATS, Format.SVG))
-    _check_frame(frame, chosen)
+    op = request.op
+    input_size = request.input_size
+    layer = request.layer
+    batch = request.batch
+    convention = request.convention
+    frame = request.frame
+    chosen = request.fmt
     from convcalc.conventions import shape_query
     from convcalc.solve import parse_range
     from convcalc.specs import parse_op, parse_size_list
 
     name = parse_op(op)
-    layer = layer_options(
-        kernel,
-        stride,
-        padding,
-        dilation,
-        output_padding,
-        ceil,
-        output_shape,
-        groups=groups,
-        cin=cin,
-        cout=cout,
-        settings=settings,
-    )
     if input_size is None:
         if name.kind is not OpKind.FOLD:
             raise MalformedInputError(
@@ -168,15 +132,6 @@ def shape(
     )
 
 
-def _check_frame(frame: str | None, chosen: Format) -> None:
-    """--frame picks the still of a picture: without --format svg it would be ignored."""
-    if frame is not None and chosen is not Format.SVG:
-        raise MalformedInputError(
-            f"--frame draws a still of the picture: add --format svg (--format {chosen.value} "
-            "has no frames)"
-        )
-
-
 def _picture(shape: Any, trace: Any, frame: str | None) -> None:
     """An SVG of a layer: animated, or the still of --frame."""
     from convcalc.pictures import figure_of, figure_svg
@@ -219,53 +174,27 @@ def _emit_shape(chosen: Format, result: Any, resolved: Any) -> None:
 COMPACT_JSON_STEPS = 200
 
 
-def trace(
-    *,
-    op: str,
-    x: str,
-    w: str | None,
-    b: str | None,
-    grad_out: str | None,
-    kernel: str | None,
-    stride: str | None,
-    padding: str,
-    dilation: str,
-    output_padding: str | None,
-    ceil: bool,
-    groups: int,
-    count_include_pad: bool | None,
-    convention: str,
-    output_shape: str | None,
-    view: ViewName,
-    at: str | None,
-    max_steps: int | None,
-    fmt: Format | None,
-    as_json: bool,
-    plain: bool,
-    frame: str | None = None,
-    settings: tuple[tuple[str, str], ...] = (),
-) -> None:
+def trace(request: TraceRequest) -> None:
     """``convcalc trace``: the layer on the data (trace.trace_args), the steps shown, the view,
     and with --grad-out the backward pass (backward.backward); pictures (--format svg/html)."""
-    chosen = resolve_format(fmt, as_json, plain, (*SHAPE_FORMATS, Format.SVG, Format.HTML))
-    _check_frame(frame, chosen)
+    op = request.op
+    x = request.x
+    w = request.w
+    b = request.b
+    grad_out = request.grad_out
+    layer = request.layer
+    convention = request.convention
+    view = request.view
+    at = request.at
+    max_steps = request.max_steps
+    frame = request.frame
+    chosen = request.fmt
     from convcalc.errors import ConvcalcError
     from convcalc.steps import STEP_WORK
     from convcalc.tensors import load_tensor
     from convcalc.trace import ConvView, choose_view, trace_args
 
-    args = layer_options(
-        kernel,
-        stride,
-        padding,
-        dilation,
-        output_padding,
-        ceil,
-        output_shape,
-        groups=groups,
-        count_include_pad=count_include_pad,
-        settings=settings,
-    )
+    args = layer
     result = trace_args(
         op,
         load_tensor(x, "input"),
@@ -390,24 +319,18 @@ def select_steps(
     return itertools.islice(result.iter_steps(), count), count, total - count
 
 
-def net(
-    *,
-    spec: str,
-    input_size: str | None,
-    batch: int | None,
-    near: int | None,
-    dtype: Dtype,
-    optimizer: Optimizer,
-    check: bool,
-    fmt: Format | None,
-    as_json: bool,
-    plain: bool,
-) -> int:
+def net(request: NetRequest) -> int:
     """``convcalc net``: the exit status is 1 when --check finds an ``expect`` that fails (or,
     over a range of sizes, a size that fails)."""
-    from convcalc.options import NET_FORMATS
+    spec = request.spec
+    input_size = request.input_size
+    batch = request.batch
+    near = request.near
+    dtype = request.dtype
+    optimizer = request.optimizer
+    check = request.check
 
-    chosen = resolve_format(fmt, as_json, plain, NET_FORMATS)
+    chosen = request.fmt
     from convcalc import serialize
     from convcalc.memory import NetworkReport, memory
     from convcalc.netsizes import is_range
@@ -476,24 +399,18 @@ def _load_plan(spec: str) -> tuple[Any, Any]:
     return network, plan
 
 
-def diff(
-    *,
-    a: str,
-    b: str,
-    input_size: str | None,
-    batch: int | None,
-    dtype: Dtype,
-    optimizer: Optimizer,
-    fail_on: list[str] | None,
-    fmt: Format | None,
-    as_json: bool,
-    plain: bool,
-) -> int:
+def diff(request: DiffRequest) -> int:
     """``convcalc diff``: exit 0 identical, 1 different; with --fail-on, 1 only when a budget is
     exceeded (each named on stderr)."""
-    from convcalc.options import DIFF_FORMATS
+    a = request.a
+    b = request.b
+    input_size = request.input_size
+    batch = request.batch
+    dtype = request.dtype
+    optimizer = request.optimizer
+    fail_on = request.fail_on
 
-    chosen = resolve_format(fmt, as_json, plain, DIFF_FORMATS)
+    chosen = request.fmt
     from convcalc import diffview
     from convcalc.diff import diff_networks, parse_budget
     from convcalc.memory import NetworkReport, memory
@@ -615,28 +532,23 @@ def _net_sizes(
     return 0
 
 
-def solve(
-    *,
-    op: str,
-    input_size: str,
-    output_size: str,
-    kernel: int | None,
-    stride: int | None,
-    padding: int | None,
-    dilation: int | None,
-    output_padding: int | None,
-    ceil: bool,
-    k_max: int,
-    s_max: int,
-    d_max: int,
-    p_max: int | None,
-    limit: int,
-    fmt: Format | None,
-    as_json: bool,
-    plain: bool,
-) -> int:
+def solve(request: SolveRequest) -> int:
     """``convcalc solve``: exit status 1 when nothing fits (the nearest sizes are shown)."""
-    chosen = resolve_format(fmt, as_json, plain, SHAPE_FORMATS)
+    op = request.op
+    input_size = request.input_size
+    output_size = request.output_size
+    kernel = request.kernel
+    stride = request.stride
+    padding = request.padding
+    dilation = request.dilation
+    output_padding = request.output_padding
+    ceil = request.ceil
+    k_max = request.k_max
+    s_max = request.s_max
+    d_max = request.d_max
+    p_max = request.p_max
+    limit = request.limit
+    chosen = request.fmt
     from convcalc.serialize import solution_dict, solutions_plain
     from convcalc.solve import Bounds
     from convcalc.solve import solve as solve_sizes
@@ -698,22 +610,12 @@ def solve(
     return 0 if any(sol.candidates for sol in solutions) else 1
 
 
-def invert(
-    *,
-    op: str,
-    input_size: str,
-    kernel: str | None,
-    stride: str | None,
-    padding: str,
-    dilation: str,
-    output_padding: str,
-    ceil: bool,
-    fmt: Format | None,
-    as_json: bool,
-    plain: bool,
-) -> None:
+def invert(request: InvertRequest) -> None:
     """``convcalc invert``: the inverse layer and the output_padding that restores the size."""
-    chosen = resolve_format(fmt, as_json, plain, SHAPE_FORMATS)
+    op = request.op
+    input_size = request.input_size
+    layer = request.layer
+    chosen = request.fmt
     from convcalc import serialize
     from convcalc.conventions import resolve_args
     from convcalc.solve import invert as invert_layer
@@ -721,7 +623,7 @@ def invert(
 
     name = parse_op(op)
     sizes = parse_size_list(input_size, "input size (--in)", minimum=1)
-    args = layer_options(kernel, stride, padding, dilation, output_padding, ceil)
+    args = layer
     resolved = resolve_args("torch", name, sizes, args)
     inversion = invert_layer(resolved.spec, resolved.input_size)
 
@@ -734,30 +636,19 @@ def invert(
     )
 
 
-def compare(
-    *,
-    op: str,
-    input_size: str,
-    kernel: str | None,
-    stride: str | None,
-    padding: str,
-    dilation: str,
-    output_padding: str | None,
-    ceil: bool,
-    output_shape: str | None,
-    fmt: Format | None,
-    as_json: bool,
-    plain: bool,
-) -> None:
+def compare(request: CompareRequest) -> None:
     """``convcalc compare``: the same arguments under every convention."""
-    chosen = resolve_format(fmt, as_json, plain, SHAPE_FORMATS)
+    op = request.op
+    input_size = request.input_size
+    layer = request.layer
+    chosen = request.fmt
     from convcalc.conventions import compare as compare_layers
     from convcalc.serialize import comparison_dicts, comparison_plain
     from convcalc.specs import parse_op, parse_size_list
 
     name = parse_op(op)
     sizes = parse_size_list(input_size, "input size (--in)", minimum=1)
-    args = layer_options(kernel, stride, padding, dilation, output_padding, ceil, output_shape)
+    args = layer
     rows = compare_layers(name, sizes, args)
 
     def table(console: Any, found: list[Any]) -> None:

@@ -34,20 +34,16 @@ def _fast(argv: list[str]) -> int | None:
     values = options.parse_fast(argv[1:], table)
     if values is None:
         return None
-    values = options.gather_settings(values)
     from convcalc import commands
     from convcalc.errors import ConvcalcError, OutputError
-    from convcalc.output import input_paths, report_bug, report_error, to_file, wants_json
+    from convcalc.output import report_bug, report_error, to_file, wants_json
+    from convcalc.requests import Command, build, inputs
 
     try:
-        with to_file(values.pop("output_file", None), input_paths(values)):
-            if argv[0] == "net":
-                return commands.net(**values)
-            if argv[0] == "trace":
-                commands.trace(**values)
-            else:
-                commands.shape(**values)
-            return 0
+        output_file = values.pop("output_file", None)
+        request = build(Command(argv[0]), values)
+        with to_file(output_file, inputs(request)):
+            return commands.run(request)
     except ConvcalcError as error:
         usage = ""
         if error.usage:

@@ -254,7 +254,7 @@ OUTPUT_FILE = Opt(
     "FILE",
 )
 # A flag for every family's own setting (LPPool's --norm-type), from the op table; the values
-# reach a command as one ``settings`` tuple (gather_settings).
+# reach the core as LayerArgs.settings (requests.layer_args).
 SETTING_PREFIX = "setting_"
 
 
@@ -268,15 +268,6 @@ def _setting_opts() -> tuple[Opt, ...]:
 
 
 SETTINGS = _setting_opts()
-
-
-def gather_settings(values: dict[str, Any]) -> dict[str, Any]:
-    """The settings' flags folded into one ``settings`` value: ((keyword, text), ...)."""
-    keys = [key for key in values if key.startswith(SETTING_PREFIX)]
-    given = [(key.removeprefix(SETTING_PREFIX), values.pop(key)) for key in keys]
-    if keys:  # the command takes settings
-        values["settings"] = tuple((key, text) for key, text in given if text is not None)
-    return values
 
 
 SHAPE = (

@@ -18,23 +18,6 @@ from convcalc.options import Format
 from convcalc.serialize import dumps, error_dict
 
 
-def resolve_format(
-    fmt: Format | None, as_json: bool, plain: bool, allowed: tuple[Format, ...]
-) -> Format:
-    """One format from --format/--json/--plain; a conflict or an unoffered one is a usage error."""
-    chosen = {f for f, on in ((Format.JSON, as_json), (Format.PLAIN, plain)) if on}
-    if fmt is not None:
-        chosen.add(fmt)
-    if len(chosen) > 1:
-        names = ", ".join(sorted(f.value for f in chosen))
-        raise MalformedInputError(f"choose one output format, got {names}")
-    result = chosen.pop() if chosen else Format.TABLE
-    if result not in allowed:
-        options = ", ".join(f.value for f in allowed)
-        raise MalformedInputError(f"--format {result.value} is not offered here; use {options}")
-    return result
-
-
 def wants_json(argv: list[str]) -> bool:
     """Whether a command line asked for JSON (for errors raised before its options are read)."""
     return "--json" in argv or any(
@@ -70,21 +53,6 @@ def write(text: str, newline: bool = True) -> None:
     except OSError as error:
         _silence_stdout()
         raise OutputError(f"cannot write the output: {error.strerror or error}") from None
-
-
-def input_paths(values: dict[str, Any]) -> list[str]:
-    """The files a command reads, from its option values: net's spec, trace's ``@FILE`` data
-    (``-o`` may not name one of them)."""
-    paths = []
-    for key in ("spec", "a", "b"):  # net's spec, diff's two networks
-        spec = values.get(key)
-        if isinstance(spec, str) and spec != "-":
-            paths.append(spec)
-    for key in ("x", "w", "b", "grad_out"):
-        value = values.get(key)
-        if isinstance(value, str) and value.startswith("@"):
-            paths.append(value[1:])
-    return paths
 
 
 @contextmanager
