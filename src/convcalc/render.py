@@ -70,8 +70,13 @@ def shape_table(result: LayerShape) -> tuple[str, Table, str]:
     """
     spec = result.spec
     title = f"{spec.name}: input {size_text(result.input)} -> output {size_text(result.output)}"
-    legend = "in input, k kernel_size, s stride, p padding, d dilation"
-    columns = ["dim", "in", "k", "s", "p", "d"]
+    from convcalc.ops import Param
+
+    takes = spec.kind.family.takes_param
+    padded, dilated = takes(Param.PADDING), takes(Param.DILATION)
+    legend = "in input, k kernel_size, s stride" + (", p padding" if padded else "")
+    legend += ", d dilation" if dilated else ""
+    columns = ["dim", "in", "k", "s"] + (["p"] if padded else []) + (["d"] if dilated else [])
     if spec.kind is OpKind.CONVTRANSPOSE:
         columns += ["op", "eff. p"]
         legend += ", op output_padding, eff. p = d*(k-1) - p (before:after)"
@@ -88,14 +93,8 @@ def shape_table(result: LayerShape) -> tuple[str, Table, str]:
         )
     for dim in result.dims:
         pad = str(dim.pad_before) if dim.symmetric else f"{dim.pad_before}:{dim.pad_after}"
-        row = [
-            dim.label or "L",
-            str(dim.input),
-            str(dim.kernel),
-            str(dim.stride),
-            pad,
-            str(dim.dilation),
-        ]
+        row = [dim.label or "L", str(dim.input), str(dim.kernel), str(dim.stride)]
+        row += ([pad] if padded else []) + ([str(dim.dilation)] if dilated else [])
         if spec.kind is OpKind.CONVTRANSPOSE:
             before, after = dim.effective_padding
             row += [

@@ -100,6 +100,11 @@ class DimShape:
         return self.kind.family.rule is SizeRule.TRANSPOSED
 
     @property
+    def paddable(self) -> bool:
+        """A family without padding (LPPool) writes no padding term."""
+        return self.kind.family.takes_param(Param.PADDING)
+
+    @property
     def undilated(self) -> bool:
         """A family without dilation writes its window as ``k``."""
         return not self.kind.family.takes_param(Param.DILATION)
@@ -157,7 +162,8 @@ class DimShape:
             return f"(in - 1)*s {pad_term} + d*(k-1) + output_padding + 1"
         span = "k" if self.undilated else "d*(k-1) - 1"
         rounding = "ceil" if self.ceil_mode else "floor"
-        return f"{rounding}((in + {pad} - {span}) / s) + 1"
+        padded = f" + {pad}" if self.paddable else ""
+        return f"{rounding}((in{padded} - {span}) / s) + 1"
 
     @property
     def substituted(self) -> str:
@@ -180,7 +186,8 @@ class DimShape:
         raw = self.floor_output
         if self.ceil_mode:
             raw = self.output + 1 if self.ceil_dropped_last else self.output
-        text = f"{rounding}(({self.input} + {pad} - {span}) / {self.stride}) + 1 = {raw}"
+        padded = f" + {pad}" if self.paddable else ""
+        text = f"{rounding}(({self.input}{padded} - {span}) / {self.stride}) + 1 = {raw}"
         if self.ceil_dropped_last:
             text += f" - 1 = {self.output}"
         return text
