@@ -71,16 +71,20 @@ def test_printed_vgg(tmp_path: Path, runner: CliRunner) -> None:
     assert out.exit_code == 0 and out.stdout.strip() == "1x10"
 
 
-def test_printed_custom_blocks_are_refused(tmp_path: Path, runner: CliRunner) -> None:
-    """A container that is not a plain sequence is named, and --format toml still writes the
-    chain to edit; the repeated `(0-1): 2 x BasicBlock(` expands to blocks.0 and blocks.1."""
+def test_printed_custom_blocks_give_their_params(tmp_path: Path, runner: CliRunner) -> None:
+    """A container that is not a plain sequence is named and the parameters are still counted
+    (exit 0, shapes not followed, the export that gives them said); --format toml still writes
+    the chain to edit; the repeated `(0-1): 2 x BasicBlock(` expands to blocks.0 and blocks.1."""
     path = tmp_path / "net.txt"
     path.write_text(BLOCK_REPR)
     result = runner.invoke(app, ["net", str(path), "--in", "3,8,8"])
-    assert result.exit_code == 1
-    message = " ".join(result.stderr.split())
+    assert result.exit_code == 0
+    message = " ".join(result.stdout.split())
     assert "blocks.0 (BasicBlock), blocks.1 (BasicBlock)" in message
-    assert "--format toml" in message and "`from`" in message
+    assert "torch.onnx.export" in message and "shapes not followed" in message
+    data = json.loads(runner.invoke(app, ["net", str(path), "--json"]).stdout)
+    assert data["shapes_known"] is False and data["output_shape"] is None
+    assert data["total_params"] == 2 * 8 * 8 * 9 + 3 * 8 * 9 + 8  # two bias-free convs, stem
     toml = runner.invoke(app, ["net", str(path), "--in", "3,8,8", "--format", "toml"])
     assert toml.exit_code == 0
     assert 'name = "blocks.1.conv1"' in toml.stdout and "not plain sequences" in toml.stdout
@@ -92,7 +96,7 @@ def test_printed_custom_blocks_are_refused(tmp_path: Path, runner: CliRunner) ->
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("Net(\n  (a): LayerNorm((8,), eps=1e-05)\n)\n", "module a (LayerNorm): not a layer"),
+        ("Net(\n  (a): LayerNorm((8,), eps=1e-05)\n)\n", "classes net does not run: a (LayerNorm)"),
         ("Net(\n  (a): Conv2d(3, 8, kernel_size=(3, 3)\n", "is cut"),
         ("Net(\n  (a): ReLU()\n", "ends before its last ')'"),
         ("Net(\n  what is this\n)\n", "line 2"),

@@ -332,14 +332,16 @@ def net(request: NetRequest) -> int:
 
     chosen = request.fmt
     from convcalc import serialize
+    from convcalc.loader import load_network
     from convcalc.memory import NetworkReport, memory
     from convcalc.netsizes import is_range
     from convcalc.network import run_plan
     from convcalc.specs import parse_size_list
 
-    network, plan = _load_plan(spec)
-    if chosen is not Format.TOML:
-        network.check_runnable()
+    network = load_network(spec)
+    if network.modules and not network.shapes_known and chosen is not Format.TOML:
+        return _module_report(network, chosen, check)
+    plan = _plan(network)
     if near is not None or (input_size is not None and is_range(input_size)):
         if chosen in (Format.TOML, Format.TORCH, Format.SVG):
             raise MalformedInputError(f"--format {chosen.value} writes one network, not a sweep")
@@ -385,18 +387,50 @@ def net(request: NetRequest) -> int:
 
 def _load_plan(spec: str) -> tuple[Any, Any]:
     """A network spec read (any reader) and planned once."""
+    from convcalc.loader import load_network
+
+    network = load_network(spec)
+    network.check_runnable()
+    return network, _plan(network)
+
+
+def _module_report(network: Any, chosen: Format, check: bool) -> int:
+    """A printed model whose shapes cannot be followed: its parameters, module by module."""
+    from convcalc import serialize
+    from convcalc.boundary import display
+    from convcalc.modulereport import module_report
+
+    if chosen not in (Format.TABLE, Format.JSON, Format.PLAIN):
+        network.check_runnable()  # the formats that need shapes say why there are none
+    report = module_report(network)
+    emit(
+        chosen,
+        report,
+        json=serialize.module_report_dict,
+        plain=lambda r: str(r.total_params),
+        table=_printer("print_module_report"),
+    )
+    if check:
+        print(
+            f"--check: {display(network.source)}: the shapes are not known, so no expectation "
+            "can be checked",
+            file=sys.stderr,
+        )
+        return 1
+    return 0
+
+
+def _plan(network: Any) -> Any:
+    """A spec planned once, its surprises reported against its file."""
     from contextlib import nullcontext
 
     from convcalc.boundary import file_content, guarded
-    from convcalc.loader import load_network
     from convcalc.netplan import plan_network
 
-    network = load_network(spec)
     # the inline form is the command line's own words (usage lines apply); anything else, a file's
     content = nullcontext() if network.source == "<inline>" else file_content(network.source)
-    with content, guarded(network.source or spec):  # a value the planner did not expect
-        plan = plan_network(network)
-    return network, plan
+    with content, guarded(network.source):  # a value the planner did not expect
+        return plan_network(network)
 
 
 def diff(request: DiffRequest) -> int:

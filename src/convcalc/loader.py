@@ -25,7 +25,7 @@ def load_network(text: str) -> NetworkSpec:
     """A spec from a file or text (see ``_load``), its numbers and size within the limits
     whichever reader read it."""
     network = _load(text)
-    if not network.layers:  # a gate must not pass on a network of nothing
+    if not network.layers and not network.modules:  # a gate must not pass on nothing
         raise InputError(
             f"spec: {display(network.source)} has no layers; add [[layer]] tables (e.g. "
             'layer = "conv2d", out_channels = 16, kernel_size = 3)'

@@ -24,6 +24,16 @@ Shape = tuple[int, ...]
 
 
 @dataclass(frozen=True)
+class ModuleParams:
+    """A printed module's own parameters (its children apart), from its printed arguments;
+    None when its class does not show them."""
+
+    path: str
+    cls: str
+    params: int | None
+
+
+@dataclass(frozen=True)
 class NetworkSpec:
     """A parsed network: input shape (C, *spatial) without the batch, and its layers as
     written (PyTorch keyword tables); plan_network types them."""
@@ -36,10 +46,25 @@ class NetworkSpec:
     input_hint: str = ""  # what a reader knows of the input when its sizes are not fixed
     comments: tuple[tuple[int, str], ...] = ()  # (layer index, a note --format toml puts there)
     unclear: tuple[str, ...] = ()  # containers whose forward a printed model does not show
+    # a printed model: every module's own parameters, and the modules net cannot run
+    modules: tuple[ModuleParams, ...] = ()
+    opaque: tuple[str, ...] = ()
+
+    @property
+    def shapes_known(self) -> bool:
+        """Whether the layers are the data flow: no container hides its forward, no module is
+        of a class net cannot run."""
+        return not self.unclear and not self.opaque
 
     def check_runnable(self) -> None:
         """A printed PyTorch model whose containers are not plain sequences cannot be run as
         a chain: say which, and how to go on, rather than compute a wrong one."""
+        if self.opaque:
+            shown = ", ".join(self.opaque[:6]) + (", ..." if len(self.opaque) > 6 else "")
+            raise ConvcalcError(
+                f"{self.source}: {len(self.opaque)} module(s) of classes net does not run: "
+                f"{shown}; export the model to ONNX (torch.onnx.export) and read that"
+            )
         if not self.unclear:
             return
         shown = ", ".join(self.unclear[:6]) + (", ..." if len(self.unclear) > 6 else "")

@@ -54,7 +54,9 @@ Shape = tuple[int, ...]
 def run_network(
     spec: NetworkSpec, input_shape: Shape | None = None, batch: int | None = None
 ) -> NetworkResult:
-    """Plan and run a parsed spec (see plan_network, run_plan)."""
+    """Plan and run a parsed spec (see plan_network, run_plan); a printed model whose data flow
+    its text does not show is refused (see NetworkSpec.check_runnable)."""
+    spec.check_runnable()
     return run_plan(plan_network(spec), input_shape, batch)
 
 

@@ -18,8 +18,10 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from convcalc.boundary import MAX_LAYERS, check_layer_count, check_nesting, display, guarded
-from convcalc.errors import ConvcalcError, InputError, MalformedInputError
+from convcalc.errors import InputError, MalformedInputError
 from convcalc.families import FAMILIES, by_torch_class
+from convcalc.netspec import ModuleParams
+from convcalc.torchparams import HIDDEN, hidden_params, own_params
 
 _MAX_ARGUMENTS = 4096  # characters of one module's printed arguments
 
@@ -71,6 +73,7 @@ class _Module:
         self.name = name
         self.cls = cls
         self.args = args  # None for a container
+        self.settings: str | None = None  # a container's own arguments, printed on a line
         self.children: list[_Module] = []
 
 
@@ -86,43 +89,81 @@ def read_torch_repr(text: str, source: str) -> NetworkSpec:
     comments: list[tuple[int, str]] = []
     notes: list[str] = [f"read from the printed PyTorch model {root.cls}"]
     state = {"spatial": False}
-    parsed: dict[tuple[str, str | None], dict[str, Any]] = {}  # a leaf's layer by its text
+    parsed: dict[tuple[str, str], list[dict[str, Any]] | None] = {}  # a leaf's layers by text
+
+    rows: list[ModuleParams] = []
+    opaque: list[str] = []
+    counted: dict[tuple[str, str], int | None] = {}  # a module's own parameters by its text
+
+    def own(cls: str, text: str, where: str) -> int | None:
+        key = (cls, text)
+        if key not in counted:
+            try:
+                counted[key] = own_params(cls, _arguments(text, where))
+            except (KeyError, TypeError, ValueError):
+                counted[key] = None  # arguments this class does not print as expected
+        return counted[key]
+
+    def emit(module: _Module, text: str, path: str) -> None:
+        """The layer(s) of a module with arguments (a leaf, or BatchNormAct2d's own op)."""
+        key = (module.cls, text)
+        known = parsed.get(key)
+        if key not in parsed:
+            with guarded(source, lambda: f"module {path or module.cls}"):
+                made = _leaf(_Module(module.name, module.cls, text), path)
+            known = parsed[key] = copy.deepcopy(made)
+        if known is None:
+            opaque.append(f"{path or module.cls} ({module.cls})")
+            comments.append(
+                (len(layers), f"{path or module.cls} ({module.cls}): a module net does not run")
+            )
+            return
+        for each in copy.deepcopy(known):
+            if each["layer"] == "linear" and state["spatial"]:
+                flatten = f"{path}.flatten"
+                layers.append({"name": flatten, "layer": "flatten"})
+                notes.append(
+                    f"torch.flatten(x, 1) assumed before {path!r} (not in a printed model)"
+                )
+            kind = re.sub(r"\d+d$", "", each["layer"])
+            if kind in {k.value for k in FAMILIES}:  # a window op: the tensor is spatial
+                state["spatial"] = True
+            elif kind in ("linear", "flatten"):
+                state["spatial"] = False
+            name = path or module.cls.lower()
+            layers.append({"name": name if len(known) == 1 else f"{name}.{each['layer']}", **each})
 
     def walk(module: _Module, path: str, top: bool) -> None:
+        cls = module.cls.rsplit(".", 1)[-1]
+        where = f"module {path or cls} ({cls})"
         if module.args is None:
-            if not top and module.cls not in PLAIN:
-                unclear.append(f"{path} ({module.cls})")
-                comments.append(
-                    (
-                        len(layers),
-                        f"{path} ({module.cls}) starts here; its forward is not printed: a "
-                        'residual block adds its input (a layer = "add" with from = [its last '
-                        "layer, its input or downsample])",
+            if module.settings is not None:  # its own op first, then its children in order
+                rows.append(ModuleParams(path or cls, cls, own(cls, module.settings, where)))
+                emit(module, module.settings, path)
+            else:
+                if not top:
+                    hidden: int | None = 0
+                    if cls in HIDDEN:
+                        hidden = hidden_params(cls, lambda sub: _find(module, sub, where))
+                    rows.append(ModuleParams(path, cls, hidden))
+                if not top and module.cls not in PLAIN:
+                    unclear.append(f"{path} ({module.cls})")
+                    comments.append(
+                        (
+                            len(layers),
+                            f"{path} ({module.cls}) starts here; its forward is not printed: a "
+                            'residual block adds its input (a layer = "add" with from = [its '
+                            "last layer, its input or downsample])",
+                        )
                     )
-                )
             for child in module.children:
                 walk(child, f"{path}.{child.name}" if path else child.name, False)
             return
-        known = parsed.get((module.cls, module.args))
-        if known is not None:  # the same module printed again (ReLU(), a repeated block)
-            layer = copy.deepcopy(known)
-        else:
-            with guarded(source, lambda: f"module {path or module.cls}"):
-                layer = _leaf(module, path)
-            parsed[(module.cls, module.args)] = copy.deepcopy(layer)
-        if layer["layer"] == "linear" and state["spatial"]:
-            flatten = f"{path}.flatten"
-            layers.append({"name": flatten, "layer": "flatten"})
-            notes.append(f"torch.flatten(x, 1) assumed before {path!r} (not in a printed model)")
-        kind = re.sub(r"\d+d$", "", layer["layer"])
-        if kind in {k.value for k in FAMILIES}:  # a window op: the tensor is spatial
-            state["spatial"] = True
-        elif kind in ("linear", "flatten"):
-            state["spatial"] = False
-        layers.append({"name": path or module.cls.lower(), **layer})
+        rows.append(ModuleParams(path or cls, cls, own(cls, module.args, where)))
+        emit(module, module.args, path)
 
     walk(root, "", True)
-    if not layers:
+    if not layers and not rows:
         raise MalformedInputError(f"spec: {source}: no layers in the printed model")
     if unclear:
         notes.append(
@@ -139,6 +180,8 @@ def read_torch_repr(text: str, source: str) -> NetworkSpec:
         input_hint="a printed model does not say its input size",
         comments=tuple(comments),
         unclear=tuple(unclear),
+        modules=tuple(rows),
+        opaque=tuple(opaque),
     )
 
 
@@ -160,6 +203,12 @@ def _parse(text: str, source: str) -> _Module:
                 root = done
             continue
         match = _LINE.match(line)
+        top = stack[-1] if stack else None
+        if not match and top is not None and not top.children and top.settings is None:
+            # BatchNormAct2d prints its own arguments on a line of their own, then its children
+            if _readable(line.strip()):
+                top.settings = line.strip()
+                continue
         if not match:
             raise MalformedInputError(
                 f"spec: {source}: line {number}: {line.strip()!r} is not a module line of a "
@@ -244,6 +293,14 @@ class _Copy(_Module):
     def children(self, value: list[_Module]) -> None:
         pass
 
+    @property
+    def settings(self) -> str | None:
+        return self.original.settings
+
+    @settings.setter
+    def settings(self, value: str | None) -> None:
+        pass
+
 
 def _arguments(text: str, where: str) -> tuple[list[Any], dict[str, Any]]:
     """A repr's arguments as Python values; bare words (``padding=same``, ``mode=nearest``) as
@@ -270,12 +327,55 @@ def _arguments(text: str, where: str) -> tuple[list[Any], dict[str, Any]]:
     return [value(a) for a in call.args], {k.arg: value(k.value) for k in call.keywords if k.arg}
 
 
+def _readable(text: str) -> bool:
+    """Whether a line is a module's arguments (``32, eps=1e-05, affine=True``)."""
+    if not re.match(r"[-\d(\[]|\w+=", text):
+        return False
+    try:
+        _arguments(text, "arguments")
+    except InputError:
+        return False
+    return True
+
+
+def _find(module: _Module, path: str, where: str) -> tuple[list[Any], dict[str, Any]] | None:
+    """The printed arguments of the module at ``path`` (``block.0``) under a container."""
+    for part in path.split("."):
+        found = next((c for c in module.children if c.name == part), None)
+        if found is None:
+            return None
+        module = found
+    text = module.args if module.args is not None else module.settings
+    if text is None:
+        return None
+    try:
+        return _arguments(text, where)
+    except InputError:
+        return None
+
+
 def _listed(value: Any) -> Any:
     return list(value) if isinstance(value, tuple) else value
 
 
-def _leaf(module: _Module, path: str) -> dict[str, Any]:
+def _leaf(module: _Module, path: str) -> list[dict[str, Any]] | None:
+    """The layers of a module with arguments, or None for a class net does not run."""
     cls = module.cls.rsplit(".", 1)[-1]
+    if cls == "SelectAdaptivePool2d":  # timm: a global pool, flattened when asked
+        _, keywords = _arguments(module.args or "", f"module {path or cls} ({cls})")
+        kind = {"avg": "adaptiveavgpool2d", "max": "adaptivemaxpool2d", "": None}.get(
+            str(keywords.get("pool_type", "avg"))
+        )
+        if kind is None and keywords.get("pool_type") not in ("", None):
+            return None
+        flatten = str(keywords.get("flatten", "")).startswith("Flatten(")
+        layers = [{"layer": kind, "output_size": 1}] if kind else []
+        return layers + ([{"layer": "flatten"}] if flatten else []) or [{"layer": "identity"}]
+    single = _single(module, path, cls)
+    return None if single is None else [single]
+
+
+def _single(module: _Module, path: str, cls: str) -> dict[str, Any] | None:
     where = f"module {path or cls} ({cls})"
     args, kwargs = _arguments(module.args or "", where)
     found = by_torch_class(cls)
@@ -287,12 +387,12 @@ def _leaf(module: _Module, path: str) -> dict[str, Any]:
             if key not in op.printed_ignored:
                 layer[key] = _listed(val)
         return layer
-    match = re.fullmatch(r"BatchNorm([123])d", cls)
+    match = re.fullmatch(r"BatchNorm([123])d|BatchNormAct(2)d", cls)
     if match:
         values = dict(zip(["num_features"], args)) | kwargs
-        layer = {"layer": f"batchnorm{match.group(1)}d"}
+        layer = {"layer": f"batchnorm{match.group(1) or match.group(2)}d"}
         for key, val in values.items():
-            if key not in ("eps", "momentum"):
+            if key in ("num_features", "affine", "track_running_stats", "bias"):
                 layer[key] = _listed(val)
         return layer
     if cls == "Linear":
@@ -338,7 +438,4 @@ def _leaf(module: _Module, path: str) -> dict[str, Any]:
         return {"layer": "prelu", "num_parameters": values.get("num_parameters", 1)}
     if cls in _POINTWISE:
         return {"layer": cls.lower()}
-    raise ConvcalcError(
-        f"{where}: not a layer convcalc knows (it reads Conv, ConvTranspose, pools, adaptive "
-        "pools, BatchNorm, Linear, Flatten, Upsample, padding, activations and dropout)"
-    )
+    return None

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from convcalc.conventions import Comparison, Resolved
     from convcalc.diff import NetworkDiff
     from convcalc.memory import NetworkReport
+    from convcalc.modulereport import ModuleReport
     from convcalc.netsizes import SizeSweep
     from convcalc.solve import Inversion, Solution, SweepRow, SweepRun
     from convcalc.steps import Step, Trace
@@ -1148,3 +1149,23 @@ def print_diff(console: Console, diff: NetworkDiff) -> None:
     console.print(totals)
     for line in sizes_lines(diff):
         console.print(display(line))
+
+
+def print_module_report(console: Console, report: ModuleReport) -> None:
+    """A printed model whose shapes cannot be followed: parameters per top-level module."""
+    headline(
+        console,
+        f"{display(report.source or 'model')}: {report.total_params:,} parameters"
+        + ("" if report.exact else " (not all: see below)")
+        + "; shapes not followed",
+    )
+    table = Table()
+    for name, justify in (("module", "left"), ("type", "left"), ("params", "right")):
+        table.add_column(name, justify=justify, overflow="fold")  # type: ignore[arg-type]
+    for group in report.groups:
+        table.add_row(display(group.name), display(group.cls), f"{group.params:,}")
+    table.add_section()
+    table.add_row("total", "", f"{report.total_params:,}", style="bold")
+    console.print(table)
+    for note in report.notes:
+        console.print(display(note), style="dim")

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from convcalc.backward import Backward
     from convcalc.conventions import Comparison
     from convcalc.memory import NetworkReport
+    from convcalc.modulereport import ModuleReport
     from convcalc.neteval import Failure
     from convcalc.netlayers import LayerResult
     from convcalc.netsizes import FailedRun, Near, SizeRecord, SizeSweep
@@ -886,3 +887,33 @@ def view_dict(view: View) -> dict[str, Any]:
             }
         case _:
             assert_never(view)
+
+
+def module_report_dict(report: ModuleReport) -> dict[str, Any]:
+    """``net --json`` of a printed model whose shapes cannot be followed: the network keys,
+    shapes null, ``shapes_known`` false, every module with its own parameters."""
+    return {
+        "source": report.source,
+        "shapes_known": False,
+        "input_shape": None,
+        "output_shape": None,
+        "total_params": report.total_params,
+        "trainable_params": report.total_params,
+        "non_trainable_params": 0,
+        "total_macs": None,
+        "params_exact": report.exact,
+        "layers": [
+            {
+                "index": n,
+                "name": row.path,
+                "type": row.cls,
+                "output_shape": None,
+                "params": row.params,
+            }
+            for n, row in enumerate(report.rows, start=1)
+        ],
+        "groups": [{"name": g.name, "type": g.cls, "params": g.params} for g in report.groups],
+        "params_unknown": list(report.unknown),
+        "not_followed": {"containers": list(report.unclear), "modules": list(report.opaque)},
+        "notes": list(report.notes),
+    }
