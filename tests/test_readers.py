@@ -354,10 +354,26 @@ def test_onnx_shape_of_a_fixed_size(tmp_path: Path) -> None:
     spec = load_network(str(path))
     assert run_network(spec).output_shape == (2, 5)
     assert any("Shape of 'c' read as [2, 4, 6, 6]" in note for note in spec.notes)
-    bad = graph
-    bad.node.append(helper.make_node("LpNormalization", ["y"], ["z"], name="norm"))
-    onnx.save(helper.make_model(bad, opset_imports=[helper.make_opsetid("", 13)]), str(path))
-    with pytest.raises(ConvcalcError, match=r'node "norm" \(LpNormalization\): not supported'):
+    passed = graph  # an op without a rule here and without parameters: ONNX's inferred shape
+    passed.node.append(helper.make_node("LpNormalization", ["y"], ["z"], name="norm"))
+    onnx.save(helper.make_model(passed, opset_imports=[helper.make_opsetid("", 13)]), str(path))
+    spec = load_network(str(path))
+    assert run_network(spec).output_shape == (2, 5)
+    assert any("passed through" in note and "LpNormalization" in note for note in spec.notes)
+    from convcalc.netspec import NetworkSpec
+
+    inferred = {"layer": "inferred", "op": "Foo", "input_shapes": [[1, 3, 4, 4]]}
+    table = {"name": "a", **inferred, "output_shape": [1, 3, 4, 4]}
+    assert run_network(NetworkSpec((3, 4, 4), [table])).output_shape == (1, 3, 4, 4)
+    with pytest.raises(ConvcalcError, match=r"inferred this Foo's output \(1, 3, 4, 4\)"):
+        run_network(NetworkSpec((3, 5, 5), [table]))
+    bad = passed  # an op whose output no shape inference knows: refused, named
+    bad.node.append(helper.make_node("Mystery", ["z"], ["q"], name="odd", domain="custom"))
+    model = helper.make_model(
+        bad, opset_imports=[helper.make_opsetid("", 13), helper.make_opsetid("custom", 1)]
+    )
+    onnx.save(model, str(path))
+    with pytest.raises(ConvcalcError, match=r'node "odd" \(Mystery\): not supported, and ONNX'):
         load_network(str(path))
 
 

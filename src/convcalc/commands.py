@@ -334,8 +334,8 @@ def net(request: NetRequest) -> int:
     from convcalc import serialize
     from convcalc.loader import load_network
     from convcalc.memory import NetworkReport, memory
+    from convcalc.netrun import run_plan
     from convcalc.netsizes import is_range
-    from convcalc.network import run_plan
     from convcalc.specs import parse_size_list
 
     network = load_network(spec)
@@ -448,8 +448,8 @@ def diff(request: DiffRequest) -> int:
     from convcalc import diffview
     from convcalc.diff import diff_networks, parse_budget
     from convcalc.memory import NetworkReport, memory
+    from convcalc.netrun import run_plan
     from convcalc.netsizes import is_range, parse_ranges, sweep_sizes
-    from convcalc.network import run_plan
     from convcalc.specs import parse_size_list
 
     budgets = [parse_budget(rule) for rule in fail_on or []]

@@ -28,7 +28,7 @@ from convcalc.tensorops import (
 )
 
 if TYPE_CHECKING:
-    from convcalc.netlayers import LayerResult, NetworkResult, Plan, PlannedLayer
+    from convcalc.netlayers import LayerResult, NetworkResult, NormLayer, Plan, PlannedLayer
     from convcalc.netspec import NetworkSpec
 
 
@@ -188,7 +188,9 @@ def to_torch(plan: Plan, result: NetworkResult) -> str:
         if module is not None:
             modules.append((ident, module))
         if isinstance(planned.layer, MergeLayer) and planned.layer.constant is not None:
-            buffers.append((f"{ident}_constant", f"torch.ones({tuple(planned.layer.constant)})"))
+            ones = f"torch.ones({tuple(planned.layer.constant)})"
+            value = f"nn.Parameter({ones})" if planned.layer.learned else ones
+            buffers.append((f"{ident}_constant", value))
         if before or after or module is None:
             sequential = False
         statements.extend(before)
@@ -225,7 +227,10 @@ def to_torch(plan: Plan, result: NetworkResult) -> str:
     for ident, constructor in modules:
         body.append(f"        self.{ident} = nn.{constructor}")
     for ident, value in buffers:
-        body.append(f'        self.register_buffer("{ident}", {value})')
+        if value.startswith("nn.Parameter("):  # a learned constant: a parameter, counted
+            body.append(f"        self.{ident} = {value}")
+        else:
+            body.append(f'        self.register_buffer("{ident}", {value})')
     body += ["", "    def forward(self, x: torch.Tensor) -> torch.Tensor:"]
     body += [f"        {line}" for line in statements]
     body.append(f"        return {var[plan.layers[-1].number] if plan.layers else 'x'}")
@@ -258,9 +263,11 @@ def _layer_code(
         BatchNormLayer,
         ConvLayer,
         FlattenLayer,
+        InferredLayer,
         LinearLayer,
         MergeLayer,
         MergeOp,
+        NormLayer,
         PointwiseLayer,
         UpsampleLayer,
     )
@@ -288,6 +295,15 @@ def _layer_code(
                 + ("" if kind.bias else ", bias=False")
             )
             return f"BatchNorm{kind.ndim}d({c}{extra})", [], [], call
+        case NormLayer():
+            return _norm_code(kind, layer), [], [], call
+        case InferredLayer(op=op):
+            from convcalc.errors import ConvcalcError
+
+            raise ConvcalcError(
+                f"--format torch: layer {display(planned.name)} is ONNX's {display(op)}, whose "
+                "shape ONNX inferred; convcalc has no PyTorch code for it"
+            )
         case UpsampleLayer():
             size = tuple(layer.output_shape[2:])
             return f"Upsample(size={size})", [], [], call
@@ -322,8 +338,9 @@ def _layer_code(
             return None, [], [], f"{x}.reshape({', '.join(map(str, layer.output_shape))})"
         case UnsqueezeLayer():
             return None, [], [], f"{x}.reshape({', '.join(map(str, layer.output_shape))})"
-        case MeanLayer(dims=dims, keepdim=keepdim):
-            return None, [], [], f"{x}.mean(dim={tuple(dims)}, keepdim={keepdim})"
+        case MeanLayer(dims=dims, keepdim=keepdim, reduce=reduce):
+            method = {"mean": "mean", "sum": "sum", "max": "amax", "min": "amin"}[reduce]
+            return None, [], [], f"{x}.{method}(dim={tuple(dims)}, keepdim={keepdim})"
         case SliceLayer(dims=dims, starts=starts, stops=stops, steps=steps):
             rank = len(layer.input_shape)
             index = [":"] * rank
@@ -337,6 +354,31 @@ def _layer_code(
             return f"{kind.torch_name}({r})", [], [], f"self.{ident}({x})"
         case _:
             assert_never(kind)
+
+
+def _norm_code(kind: NormLayer, layer: LayerResult) -> str:
+    from convcalc.errors import ConvcalcError
+    from convcalc.netlayers import NormKind
+
+    c = layer.input_shape[1] if len(layer.input_shape) > 1 else layer.input_shape[0]
+    match kind.kind:
+        case NormKind.LAYER:
+            extra = ("" if kind.affine else ", elementwise_affine=False") + (
+                "" if kind.bias else ", bias=False"
+            )
+            return f"LayerNorm({list(kind.shape)}{extra})"
+        case NormKind.LAYER2D:  # over the channels: GroupNorm(1) normalizes C, H, W together
+            raise ConvcalcError(
+                "--format torch: layernorm2d has no torch.nn module (timm's LayerNorm2d: "
+                "permute, nn.LayerNorm, permute back)"
+            )
+        case NormKind.GROUP:
+            extra = "" if kind.affine else ", affine=False"
+            return f"GroupNorm({kind.shape[0]}, {kind.shape[1]}{extra})"
+        case NormKind.INSTANCE:
+            return f"InstanceNorm{kind.ndim}d({c}{', affine=True' if kind.affine else ''})"
+        case _:
+            assert_never(kind.kind)
 
 
 def _conv_code(layer: LayerResult, ident: str, x: str) -> tuple[str, list[str], list[str], str]:

@@ -16,11 +16,14 @@ from convcalc.netlayers import (
     BatchNormLayer,
     ConvLayer,
     FlattenLayer,
+    InferredLayer,
     LayerResult,
     LinearLayer,
     MacCount,
     MergeLayer,
     MergeOp,
+    NormKind,
+    NormLayer,
     PlannedLayer,
     PointwiseLayer,
     ReceptiveField,
@@ -113,6 +116,17 @@ def apply_layer(
             return Applied(name, name, current, params, 0, rf, non_trainable=kept)
         case BatchNormLayer():
             return _batchnorm(layer, current, rf)
+        case NormLayer():
+            return _norm(layer, current, rf)
+        case InferredLayer(op=op, inputs=wanted, output=output):
+            if wanted and tuple(inputs) != wanted:
+                raise ConvcalcError(
+                    f"input: ONNX inferred this {op}'s output {shape_text(output)} for the "
+                    f"input {', '.join(map(shape_text, wanted))}, not "
+                    f"{', '.join(map(shape_text, inputs))}; convcalc has no rule for {op}: "
+                    "export the model at this input size"
+                )
+            return Applied(op.lower(), f"{op} (shape inferred)", output, 0, 0, None)
         case UpsampleLayer():
             return _upsample(layer, current, rf, detail)
         case FlattenLayer():
@@ -130,7 +144,9 @@ def apply_layer(
             output = merge_shape(layer, (current, constant), labels)
             same = output == current
             summary = f"{layer.op.value} constant {'x'.join(map(str, constant)) or 'scalar'}"
-            return Applied(layer.op.value, summary, output, rf=rf if same else None)
+            params = math.prod(constant) if layer.learned else 0
+            summary += " (learned)" if layer.learned else ""
+            return Applied(layer.op.value, summary, output, params, 0, rf=rf if same else None)
         case (
             ReshapeLayer()
             | PermuteLayer()
@@ -168,6 +184,8 @@ _TENSOR_OP_NAMES: dict[type, str] = {
 def _tensor_op_name(layer: TensorOp) -> str:
     if isinstance(layer, PixelShuffleLayer):
         return layer.name
+    if isinstance(layer, MeanLayer):
+        return layer.reduce
     return _TENSOR_OP_NAMES[type(layer)]
 
 
@@ -183,8 +201,8 @@ def _tensor_op_summary(layer: TensorOp) -> str:
             return "squeeze" + ("" if dims is None else f" {list(dims)}")
         case UnsqueezeLayer(dims=dims):
             return f"unsqueeze {list(dims)}"
-        case MeanLayer(dims=dims, keepdim=keepdim):
-            return f"mean {list(dims)}" + (" keepdim" if keepdim else "")
+        case MeanLayer(dims=dims, keepdim=keepdim, reduce=reduce):
+            return f"{reduce} {list(dims)}" + (" keepdim" if keepdim else "")
         case SliceLayer(dims=dims, starts=starts, stops=stops, steps=steps):
             parts = (
                 f"{d}:[{a}:{'' if b >= 2**62 else b}{'' if c == 1 else f':{c}'}]"
@@ -456,6 +474,56 @@ def _batchnorm(layer: BatchNormLayer, current: Shape, rf: ReceptiveField | None)
     name = f"batchnorm{layer.ndim}d"
     stats = 2 * channels if layer.running_stats else 0
     return Applied(name, f"{name} {channels}", current, params, 0, rf, non_trainable=stats)
+
+
+def _norm(layer: NormLayer, current: Shape, rf: ReceptiveField | None) -> Applied:
+    """The shape passes through, checked as torch checks it."""
+    name = layer.kind.value + (f"{layer.ndim}d" if layer.ndim else "")
+    channels = current[1] if len(current) > 1 else current[0]
+    size = math.prod(layer.shape)
+    match layer.kind:
+        case NormKind.LAYER:
+            tail = current[len(current) - len(layer.shape) :]
+            if len(current) < len(layer.shape) or tail != layer.shape:
+                raise ConvcalcError(
+                    f"normalized_shape: {list(layer.shape)} is not the input's trailing "
+                    f'dimensions {shape_text(current)}; torch: "Given normalized_shape='
+                    f"{list(layer.shape)}, expected input with shape [*, "
+                    f'{", ".join(map(str, layer.shape))}]"'
+                )
+            params = size * (2 if layer.bias else 1) if layer.affine else 0
+        case NormKind.LAYER2D:
+            if len(current) < 3 or (channels,) != layer.shape:
+                raise ConvcalcError(
+                    f"num_channels: {size} given, but the input {shape_text(current)} has "
+                    f"{channels} channels"
+                )
+            params = size * (2 if layer.bias else 1) if layer.affine else 0
+        case NormKind.GROUP:
+            groups, wanted = layer.shape
+            if len(current) < 2 or channels != wanted:
+                raise ConvcalcError(
+                    f"num_channels: {wanted} given, but the input {shape_text(current)} has "
+                    f'{channels} channels; torch: "Expected number of channels in input to be '
+                    'divisible by num_groups"'
+                    if channels % groups
+                    else f"num_channels: {wanted} given, but the input has {channels} channels"
+                )
+            params = 2 * channels if layer.affine else 0
+        case NormKind.INSTANCE:
+            assert layer.ndim is not None, "an instancenorm is 1d, 2d or 3d"
+            if len(current) not in (layer.ndim + 1, layer.ndim + 2):
+                raise ConvcalcError(
+                    f"input: {name} does not take a {len(current)}-d input {shape_text(current)}"
+                )
+            if layer.affine and layer.shape != (channels,):
+                raise ConvcalcError(
+                    f"num_features: {size} given, but the input has {channels} channels"
+                )
+            params = 2 * channels if layer.affine else 0
+        case _:
+            assert_never(layer.kind)
+    return Applied(name, f"{name} {size if layer.shape else ''}".strip(), current, params, 0, rf)
 
 
 def upsample_size(size: int, scale: int | float) -> int:

@@ -76,6 +76,37 @@ class BatchNormLayer:
 
 
 @dataclass(frozen=True)
+class InferredLayer:
+    """An ONNX op convcalc has no rule for, without parameters, whose output shape ONNX's shape
+    inference fixed for the file's input: valid for those input shapes only."""
+
+    op: str
+    inputs: tuple[Shape, ...]  # the input shapes the file was inferred for
+    output: Shape
+
+
+class NormKind(enum.Enum):
+    """Normalisations besides BatchNorm, torch's names."""
+
+    LAYER = "layernorm"  # over the trailing dimensions normalized_shape
+    LAYER2D = "layernorm2d"  # over the channels of (N, C, H, W) (timm's and torchvision's)
+    GROUP = "groupnorm"  # channels in num_groups groups
+    INSTANCE = "instancenorm"  # each channel of each sample
+
+
+@dataclass(frozen=True)
+class NormLayer:
+    """LayerNorm, LayerNorm2d, GroupNorm, InstanceNorm1d/2d/3d: the shape passes through;
+    parameters a weight and a bias (LayerNorm's bias optional) of the normalized size."""
+
+    kind: NormKind
+    shape: tuple[int, ...]  # normalized_shape; (num_groups, num_channels); (num_features,)
+    affine: bool
+    bias: bool = True
+    ndim: int | None = None  # instancenorm1d/2d/3d
+
+
+@dataclass(frozen=True)
 class UpsampleLayer:
     """Nearest-style resizing: by a size or a scale factor per dimension (one given)."""
 
@@ -101,6 +132,7 @@ class MergeLayer:
     op: MergeOp
     dim: int  # cat only
     constant: Shape | None = None  # an elementwise op with a constant of this shape (one input)
+    learned: bool = False  # the constant is a parameter (a layer scale): its elements count
 
 
 Layer = (
@@ -108,6 +140,8 @@ Layer = (
     | AdaptiveLayer
     | PointwiseLayer
     | BatchNormLayer
+    | NormLayer
+    | InferredLayer
     | UpsampleLayer
     | FlattenLayer
     | LinearLayer

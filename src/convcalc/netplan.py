@@ -17,10 +17,13 @@ from convcalc.netlayers import (
     ConvLayer,
     Expect,
     FlattenLayer,
+    InferredLayer,
     Layer,
     LinearLayer,
     MergeLayer,
     MergeOp,
+    NormKind,
+    NormLayer,
     Plan,
     PlannedLayer,
     PointwiseLayer,
@@ -78,6 +81,21 @@ _SHAPE_PRESERVING = {
     "dropout2d",
     "dropout3d",
     "alphadropout",
+    # elementwise functions of one tensor (ONNX's decompositions: GELU's Erf, a norm's Sqrt)
+    "erf",
+    "sqrt",
+    "exp",
+    "log",
+    "abs",
+    "neg",
+    "reciprocal",
+    "floor",
+    "ceil",
+    "round",
+    "sign",
+    "softplus",
+    "softsign",
+    "pow",
 }
 _BATCHNORM = re.compile(r"^batchnorm([123])d$")
 _ADAPTIVE = re.compile(r"^adaptive(avg|max)pool([123])d$")
@@ -251,11 +269,17 @@ def _check_arity(layer: Layer, kind: str, sources: tuple[int, ...]) -> None:
                     f'{op.value} merges two or more tensors: from = ["a", "b"] (or one and '
                     "constant = [shape])"
                 )
+        case InferredLayer(inputs=inputs):
+            if len(sources) != max(len(inputs), 1):
+                raise MalformedInputError(
+                    f"from: {kind} was inferred for {len(inputs)} input(s), got {len(sources)}"
+                )
         case (
             ConvLayer()
             | AdaptiveLayer()
             | PointwiseLayer()
             | BatchNormLayer()
+            | NormLayer()
             | UpsampleLayer()
             | FlattenLayer()
             | LinearLayer()
@@ -287,12 +311,16 @@ def plan_layer(kind: str, raw: dict[str, Any]) -> Layer:
     folded = _fold(kind)
     if folded in _MERGES:
         op = _MERGES[folded]
-        _check_keys(raw, frozenset({"dim"}) if op is MergeOp.CAT else frozenset({"constant"}), kind)
+        keys = frozenset({"dim"}) if op is MergeOp.CAT else frozenset({"constant", "learned"})
+        _check_keys(raw, keys, kind)
         constant = None
         if "constant" in raw:
             value = raw["constant"]
             constant = () if value == [] else _int_tuple(value, "constant")
-        return MergeLayer(op, _int(raw, "dim", 1, minimum=None), constant)
+        learned = _flag(raw, "learned", False)
+        if learned and constant is None:
+            raise MalformedInputError("learned: only a merge with a constant learns it")
+        return MergeLayer(op, _int(raw, "dim", 1, minimum=None), constant, learned)
     tensor_op = _plan_tensor_op(folded, kind, raw)
     if tensor_op is not None:
         return tensor_op
@@ -316,6 +344,19 @@ def plan_layer(kind: str, raw: dict[str, Any]) -> Layer:
             _int(raw, "out_features", None),
             _flag(raw, "bias", True),
         )
+    if folded == "inferred":
+        _check_keys(raw, frozenset({"op", "input_shapes", "output_shape"}), kind)
+        inputs = raw.get("input_shapes", [])
+        if not isinstance(inputs, list):
+            raise MalformedInputError(f"input_shapes: expected a list of shapes, got {inputs!r}")
+        return InferredLayer(
+            str(_required(raw, "op", kind)),
+            tuple(_ints(shape, "input_shapes") for shape in inputs),
+            _ints(_required(raw, "output_shape", kind), "output_shape"),
+        )
+    norm = _plan_norm(folded, kind, raw)
+    if norm is not None:
+        return norm
     match = _BATCHNORM.match(folded)
     if match:
         _check_keys(raw, _KEYS["batchnorm"], kind)
@@ -406,10 +447,11 @@ def _plan_tensor_op(folded: str, kind: str, raw: dict[str, Any]) -> TensorOp | N
             _check_keys(raw, frozenset({key}), kind)
             _required(raw, key, kind)
             return PixelShuffleLayer(_int(raw, key, None), up)
-        case "mean" | "reducemean":
+        case "mean" | "reducemean" | "reducesum" | "reducemax" | "reducemin":
             _check_keys(raw, frozenset({"dims", "keepdim"}), kind)
+            reduce = "mean" if folded == "mean" else folded.removeprefix("reduce")
             return MeanLayer(
-                _ints(_required(raw, "dims", kind), "dims"), _flag(raw, "keepdim", False)
+                _ints(_required(raw, "dims", kind), "dims"), _flag(raw, "keepdim", False), reduce
             )
         case _:
             return None
@@ -532,6 +574,45 @@ def _plan_adaptive(kind: OpKind, ndim: int, raw: dict[str, Any]) -> AdaptiveLaye
     return AdaptiveLayer(kind, ndim, tuple(wanted))
 
 
+def _plan_norm(folded: str, kind: str, raw: dict[str, Any]) -> NormLayer | None:
+    """layernorm (normalized_shape, elementwise_affine, bias), layernorm2d (num_channels),
+    groupnorm (num_groups, num_channels, affine), instancenorm1d/2d/3d (num_features, affine)."""
+    common = frozenset({"eps", "momentum", "track_running_stats"})
+    match folded:
+        case "layernorm":
+            _check_keys(raw, common | {"normalized_shape", "elementwise_affine", "bias"}, kind)
+            shape = _int_tuple(_required(raw, "normalized_shape", kind), "normalized_shape")
+            affine = _flag(raw, "elementwise_affine", True)
+            return NormLayer(NormKind.LAYER, shape, affine, _flag(raw, "bias", True))
+        case "layernorm2d":
+            keys = {"num_channels", "normalized_shape", "elementwise_affine", "bias"}
+            _check_keys(raw, common | keys, kind)
+            given = raw.get("num_channels", raw.get("normalized_shape"))
+            if given is None:
+                raise MalformedInputError("num_channels: layernorm2d needs num_channels")
+            shape = _int_tuple(given, "num_channels")
+            affine = _flag(raw, "elementwise_affine", True)
+            return NormLayer(NormKind.LAYER2D, shape, affine, _flag(raw, "bias", True))
+        case "groupnorm":
+            _check_keys(raw, common | {"num_groups", "num_channels", "affine"}, kind)
+            groups = _int(_required(raw, "num_groups", kind) and raw, "num_groups", None)
+            channels = _int(_required(raw, "num_channels", kind) and raw, "num_channels", None)
+            if channels % groups:
+                raise ConvcalcError(
+                    f"num_groups: num_channels={channels} must be divisible by num_groups={groups}"
+                )
+            return NormLayer(NormKind.GROUP, (groups, channels), _flag(raw, "affine", True))
+        case "instancenorm1d" | "instancenorm2d" | "instancenorm3d":
+            _check_keys(raw, common | {"num_features", "affine"}, kind)
+            features = _int(raw, "num_features", None) if "num_features" in raw else None
+            shape = () if features is None else (features,)
+            affine = _flag(raw, "affine", False)
+            if affine and features is None:
+                raise MalformedInputError("num_features: an affine instancenorm needs it")
+            return NormLayer(NormKind.INSTANCE, shape, affine, ndim=int(folded[-2]))
+    return None
+
+
 def _plan_upsample(raw: dict[str, Any]) -> UpsampleLayer:
     if ("scale_factor" in raw) == ("size" in raw):
         raise MalformedInputError("give exactly one of scale_factor and size")
@@ -557,6 +638,7 @@ def known_layers() -> str:
     others = sorted(_SHAPE_PRESERVING - {"swish", "dropout1d", "dropout2d", "dropout3d"})
     return (
         f"{convs}, adaptiveavgpool1d/2d/3d, adaptivemaxpool1d/2d/3d, batchnorm1d/2d/3d, "
+        "layernorm, layernorm2d, groupnorm, instancenorm1d/2d/3d, "
         f"linear, flatten, upsample, pixelshuffle, pixelunshuffle, the tensor ops reshape, "
         "permute, pad, squeeze, unsqueeze, slice, chunk and mean, the merges add, sub, mul, "
         f"div and cat, and shape-preserving "

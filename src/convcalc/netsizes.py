@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from convcalc.errors import MalformedInputError
 from convcalc.neteval import Failure, Memo
 from convcalc.netlayers import Plan, Shape
-from convcalc.network import check_shapes
+from convcalc.netrun import check_shapes
 
 MAX_SIZES = 100_000  # input shapes one sweep may run
 NEAR_REACH = 4096  # how far --near looks on each side when no range bounds it

@@ -10,6 +10,8 @@ non-trainable), PRelu's slopes. Layer names are the node names.
 
 from __future__ import annotations
 
+import copy
+import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -52,6 +54,21 @@ _POINTWISE = {
     "LogSoftmax": "logsoftmax",
     "Dropout": "dropout",
     "Identity": "identity",
+    # elementwise, one computed input (GELU's Erf, a norm's Sqrt...): the shape passes through
+    "Erf": "erf",
+    "Sqrt": "sqrt",
+    "Exp": "exp",
+    "Log": "log",
+    "Abs": "abs",
+    "Neg": "neg",
+    "Reciprocal": "reciprocal",
+    "Floor": "floor",
+    "Ceil": "ceil",
+    "Round": "round",
+    "Sign": "sign",
+    "Softplus": "softplus",
+    "Softsign": "softsign",
+    "Pow": "pow",  # with a constant exponent
 }
 _MERGES = {"Add": "add", "Sub": "sub", "Mul": "mul", "Div": "div", "Sum": "add"}
 # ops evaluated at read time when every input is a constant (the pads and shapes exporters build)
@@ -67,6 +84,11 @@ _FOLDABLE = {
     "Squeeze",
     "Gather",
     "Identity",
+    "CumSum",
+    "Shape",
+    "Sin",
+    "Cos",
+    "Exp",
     "Add",
     "Sub",
     "Mul",
@@ -156,6 +178,40 @@ def _drop_weight_data(graph: Any) -> None:
                 tensor.ClearField(field)
 
 
+# ops that move a tensor's elements about, folded by shape when the values were never read
+_SHAPE_ONLY = ("Identity", "Cast", "Transpose", "Reshape", "Unsqueeze", "Squeeze")
+
+
+def _moved(op: str, dims: tuple[int, ...], a: dict[str, Any], node: Any, reader: Any) -> Any:
+    """The shape an element-moving op gives a tensor of shape ``dims`` (its values unread)."""
+    match op:
+        case "Identity" | "Cast":
+            return dims
+        case "Transpose":
+            perm = a.get("perm") or list(reversed(range(len(dims))))
+            return tuple(dims[int(p)] for p in perm)
+        case "Reshape":
+            wanted = [int(v) for v in reader.constants.read(node.input[1])]
+            shape = [dims[i] if v == 0 else v for i, v in enumerate(wanted)]
+            if shape.count(-1) == 1:
+                known = math.prod(v for v in shape if v != -1)
+                shape[shape.index(-1)] = math.prod(dims) // known if known else 0
+            if math.prod(shape) != math.prod(dims) or min(shape, default=0) < 0:
+                raise ConvcalcError(f"cannot reshape {list(dims)} to {wanted}")
+            return tuple(shape)
+        case "Unsqueeze" | "Squeeze":
+            given = node.input[1] if len(node.input) > 1 and node.input[1] else None
+            axes = [int(v) for v in (reader.constants.read(given) if given else a["axes"])]
+            if op == "Squeeze":
+                gone = {v % len(dims) for v in axes}
+                return tuple(d for i, d in enumerate(dims) if i not in gone)
+            out = list(dims)
+            for axis in sorted(v % (len(dims) + len(axes)) for v in axes):
+                out.insert(axis, 1)
+            return tuple(out)
+    raise AssertionError(op)
+
+
 class _Constants:
     """The graph's constant tensors: initializers by their dims, their values loaded only when
     asked for and only when small and inside the file; tensors folded from them within
@@ -214,6 +270,13 @@ class _Reader:
         self.graph = model.graph
         self.path = source
         self.constants = _Constants(self.graph.initializer)
+        # tensors that are parameters: initializers, and what an Identity or a Reshape makes of
+        # one (an exporter's alias of a shared value, a layer scale reshaped for broadcasting)
+        self.learned: set[str] = {init.name for init in self.graph.initializer}
+        self.group_affine = 0  # a GroupNorm's Mul and Add still to come
+        self.passed: dict[str, int] = {}  # ops passed through with their inferred shapes
+        self.input_shape: tuple[int, ...] | None = None  # the file's (C, *spatial), if fixed
+        self.batch: int | None = None
         self.where = ""  # the node being read, for a message about input the reader did not check
         self.ranks: dict[str, int] = {}
         self.static: dict[str, tuple[int, ...]] = {}  # shapes inference fixed completely
@@ -288,6 +351,10 @@ class _Reader:
         ]
         shape = tuple(dims[1:]) if len(dims) >= 2 and None not in dims[1:] else None
         batch = dims[0] if dims and dims[0] else None
+        self.input_shape, self.batch = (
+            None if shape is None else tuple(int(d) for d in shape if d is not None),
+            batch,
+        )
         hint = ""
         if shape is None:
             shown = [d if d is not None else "?" for d in dims]
@@ -295,6 +362,12 @@ class _Reader:
             self.notes.append(f"{hint}: give --in C,H,W")
         for index, node in enumerate(self.graph.node):
             self.node(node, index)
+        if self.passed:
+            listed = ", ".join(f"{op} x{n}" if n > 1 else op for op, n in self.passed.items())
+            self.notes.append(
+                f"passed through with the shapes ONNX infers for this input (no rule here, no "
+                f"parameters): {listed}; another --in is refused at them"
+            )
         outputs = [o.name for o in self.graph.output]
         if outputs and self.layers and self.producer.get(outputs[0]) != self.layers[-1]["name"]:
             self.notes.append(
@@ -325,10 +398,16 @@ class _Reader:
         try:
             if op in _FOLDABLE and op != "Constant" and not data and any(node.input):
                 self.fold(node, a)  # a constant computed from constants (an exporter's pads)
-            elif op == "Shape" and node.input[0] in self.static:
+            elif op == "Shape" and self.known_shape(node.input[0]) is not None:
                 self.shape_of(node, a)
             elif op == "Constant":
                 self.constant(node, a)
+            elif not data and any(node.input):
+                raise ConvcalcError(
+                    "every input is a constant: a tensor computed from the weights alone (a "
+                    "weight standardisation, a position encoding), which convcalc does not "
+                    "evaluate; export the model with that tensor folded (do_constant_folding)"
+                )
             elif op in ("Conv", "ConvTranspose"):
                 self.add(node, index, self.conv(node, a, op), [self._from(node, data[0])])
             elif (window_op := by_onnx_op(op)) is not None and not window_op.facts.weighted:
@@ -361,6 +440,8 @@ class _Reader:
                 if scale is not None:
                     norm["num_features"] = int(scale.shape[0])
                 self.add(node, index, norm, [self._from(node, data[0])])
+            elif op in ("LayerNormalization", "InstanceNormalization", "GroupNormalization"):
+                self.add(node, index, self.norm(node, a, op), [self._from(node, data[0])])
             elif op in ("DepthToSpace", "SpaceToDepth"):
                 self.add(node, index, self.pixel_shuffle(op, a), [self._from(node, data[0])])
             elif op == "Flatten":
@@ -397,7 +478,7 @@ class _Reader:
                 elif op == "Unsqueeze":
                     raise ConvcalcError("no axes")
                 self.add(node, index, layer, [self.data_source(node)])
-            elif op == "ReduceMean":
+            elif op in ("ReduceMean", "ReduceSum", "ReduceMax", "ReduceMin"):
                 axes = self.ints(node.input[1]) if len(node.input) > 1 else None
                 axes = axes if axes is not None else a.get("axes")
                 if axes is None:
@@ -405,7 +486,7 @@ class _Reader:
                     if known is None:
                         raise ConvcalcError("no axes and no known rank")
                     axes = list(range(known))
-                layer = {"layer": "mean", "dims": [int(v) for v in axes]}
+                layer = {"layer": op.lower(), "dims": [int(v) for v in axes]}
                 layer["keepdim"] = bool(a.get("keepdims", 1))
                 self.add(node, index, layer, [self.data_source(node)])
             elif op == "Slice":
@@ -421,8 +502,11 @@ class _Reader:
                 self.add(node, index, layer, [self.data_source(node)])
             elif op in _POINTWISE:
                 self.add(node, index, {"layer": _POINTWISE[op]}, [self.data_source(node)])
-            else:
-                raise ConvcalcError(f"not supported; convcalc reads {SUPPORTED}")
+            elif not self.inferred(node, index, data):
+                raise ConvcalcError(
+                    f"not supported, and ONNX's shape inference does not fix its output; "
+                    f"convcalc reads {SUPPORTED}"
+                )
         except ConvcalcError as error:
             raise ConvcalcError(f"{self.path}: {where}: {error}") from None
 
@@ -496,7 +580,8 @@ class _Reader:
         constant, said in a note (an --in of another size may no longer fit the reshape)."""
         import numpy as np
 
-        dims = self.static[node.input[0]]
+        dims = self.known_shape(node.input[0])
+        assert dims is not None, "read only when known"
         start, end = int(a.get("start", 0)), a.get("end")
         value = dims[start : None if end is None else int(end)]
         self.constants[node.output[0]] = np.array(value, dtype=np.int64)
@@ -505,12 +590,56 @@ class _Reader:
             "other sizes may not fit what it computes"
         )
 
+    def known_shape(self, tensor: str) -> tuple[int, ...] | None:
+        """A tensor's shape: as ONNX's shape inference fixed it, or, where inference lost it
+        (TF-style "same" padding computed in the graph), as the layers read so far give it for
+        the file's input size."""
+        if tensor in self.static:
+            return self.static[tensor]
+        layer = self.producer.get(tensor)
+        if layer is None or self.input_shape is None:
+            return None
+        if layer == "input":
+            return (self.batch or 1, *self.input_shape)
+        from convcalc.netrun import run_network
+        from convcalc.netspec import NetworkSpec
+
+        try:
+            spec = NetworkSpec(self.input_shape, copy.deepcopy(self.layers), self.batch, self.path)
+            result = run_network(spec)
+        except ConvcalcError:
+            return None
+        found = next((r for r in result.layers if r.name == layer), None)
+        if found is None:
+            return None
+        self.static[tensor] = tuple(found.output_shape)
+        return self.static[tensor]
+
     def fold(self, node: Any, a: dict[str, Any]) -> None:
         """Evaluate a node whose inputs are all constants, with numpy."""
         import numpy as np
         from onnx import numpy_helper
 
         op = node.op_type
+        if op in ("Identity", "Reshape", "Unsqueeze", "Squeeze", "Cast", "Transpose") and (
+            node.input[0] in self.learned
+        ):
+            self.learned.add(node.output[0])
+        if op == "Shape":  # of a constant: its dims, whether or not its values were read
+            dims = self.constants.get(node.input[0]).shape
+            start, end = int(a.get("start", 0)), a.get("end")
+            value = dims[start : None if end is None else int(end)]
+            self.constants[node.output[0]] = np.array(value, dtype=np.int64)
+            return
+        if op in _SHAPE_ONLY:
+            self.constants.get(node.input[0])  # an initializer is read (or stood in) on first use
+        if node.input[0] in self.constants.unread and op in _SHAPE_ONLY:
+            # a weight read by its shape only, moved about (a Linear's W transposed): so is this
+            dims = _moved(op, tuple(self.constants.get(node.input[0]).shape), a, node, self)
+            stand_in = np.broadcast_to(np.zeros((), np.float32), dims)  # no memory: not checked
+            self.constants.values[node.output[0]] = stand_in
+            self.constants.unread.add(node.output[0])
+            return
         x: list[Any] = [self.constants.read(t) if t else None for t in node.input]
         if op == "ConstantOfShape":
             value = numpy_helper.to_array(a["value"]).reshape(-1)[0] if "value" in a else 0.0
@@ -549,12 +678,27 @@ class _Reader:
             out = np.take(x[0], x[1], axis=int(a.get("axis", 0)))
         elif op == "Identity":
             out = x[0]
+        elif op == "CumSum":  # a position encoding's running count
+            axis = int(np.asarray(x[1]).reshape(-1)[0])
+            data = np.flip(x[0], axis) if a.get("reverse") else x[0]
+            out = np.cumsum(data, axis=axis)
+            if a.get("exclusive"):
+                out = out - data
+            out = np.flip(out, axis) if a.get("reverse") else out
         elif op in ("Add", "Sub", "Mul", "Div", "Min", "Max", "Pow"):
             operands = [v for v in x if v is not None]
             _check_elements(np.broadcast_shapes(*(v.shape for v in operands)))
             out = _elementwise(op, operands)
-        elif op in ("Ceil", "Floor", "Sqrt", "Neg", "Abs"):
-            functions = {"Ceil": np.ceil, "Floor": np.floor, "Sqrt": np.sqrt, "Neg": np.negative}
+        elif op in ("Ceil", "Floor", "Sqrt", "Neg", "Abs", "Sin", "Cos", "Exp"):
+            functions = {
+                "Ceil": np.ceil,
+                "Floor": np.floor,
+                "Sqrt": np.sqrt,
+                "Neg": np.negative,
+                "Sin": np.sin,
+                "Cos": np.cos,
+                "Exp": np.exp,
+            }
             out = functions.get(op, np.abs)(x[0])
         elif op == "Clip":  # bounds as inputs (opset 11+) or attributes (before)
             low = x[1] if len(x) > 1 and x[1] is not None else a.get("min")
@@ -617,6 +761,58 @@ class _Reader:
         layer["bias"] = len(node.input) > 2 and bool(node.input[2])
         return layer
 
+    def inferred(self, node: Any, index: int, data: list[str]) -> bool:
+        """An op without a rule here, without parameters, whose output shape (and its inputs')
+        ONNX's shape inference fixed: it passes through with that shape, and a note says so."""
+        learned = [t for t in node.input if t in self.learned]
+        shapes = [self.static.get(t) for t in data]
+        output = self.static.get(node.output[0]) if node.output else None
+        if learned or not data or output is None or any(s is None for s in shapes):
+            return False
+        if any(t in self.producer for t in node.output[1:]):
+            return False  # a second output read later: not one tensor
+        layer = {
+            "layer": "inferred",
+            "op": node.op_type,
+            "input_shapes": [list(s) for s in shapes if s is not None],
+            "output_shape": list(output),
+        }
+        self.add(node, index, layer, [self._from(node, t) for t in data])
+        self.passed[node.op_type] = self.passed.get(node.op_type, 0) + 1
+        return True
+
+    def norm(self, node: Any, a: dict[str, Any], op: str) -> dict[str, Any]:
+        """LayerNormalization over the trailing dimensions its scale has; InstanceNormalization;
+        GroupNormalization (opset 18). Parameters are the scale and bias that are learned
+        (initializers); torch exports GroupNorm as an InstanceNormalization with constant ones
+        and zeros over (N, groups, -1), its learned weight and bias as the Mul and Add after it,
+        which are counted there."""
+        scale = self.const(node.input[1]) if len(node.input) > 1 else None
+        learned = [len(node.input) > i and node.input[i] in self.learned for i in (1, 2)]
+        rank = self.rank(node.input[0]) or 4
+        if scale is None:
+            raise ConvcalcError("its scale is computed, not a constant")
+        if op == "LayerNormalization":
+            return {
+                "layer": "layernorm",
+                "normalized_shape": [int(v) for v in scale.shape] or [1],
+                "elementwise_affine": learned[0],
+                "bias": learned[1],
+            }
+        if op == "GroupNormalization":
+            return {
+                "layer": "groupnorm",
+                "num_groups": int(a["num_groups"]),
+                "num_channels": int(scale.shape[0]),
+                "affine": learned[0],
+            }
+        if not learned[0]:  # torch's GroupNorm: its affine follows as a Mul and an Add
+            self.group_affine = 2
+        layer = {"layer": f"instancenorm{max(rank - 2, 1)}d", "affine": learned[0]}
+        if learned[0]:
+            layer["num_features"] = int(scale.shape[0])
+        return layer
+
     def pixel_shuffle(self, op: str, a: dict[str, Any]) -> dict[str, Any]:
         """DepthToSpace is PixelShuffle in CRD mode; in DCR mode (the default) the channels are
         taken in another order, the shape the same. SpaceToDepth orders its output channels
@@ -653,6 +849,8 @@ class _Reader:
 
     def matmul(self, node: Any, index: int, data: list[str]) -> None:
         weight = self.const(node.input[1])
+        if len(data) == 2 and self.inferred(node, index, data):
+            return  # two activations (attention's q @ k): the shape ONNX inferred
         if weight is None or weight.ndim != 2 or len(data) != 1:
             raise ConvcalcError("only x @ W with a constant 2-d W is read")
         layer = {
@@ -688,8 +886,20 @@ class _Reader:
             previous["bias"] = True
             self.producer[node.output[0]] = source
             return
-        layer = {"layer": _MERGES[op], "constant": [int(v) for v in constant.shape]}
+        layer: dict[str, Any] = {"layer": _MERGES[op], "constant": [int(v) for v in constant.shape]}
+        name = next(t for t in node.input if t in self.constants)
+        if (
+            op in ("Mul", "Add")
+            and name in self.learned
+            and (self.group_affine or self.named_parameter(name) or constant.size > 1)
+        ):
+            layer["learned"] = True  # a layer scale, a GroupNorm's affine: its elements count
+            self.group_affine = max(0, self.group_affine - 1)
         self.add(node, index, layer, [source])
+
+    def named_parameter(self, name: str) -> bool:
+        """An initializer named as a module's parameter (``stages.0.blocks.0.gamma``)."""
+        return not name.startswith("onnx::") and "/" not in name
 
     def readers(self, tensor: str) -> int:
         return sum(tensor in node.input for node in self.graph.node)

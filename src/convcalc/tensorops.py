@@ -55,10 +55,12 @@ class UnsqueezeLayer:
 
 @dataclass(frozen=True)
 class MeanLayer:
-    """``x.mean(dims, keepdim)`` (ONNX ReduceMean, Keras global pools)."""
+    """``x.mean(dims, keepdim)`` (ONNX ReduceMean, Keras global pools); ``x.sum``, ``amax``,
+    ``amin`` the same shape (ONNX ReduceSum, ReduceMax, ReduceMin)."""
 
     dims: tuple[int, ...]
     keepdim: bool
+    reduce: str = "mean"  # mean, sum, max or min
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,65 @@
+"""Real models exported to ONNX (timm, torchvision, segmentation-models-pytorch; a sample that
+covers what their exports hold: LayerNormalization, GroupNorm as InstanceNormalization, layer
+scales, GELU's Erf, attention's MatMul of two activations, TF-style padding computed in the
+graph, a one-input Concat): the output shape as torch's, the parameters as torch counts them.
+Exported once per run; skipped where a library is absent."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from zoo import build
+
+pytestmark = [pytest.mark.torch, pytest.mark.frameworks]
+
+SAMPLE = [
+    ("timm", "convnext_tiny"),
+    ("torchvision", "convnext_tiny"),
+    ("timm", "mobilevit_xs"),
+    ("timm", "tf_mixnet_s"),
+    ("smp", "FPN"),
+    ("timm", "densenet121"),
+    ("timm", "efficientnet_b0"),
+    ("torchvision", "mobilenet_v3_small"),
+    ("torchvision", "regnet_y_400mf"),
+    ("timm", "dpn68"),
+    ("timm", "hrnet_w18_small"),
+    ("smp", "Unet"),
+    ("torchvision", "googlenet"),
+]
+
+
+@pytest.fixture(scope="module")
+def exports(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    return {"dir": tmp_path_factory.mktemp("zoo_onnx")}
+
+
+@pytest.mark.parametrize(("library", "name"), SAMPLE, ids=[f"{a}-{b}" for a, b in SAMPLE])
+def test_onnx_export_reads_exactly(library: str, name: str, exports: dict[str, Any]) -> None:
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("onnx")
+    model = build(library, name)
+    x = torch.zeros(1, 3, 224, 224)
+    with torch.no_grad():
+        want = list(model(x).shape)
+    path = Path(exports["dir"]) / f"{library}_{name}.onnx"
+    try:
+        torch.onnx.export(model, x, str(path), dynamo=False, do_constant_folding=False)
+    except Exception as error:  # noqa: BLE001 - an exporter that cannot: not convcalc's case
+        pytest.skip(f"torch.onnx.export failed: {error}")
+    result = subprocess.run(
+        [sys.executable, "-m", "convcalc", "net", str(path), "--json"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["output_shape"] == want
+    assert data["total_params"] == sum(p.numel() for p in model.parameters())
