@@ -71,6 +71,28 @@ def test_applications_from_json(keras: Any, name: str, tmp_path: Path) -> None:
     check(keras, model, path)
 
 
+@pytest.mark.parametrize("name", ["ConvNeXtTiny", "InceptionResNetV2"])
+def test_nested_models_and_custom_layers(keras: Any, name: str, tmp_path: Path) -> None:
+    """ConvNeXt builds its stem and head as Sequential models inside the model, with
+    LayerNormalization, LayerScale and Dense on 4-d tensors; InceptionResNetV2 has a custom
+    layer (CustomScaleLayer), whose shape its consumers record. Names `outer/inner`; the counts
+    and the output as Keras'."""
+    model = getattr(keras.applications, name)(weights=None)
+    path = tmp_path / f"{name}.json"
+    path.write_text(model.to_json())
+    spec = load_network(str(path))
+    ours = run_network(spec)
+    trainable = sum(math.prod(w.shape) for w in model.trainable_weights)
+    fixed = sum(math.prod(w.shape) for w in model.non_trainable_weights)
+    assert (ours.total_params, ours.total_non_trainable_params) == (trainable, fixed)
+    assert ours.output_shape[1:] == channels_first(model.output.shape)
+    names = [layer.name for layer in ours.layers]
+    if name == "ConvNeXtTiny":
+        assert "convnext_tiny_stem/convnext_tiny_stem_conv" in names
+    else:
+        assert any("CustomScaleLayer" in note for note in spec.notes)
+
+
 @pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning")
 def test_application_with_dynamic_size_from_archive(keras: Any, tmp_path: Path) -> None:
     """MobileNetV3Small takes any size: read from a .keras archive, run with --in 3,96,128,

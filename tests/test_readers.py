@@ -363,10 +363,12 @@ def test_onnx_shape_of_a_fixed_size(tmp_path: Path) -> None:
     from convcalc.netspec import NetworkSpec
 
     inferred = {"layer": "inferred", "op": "Foo", "input_shapes": [[1, 3, 4, 4]]}
-    table = {"name": "a", **inferred, "output_shape": [1, 3, 4, 4]}
-    assert run_network(NetworkSpec((3, 4, 4), [table])).output_shape == (1, 3, 4, 4)
-    with pytest.raises(ConvcalcError, match=r"inferred this Foo's output \(1, 3, 4, 4\)"):
+    table = {"name": "a", **inferred, "output_shape": [1, 3, 2, 2]}
+    assert run_network(NetworkSpec((3, 4, 4), [table])).output_shape == (1, 3, 2, 2)
+    with pytest.raises(ConvcalcError, match=r"gives this Foo's output \(1, 3, 2, 2\)"):
         run_network(NetworkSpec((3, 5, 5), [table]))
+    same = {**table, "output_shape": [1, 3, 4, 4]}  # elementwise: the shape passes through
+    assert run_network(NetworkSpec((3, 5, 5), [same])).output_shape == (1, 3, 5, 5)
     bad = passed  # an op whose output no shape inference knows: refused, named
     bad.node.append(helper.make_node("Mystery", ["z"], ["q"], name="odd", domain="custom"))
     model = helper.make_model(

@@ -119,14 +119,16 @@ def apply_layer(
         case NormLayer():
             return _norm(layer, current, rf)
         case InferredLayer(op=op, inputs=wanted, output=output):
-            if wanted and tuple(inputs) != wanted:
+            if wanted and all(w == output for w in wanted) and len(set(inputs)) == 1:
+                output = current  # elementwise (its file says out == in): any size passes
+            elif wanted and tuple(inputs) != wanted:
                 raise ConvcalcError(
-                    f"input: ONNX inferred this {op}'s output {shape_text(output)} for the "
+                    f"input: the file gives this {op}'s output {shape_text(output)} for the "
                     f"input {', '.join(map(shape_text, wanted))}, not "
                     f"{', '.join(map(shape_text, inputs))}; convcalc has no rule for {op}: "
                     "export the model at this input size"
                 )
-            return Applied(op.lower(), f"{op} (shape inferred)", output, 0, 0, None)
+            return Applied(op.lower(), f"{op} (shape from the file)", output, 0, 0, None)
         case UpsampleLayer():
             return _upsample(layer, current, rf, detail)
         case FlattenLayer():
@@ -493,12 +495,12 @@ def _norm(layer: NormLayer, current: Shape, rf: ReceptiveField | None) -> Applie
                 )
             params = size * (2 if layer.bias else 1) if layer.affine else 0
         case NormKind.LAYER2D:
-            if len(current) < 3 or (channels,) != layer.shape:
+            if len(current) < 2 or (layer.shape and (channels,) != layer.shape):
                 raise ConvcalcError(
                     f"num_channels: {size} given, but the input {shape_text(current)} has "
                     f"{channels} channels"
                 )
-            params = size * (2 if layer.bias else 1) if layer.affine else 0
+            params = channels * (2 if layer.bias else 1) if layer.affine else 0
         case NormKind.GROUP:
             groups, wanted = layer.shape
             if len(current) < 2 or channels != wanted:

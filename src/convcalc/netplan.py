@@ -588,9 +588,7 @@ def _plan_norm(folded: str, kind: str, raw: dict[str, Any]) -> NormLayer | None:
             keys = {"num_channels", "normalized_shape", "elementwise_affine", "bias"}
             _check_keys(raw, common | keys, kind)
             given = raw.get("num_channels", raw.get("normalized_shape"))
-            if given is None:
-                raise MalformedInputError("num_channels: layernorm2d needs num_channels")
-            shape = _int_tuple(given, "num_channels")
+            shape = () if given is None else _int_tuple(given, "num_channels")  # (): the input's
             affine = _flag(raw, "elementwise_affine", True)
             return NormLayer(NormKind.LAYER2D, shape, affine, _flag(raw, "bias", True))
         case "groupnorm":

@@ -167,6 +167,30 @@ def _pair(value: Any, n: int, key: str = "value") -> list[int]:
     return [_int(v, key) for v in values]
 
 
+def _consumed(config: dict[str, Any]) -> dict[str, list[Any]]:
+    """The shape of each layer's output as the layers that read it record it (Keras 3's
+    ``inbound_nodes[].args[].config.shape``), by the producing layer's name."""
+    found: dict[str, list[Any]] = {}
+
+    def visit(value: Any) -> None:
+        if isinstance(value, dict):
+            if value.get("class_name") == "__keras_tensor__":
+                cfg = value.get("config") or {}
+                history, shape = cfg.get("keras_history"), cfg.get("shape")
+                if isinstance(history, list) and history and isinstance(shape, list):
+                    found.setdefault(str(history[0]), shape)
+                return
+            for item in value.values():
+                visit(item)
+        elif isinstance(value, list):
+            for item in value:
+                visit(item)
+
+    for layer in config.get("layers", []) if isinstance(config.get("layers"), list) else []:
+        visit(layer)  # nested models' layers too
+    return found
+
+
 class _Reader:
     def __init__(self, data: dict[str, Any], source: str) -> None:
         self.data = data
@@ -175,48 +199,15 @@ class _Reader:
         self.alias: dict[str, str] = {}  # Keras layer name -> the spec layer giving its output
         self.notes: list[str] = [f"read from the Keras {data.get('class_name')} model"]
         self.where = ""  # the layer being read, for a message about input not checked
+        self.consumed: dict[str, list[Any]] = {}  # a layer's output shape, as its readers record
 
     def spec(self) -> NetworkSpec:
         from convcalc.netspec import NetworkSpec
 
         config = self.data["config"]
-        layers = config.get("layers", [])
         sequential = self.data["class_name"] == "Sequential"
-        input_shape: list[Any] | None = None
-        previous = "input"
-        for index, layer in enumerate(layers):
-            cls = layer.get("class_name")
-            cfg = layer.get("config", {})
-            self.where = f"layers[{index}] ({display(str(cls))[:40]})"
-            if not isinstance(cls, str) or not isinstance(cfg, dict):
-                raise InputError(f"{self.where}: expected a class_name and a config object")
-            if not self.channels_last(cfg):
-                raise ConvcalcError(
-                    f"{self.source}: layer {cfg.get('name')!r} is channels_first; convcalc reads "
-                    "channels-last Keras models"
-                )
-            name = str(cfg.get("name") or layer.get("name") or f"layer_{index}")
-            if cls == "InputLayer":
-                shape = cfg.get("batch_shape") or cfg.get("batch_input_shape")
-                if input_shape is not None and not sequential:
-                    raise ConvcalcError(f"{self.source}: more than one input; convcalc follows one")
-                input_shape = shape
-                self.alias[name] = "input"
-                continue
-            if input_shape is None:
-                built = (layer.get("build_config") or {}).get("input_shape")
-                input_shape = (
-                    cfg.get("batch_input_shape") or config.get("build_input_shape") or built
-                )
-            sources = [previous] if sequential else self.inbound(layer, name)
-            try:
-                self.layer(cls, name, cfg, layer, sources)
-                self.fused_activation(cls, name, cfg)
-            except ConvcalcError as error:
-                raise type(error)(
-                    f"{display(self.source)}: layer {display(repr(name))} ({display(cls)}): {error}"
-                ) from None
-            previous = self.alias[name]
+        self.consumed = _consumed(config)
+        input_shape = self.read_layers(config, sequential, "", "input")
         shape = None
         batch = None
         self.where = "the input shape"
@@ -242,7 +233,84 @@ class _Reader:
             shape, self.layers, batch, self.source, notes=tuple(self.notes), input_hint=hint
         )
 
-    def inbound(self, layer: dict[str, Any], name: str) -> list[str]:
+    def read_layers(
+        self, config: dict[str, Any], sequential: bool, prefix: str, outer: str
+    ) -> list[Any] | None:
+        """The layers of a model, or of a model nested in it (a Sequential stem, a Functional
+        block): its names prefixed ``outer/``, its input the outer layer's source ``outer``.
+        Returns the input shape the model declares."""
+        layers = config.get("layers", [])
+        if not isinstance(layers, list):
+            raise InputError(f"{self.where or 'the model'}: layers is not a list")
+        input_shape: list[Any] | None = None
+        previous = outer
+        for index, layer in enumerate(layers):
+            if not isinstance(layer, dict):
+                raise InputError(f"layers[{index}]: expected an object")
+            cls = layer.get("class_name")
+            cfg = layer.get("config", {})
+            self.where = f"{prefix}layers[{index}] ({display(str(cls))[:40]})"
+            if not isinstance(cls, str) or not isinstance(cfg, dict):
+                raise InputError(f"{self.where}: expected a class_name and a config object")
+            if not self.channels_last(cfg):
+                raise ConvcalcError(
+                    f"{self.source}: layer {cfg.get('name')!r} is channels_first; convcalc reads "
+                    "channels-last Keras models"
+                )
+            name = prefix + str(cfg.get("name") or layer.get("name") or f"layer_{index}")
+            if cls == "InputLayer":
+                shape = cfg.get("batch_shape") or cfg.get("batch_input_shape")
+                if input_shape is not None and not sequential and not prefix:
+                    raise ConvcalcError(f"{self.source}: more than one input; convcalc follows one")
+                input_shape = shape
+                self.alias[name] = outer
+                continue
+            if input_shape is None:
+                built = (layer.get("build_config") or {}).get("input_shape")
+                input_shape = (
+                    cfg.get("batch_input_shape") or config.get("build_input_shape") or built
+                )
+            sources = [previous] if sequential else self.inbound(layer, name, prefix)
+            if cls in ("Sequential", "Functional", "Model"):  # a model inside the model
+                if len(sources) != 1:
+                    raise ConvcalcError(
+                        f"{self.source}: nested model {name!r} reads several inputs"
+                    )
+                check_nesting_depth = prefix.count("/")
+                if check_nesting_depth > 20:
+                    raise InputError(f"{self.source}: models nested over 20 deep")
+                self.read_layers(cfg, cls == "Sequential", f"{name}/", sources[0])
+                self.alias[name] = self.nested_output(cfg, cls == "Sequential", f"{name}/")
+                previous = self.alias[name]
+                continue
+            try:
+                self.layer(cls, name, cfg, layer, sources)
+                self.fused_activation(cls, name, cfg)
+            except ConvcalcError as error:
+                raise type(error)(
+                    f"{display(self.source)}: layer {display(repr(name))} ({display(cls)}): {error}"
+                ) from None
+            previous = self.alias[name]
+        return input_shape
+
+    def nested_output(self, cfg: dict[str, Any], sequential: bool, prefix: str) -> str:
+        """The spec layer that gives a nested model's output."""
+        if sequential:
+            inner = [
+                layer for layer in cfg.get("layers", []) if layer.get("class_name") != "InputLayer"
+            ]
+            if not inner:
+                raise ConvcalcError(f"{self.source}: nested model {prefix[:-1]!r} has no layers")
+            last = inner[-1].get("config", {}).get("name")
+            return self.alias[prefix + str(last)]
+        outputs = cfg.get("output_layers") or []
+        if isinstance(outputs, list) and outputs and isinstance(outputs[0], list):
+            outputs = outputs[0]
+        if not outputs or prefix + str(outputs[0]) not in self.alias:
+            raise ConvcalcError(f"{self.source}: nested model {prefix[:-1]!r} names no output")
+        return self.alias[prefix + str(outputs[0])]
+
+    def inbound(self, layer: dict[str, Any], name: str, prefix: str = "") -> list[str]:
         nodes = layer.get("inbound_nodes") or []
         if len(nodes) != 1:
             raise ConvcalcError(
@@ -263,6 +331,7 @@ class _Reader:
             collect(node.get("args", []))
         else:  # Keras 2: [[name, node_index, tensor_index, kwargs], ...]
             names = [entry[0] for entry in node]
+        names = [prefix + str(n) if prefix + str(n) in self.alias else str(n) for n in names]
         missing = [n for n in names if n not in self.alias]
         if missing or not names:
             raise ConvcalcError(
@@ -415,10 +484,19 @@ class _Reader:
             self.emit(name, table, sources)
         elif cls == "Dense":
             shape = self.in_shape(layer)
+            if shape and 3 <= len(shape) <= 5:  # on the channels of every position: a 1x1 conv
+                table = {
+                    "layer": f"conv{len(shape) - 2}d",
+                    "out_channels": _int(cfg["units"], "units"),
+                    "kernel_size": 1,
+                    "bias": bool(cfg.get("use_bias", True)),
+                }
+                self.emit(name, table, sources)
+                return
             if shape and len(shape) > 2:
                 raise ConvcalcError(
                     f"Dense on a {len(shape)}-d input {shape}: convcalc reads Dense on "
-                    "(N, features)"
+                    "(N, features) and on the channels of 1-d to 3-d inputs"
                 )
             table = {
                 "layer": "linear",
@@ -481,8 +559,72 @@ class _Reader:
                 {"layer": "upsample", "scale_factor": _pair(cfg.get("size", 2), n, "size")},
                 sources,
             )
+        elif cls == "LayerNormalization":
+            axes = cfg.get("axis", -1)
+            axes = [axes] if isinstance(axes, int) else list(axes or [])
+            rank = len(self.in_shape(layer) or [None, None, None, None])
+            if [a % rank for a in axes if isinstance(a, int)] != [rank - 1]:
+                raise ConvcalcError(
+                    f"axis {axes}: convcalc reads a LayerNormalization over the channels"
+                )
+            scale, center = bool(cfg.get("scale", True)), bool(cfg.get("center", True))
+            table = {
+                "layer": "layernorm2d",
+                "elementwise_affine": scale or center,
+                "bias": scale and center,
+            }
+            self.emit(name, table, sources)
+        elif cls == "LayerScale":  # keras.applications.convnext: a learned per-channel scale
+            channels = _int(cfg.get("projection_dim"), "projection_dim")
+            rank = len(self.in_shape(layer) or [None, None, None, None])
+            constant = [channels] + [1] * (rank - 2)
+            self.emit(name, {"layer": "mul", "constant": constant, "learned": True}, sources)
         else:
+            self.custom(cls, name, layer, sources)
+
+    def custom(self, cls: str, name: str, layer: dict[str, Any], sources: list[str]) -> None:
+        """A layer convcalc has no rule for (a custom layer): Keras 3 records the shape of every
+        tensor a layer consumes, so its output shape is what its consumers read; 0 parameters
+        assumed, and a note names the class."""
+        output = self.consumed.get(name.rsplit("/", 1)[-1])
+        inputs = self.arguments(layer)
+        if output is None or inputs is None or any(None in s[1:] for s in [output, *inputs]):
             raise ConvcalcError(f"not supported; convcalc reads {SUPPORTED}")
+
+        def first(shape: list[Any]) -> list[int]:
+            dims = [1 if shape[0] is None else int(shape[0]), *map(int, shape[1:])]
+            return [dims[0], dims[-1], *dims[1:-1]] if len(dims) > 2 else dims
+
+        table = {
+            "layer": "inferred",
+            "op": cls,
+            "input_shapes": [first(s) for s in inputs],
+            "output_shape": first(output),
+        }
+        self.emit(name, table, sources)
+        self.notes.append(
+            f"layer {name!r} ({cls}) has no rule here: its output shape is the one its consumers "
+            "read, its parameters counted 0"
+        )
+
+    def arguments(self, layer: dict[str, Any]) -> list[list[Any]] | None:
+        """The shapes of the tensors a layer reads, as Keras 3 records them."""
+        nodes = layer.get("inbound_nodes") or []
+        if len(nodes) != 1 or not isinstance(nodes[0], dict):
+            return None
+        shapes: list[list[Any]] = []
+
+        def collect(value: Any) -> None:
+            if isinstance(value, dict) and value.get("class_name") == "__keras_tensor__":
+                shape = value.get("config", {}).get("shape")
+                if isinstance(shape, list):
+                    shapes.append(shape)
+            elif isinstance(value, (list, tuple)):
+                for item in value:
+                    collect(item)
+
+        collect(nodes[0].get("args", []))
+        return shapes or None
 
     def padding(self, cfg: dict[str, Any]) -> str:
         padding = str(cfg.get("padding", "valid")).lower()

@@ -898,8 +898,7 @@ def module_report_dict(report: ModuleReport) -> dict[str, Any]:
         "input_shape": None,
         "output_shape": None,
         "total_params": report.total_params,
-        "trainable_params": report.total_params,
-        "non_trainable_params": 0,
+        "total_non_trainable_params": 0,  # buffers (running statistics) are not in the text
         "total_macs": None,
         "params_exact": report.exact,
         "layers": [
