@@ -32,6 +32,8 @@ SAMPLE = [
     ("timm", "hrnet_w18_small"),
     ("smp", "Unet"),
     ("torchvision", "googlenet"),
+    ("timm", "nf_resnet26"),  # weights standardised inside the graph (a gain counted once)
+    ("timm", "edgenext_x_small"),  # a position encoding made by a conv over constants
 ]
 
 

@@ -189,7 +189,8 @@ def to_torch(plan: Plan, result: NetworkResult) -> str:
             modules.append((ident, module))
         if isinstance(planned.layer, MergeLayer) and planned.layer.constant is not None:
             ones = f"torch.ones({tuple(planned.layer.constant)})"
-            value = f"nn.Parameter({ones})" if planned.layer.learned else ones
+            learned = planned.layer.learned or planned.layer.params
+            value = f"nn.Parameter({ones})" if learned else ones
             buffers.append((f"{ident}_constant", value))
         if before or after or module is None:
             sequential = False

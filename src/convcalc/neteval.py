@@ -146,8 +146,8 @@ def apply_layer(
             output = merge_shape(layer, (current, constant), labels)
             same = output == current
             summary = f"{layer.op.value} constant {'x'.join(map(str, constant)) or 'scalar'}"
-            params = math.prod(constant) if layer.learned else 0
-            summary += " (learned)" if layer.learned else ""
+            params = math.prod(constant) if layer.learned else layer.params
+            summary += " (learned)" if params else ""
             return Applied(layer.op.value, summary, output, params, 0, rf=rf if same else None)
         case (
             ReshapeLayer()
@@ -288,6 +288,7 @@ def _conv(
             memo.applied[(number, current)] = light
         return light
     params, macs = _conv_counts(spec, current, out)
+    params += layer.extra_params
     mac_count = None if spec.kind.is_pool else mac_split(spec, result, current, out)
     return Applied(
         spec.name, _summary(spec), out, params, macs, _conv_rf(spec, rf, result), result, mac_count

@@ -46,6 +46,8 @@ class ConvLayer:
     args: LayerArgs  # in_channels as given (checked against the input), None otherwise
     bias: bool
     convention: str = "torch"  # whose padding rules: torch, tf, keras or onnx (conventions.py)
+    # parameters its weight is computed from beyond the weight (a weight standardisation's gain)
+    extra_params: int = 0
 
 
 @dataclass(frozen=True)
@@ -133,6 +135,7 @@ class MergeLayer:
     dim: int  # cat only
     constant: Shape | None = None  # an elementwise op with a constant of this shape (one input)
     learned: bool = False  # the constant is a parameter (a layer scale): its elements count
+    params: int = 0  # or the parameters it is computed from (a model reader's count)
 
 
 Layer = (

@@ -311,16 +311,21 @@ def plan_layer(kind: str, raw: dict[str, Any]) -> Layer:
     folded = _fold(kind)
     if folded in _MERGES:
         op = _MERGES[folded]
-        keys = frozenset({"dim"}) if op is MergeOp.CAT else frozenset({"constant", "learned"})
+        keys = (
+            frozenset({"dim"})
+            if op is MergeOp.CAT
+            else frozenset({"constant", "learned", "params"})
+        )
         _check_keys(raw, keys, kind)
         constant = None
         if "constant" in raw:
             value = raw["constant"]
             constant = () if value == [] else _int_tuple(value, "constant")
         learned = _flag(raw, "learned", False)
-        if learned and constant is None:
+        params = _int(raw, "params", 0, minimum=0)
+        if (learned or params) and constant is None:
             raise MalformedInputError("learned: only a merge with a constant learns it")
-        return MergeLayer(op, _int(raw, "dim", 1, minimum=None), constant, learned)
+        return MergeLayer(op, _int(raw, "dim", 1, minimum=None), constant, learned, params)
     tensor_op = _plan_tensor_op(folded, kind, raw)
     if tensor_op is not None:
         return tensor_op
@@ -387,7 +392,8 @@ def plan_layer(kind: str, raw: dict[str, Any]) -> Layer:
     from convcalc.families import family
 
     settings = frozenset(s.keyword for s in name.kind.family.settings)
-    _check_keys(raw, family(name.kind).net_keys | settings, kind)
+    extra = frozenset({"extra_params"}) if name.kind.has_weight else frozenset()
+    _check_keys(raw, family(name.kind).net_keys | settings | extra, kind)
     return _plan_conv(name, raw)
 
 
@@ -511,7 +517,8 @@ def _plan_conv(name: OpName, raw: dict[str, Any]) -> ConvLayer:
     )
     args = replace(args, settings=settings)
     # padding_mode (reflect/replicate/circular) pads by the same amount: the shape is the same
-    return ConvLayer(name, args, _flag(raw, "bias", True), convention)
+    extra = _int(raw, "extra_params", 0, minimum=0)
+    return ConvLayer(name, args, _flag(raw, "bias", True), convention, extra)
 
 
 def _setting_text(value: Any, key: str) -> str:

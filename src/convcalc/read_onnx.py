@@ -273,6 +273,12 @@ class _Reader:
         # tensors that are parameters: initializers, and what an Identity or a Reshape makes of
         # one (an exporter's alias of a shared value, a layer scale reshaped for broadcasting)
         self.learned: set[str] = {init.name for init in self.graph.initializer}
+        # the initializers each constant is computed from (a standardised weight: the weight
+        # and its gain), counted once each
+        self.origin: dict[str, frozenset[str]] = {
+            init.name: frozenset({init.name}) for init in self.graph.initializer
+        }
+        self.readers_of = {t for n in self.graph.node for t in n.input}
         self.group_affine = 0  # a GroupNorm's Mul and Add still to come
         self.passed: dict[str, int] = {}  # ops passed through with their inferred shapes
         self.input_shape: tuple[int, ...] | None = None  # the file's (C, *spatial), if fixed
@@ -396,18 +402,12 @@ class _Reader:
         where = f'node "{node.name or index}" ({op})'
         self.where = where
         try:
-            if op in _FOLDABLE and op != "Constant" and not data and any(node.input):
-                self.fold(node, a)  # a constant computed from constants (an exporter's pads)
+            if op != "Constant" and not data and any(node.input):
+                self.constant_node(node, a)  # computed from constants (an exporter's pads)
             elif op == "Shape" and self.known_shape(node.input[0]) is not None:
                 self.shape_of(node, a)
             elif op == "Constant":
                 self.constant(node, a)
-            elif not data and any(node.input):
-                raise ConvcalcError(
-                    "every input is a constant: a tensor computed from the weights alone (a "
-                    "weight standardisation, a position encoding), which convcalc does not "
-                    "evaluate; export the model with that tensor folded (do_constant_folding)"
-                )
             elif op in ("Conv", "ConvTranspose"):
                 self.add(node, index, self.conv(node, a, op), [self._from(node, data[0])])
             elif (window_op := by_onnx_op(op)) is not None and not window_op.facts.weighted:
@@ -590,6 +590,59 @@ class _Reader:
             "other sizes may not fit what it computes"
         )
 
+    def constant_node(self, node: Any, a: dict[str, Any]) -> None:
+        """A node of constants only: evaluated where its values can be (pads, shapes); where
+        they cannot (a weight read by its shape, an op not evaluated here: a weight
+        standardisation's BatchNormalization) followed by the shape ONNX infers for it. Either
+        way the learned tensors it is computed from go with it."""
+        import numpy as np
+
+        inputs = [t for t in node.input if t]
+        for t in inputs:
+            self.constants.get(t)  # an initializer is read (or stood in) on first use
+        origin = frozenset().union(*(self.origin.get(t, frozenset()) for t in inputs))
+        unread = any(t in self.constants.unread for t in inputs)
+        moves = node.op_type in _SHAPE_ONLY or node.op_type == "Shape"  # need no values read
+        if node.op_type in _FOLDABLE and (not unread or moves):
+            self.fold(node, a)
+        else:
+            for output in node.output:
+                dims = self.static.get(output) or self.constant_conv(node, a)
+                if dims is None:
+                    if output in self.readers_of:
+                        raise ConvcalcError(
+                            "every input is a constant and ONNX's shape inference does not fix "
+                            "its output: a tensor computed from the weights alone (a position "
+                            "encoding through a conv), which convcalc does not evaluate"
+                        )
+                    continue
+                stand_in = np.broadcast_to(np.zeros((), np.float32), dims)
+                self.constants.values[output] = stand_in
+                self.constants.unread.add(output)
+        for output in node.output:
+            self.origin[output] = origin
+
+    def constant_conv(self, node: Any, a: dict[str, Any]) -> tuple[int, ...] | None:
+        """The output shape of a Conv over a constant (a position encoding), by its own rule."""
+        if node.op_type != "Conv":
+            return None
+        from convcalc.netrun import run_network
+        from convcalc.netspec import NetworkSpec
+
+        shape = tuple(int(d) for d in self.constants.get(node.input[0]).shape)
+        layer = {"name": "conv", **self.conv(node, a, "Conv")}
+        try:
+            return tuple(run_network(NetworkSpec(shape[1:], [layer], shape[0])).output_shape)
+        except ConvcalcError:
+            return None
+
+    def computed_from(self, tensor: str) -> int:
+        """The elements of the learned tensors a computed weight is made from."""
+        total = 0
+        for name in self.origin.get(tensor, frozenset()):
+            total += math.prod(int(d) for d in self.constants.tensors[name].dims)
+        return total
+
     def known_shape(self, tensor: str) -> tuple[int, ...] | None:
         """A tensor's shape: as ONNX's shape inference fixed it, or, where inference lost it
         (TF-style "same" padding computed in the graph), as the layers read so far give it for
@@ -759,6 +812,10 @@ class _Reader:
             if "output_shape" in a:
                 layer["output_shape"] = list(a["output_shape"])[-n:]
         layer["bias"] = len(node.input) > 2 and bool(node.input[2])
+        if node.input[1] not in self.constants.tensors:  # computed from initializers
+            made_of = self.computed_from(node.input[1])
+            if made_of > weight.size:
+                layer["extra_params"] = made_of - int(weight.size)
         return layer
 
     def inferred(self, node: Any, index: int, data: list[str]) -> bool:
@@ -888,12 +945,15 @@ class _Reader:
             return
         layer: dict[str, Any] = {"layer": _MERGES[op], "constant": [int(v) for v in constant.shape]}
         name = next(t for t in node.input if t in self.constants)
+        made_of = self.computed_from(name)
         if (
             op in ("Mul", "Add")
-            and name in self.learned
-            and (self.group_affine or self.named_parameter(name) or constant.size > 1)
+            and made_of
+            and (self.group_affine or self.named_parameter(name) or made_of > 1)
         ):
-            layer["learned"] = True  # a layer scale, a GroupNorm's affine: its elements count
+            # a layer scale, a GroupNorm's affine, a position encoding made by a conv: the
+            # learned tensors it is made of count, once
+            layer["params"] = made_of
             self.group_affine = max(0, self.group_affine - 1)
         self.add(node, index, layer, [source])
 
