@@ -161,3 +161,21 @@ def test_random_networks_match_torch() -> None:
         assert mine == theirs, text
         agreed += mine is not None
     assert agreed >= 20
+
+
+def test_printed_norm_chain_matches_torch(tmp_path: Path) -> None:
+    """GroupNorm, InstanceNorm2d and LayerNorm in a printed chain: shapes and params as torch's;
+    --format torch writes them back."""
+    torch = pytest.importorskip("torch")
+    model = torch.nn.Sequential(
+        torch.nn.Conv2d(3, 8, 3),
+        torch.nn.GroupNorm(2, 8),
+        torch.nn.InstanceNorm2d(8, affine=True),
+        torch.nn.Flatten(),
+        torch.nn.LayerNorm(8 * 6 * 6),
+    )
+    path = tmp_path / "norms.txt"
+    path.write_text(str(model))
+    result = run_network(load_network(str(path)), (3, 8, 8))
+    assert result.output_shape == tuple(model(torch.zeros(1, 3, 8, 8)).shape)
+    assert result.total_params == sum(p.numel() for p in model.parameters())

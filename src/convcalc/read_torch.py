@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 # Containers whose forward runs their children in order (Sequential and its subclasses).
 PLAIN = {
     "Sequential",
+    "Mlp",  # timm: fc1, act, drop1, norm, fc2, drop2 in order
     "ModuleList",
     "Conv2dNormActivation",
     "Conv3dNormActivation",
@@ -395,6 +396,32 @@ def _single(module: _Module, path: str, cls: str) -> dict[str, Any] | None:
             if key in ("num_features", "affine", "track_running_stats", "bias"):
                 layer[key] = _listed(val)
         return layer
+    if cls in ("LayerNorm", "LayerNorm2d"):
+        values = dict(zip(["normalized_shape"], args)) | kwargs
+        shape = values.get("normalized_shape")
+        shape = list(shape) if isinstance(shape, (tuple, list)) else [shape]
+        table: dict[str, Any] = {
+            "layer": cls.lower(),
+            "elementwise_affine": bool(values.get("elementwise_affine", True)),
+            "bias": bool(values.get("bias", True)),
+        }
+        table["normalized_shape" if cls == "LayerNorm" else "num_channels"] = shape
+        return table
+    if cls == "GroupNorm":
+        values = dict(zip(["num_groups", "num_channels"], args)) | kwargs
+        return {
+            "layer": "groupnorm",
+            "num_groups": values.get("num_groups"),
+            "num_channels": values.get("num_channels"),
+            "affine": bool(values.get("affine", True)),
+        }
+    match = re.fullmatch(r"InstanceNorm([123])d", cls)
+    if match:
+        values = dict(zip(["num_features"], args)) | kwargs
+        table = {"layer": f"instancenorm{match.group(1)}d", "affine": bool(values.get("affine"))}
+        if values.get("num_features") is not None:
+            table["num_features"] = values["num_features"]
+        return table
     if cls == "Linear":
         values = dict(zip(["in_features", "out_features"], args)) | kwargs
         return {
