@@ -96,7 +96,7 @@ def test_printed_custom_blocks_give_their_params(tmp_path: Path, runner: CliRunn
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("Net(\n  (a): LayerNorm((8,), eps=1e-05)\n)\n", "classes net does not run: a (LayerNorm)"),
+        ("Net(\n  (a): Frobnicate(8)\n)\n", "classes net does not run: a (Frobnicate)"),
         ("Net(\n  (a): Conv2d(3, 8, kernel_size=(3, 3)\n", "is cut"),
         ("Net(\n  (a): ReLU()\n", "ends before its last ')'"),
         ("Net(\n  what is this\n)\n", "line 2"),
