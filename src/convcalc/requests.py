@@ -3,15 +3,15 @@ output format chosen, the layer options read into ``LayerArgs``) and handed whol
 (``commands.run``). The flags are named only in ``options.py`` and here, where the values read
 from them become fields; the core takes these typed values, never option dictionaries.
 
-Standard library only (a shape query builds its request before anything heavy is imported).
+Standard library only (a shape query builds its request before anything heavy is imported);
+immutable NamedTuples, which are cheaper to define at start-up than dataclasses.
 """
 
 from __future__ import annotations
 
 import enum
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from convcalc.errors import MalformedInputError
 from convcalc.memory import Dtype, Optimizer
@@ -29,8 +29,7 @@ class Command(enum.StrEnum):
     COMPARE = "compare"
 
 
-@dataclass(frozen=True)
-class ShapeRequest:
+class ShapeRequest(NamedTuple):
     op: str
     input_size: str | None  # one size, or a range a..b[:step] (solve.parse_range reads it)
     layer: LayerArgs
@@ -40,8 +39,7 @@ class ShapeRequest:
     frame: str | None
 
 
-@dataclass(frozen=True)
-class TraceRequest:
+class TraceRequest(NamedTuple):
     op: str
     x: str  # the data as given: inline, a generator, or @FILE (tensors.load_tensor reads it)
     w: str | None
@@ -56,8 +54,7 @@ class TraceRequest:
     frame: str | None
 
 
-@dataclass(frozen=True)
-class NetRequest:
+class NetRequest(NamedTuple):
     spec: str
     input_size: str | None
     batch: int | None
@@ -68,8 +65,7 @@ class NetRequest:
     fmt: Format
 
 
-@dataclass(frozen=True)
-class DiffRequest:
+class DiffRequest(NamedTuple):
     a: str
     b: str
     input_size: str | None
@@ -80,8 +76,7 @@ class DiffRequest:
     fmt: Format
 
 
-@dataclass(frozen=True)
-class SolveRequest:
+class SolveRequest(NamedTuple):
     op: str
     input_size: str
     output_size: str
@@ -99,16 +94,14 @@ class SolveRequest:
     fmt: Format
 
 
-@dataclass(frozen=True)
-class InvertRequest:
+class InvertRequest(NamedTuple):
     op: str
     input_size: str
     layer: LayerArgs
     fmt: Format
 
 
-@dataclass(frozen=True)
-class CompareRequest:
+class CompareRequest(NamedTuple):
     op: str
     input_size: str
     layer: LayerArgs
