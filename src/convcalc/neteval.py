@@ -10,7 +10,6 @@ from fractions import Fraction
 from typing import NamedTuple, assert_never
 
 from convcalc.errors import ConvcalcError
-from convcalc.loader import load_network as load_network
 from convcalc.netlayers import (
     AdaptiveLayer,
     BatchNormLayer,
@@ -29,9 +28,6 @@ from convcalc.netlayers import (
     ReceptiveField,
     UpsampleLayer,
 )
-from convcalc.netspec import NetworkSpec as NetworkSpec  # re-exported: the Python API
-from convcalc.netspec import parse_inline as parse_inline
-from convcalc.netspec import parse_toml as parse_toml
 from convcalc.shapes import DimShape, LayerShape, layer_shape
 from convcalc.specs import (
     LayerSpec,

@@ -8,10 +8,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 
-from convcalc.loader import load_network as load_network
-from convcalc.netspec import NetworkSpec as NetworkSpec  # re-exported: the Python API
-from convcalc.netspec import parse_inline as parse_inline
-from convcalc.netspec import parse_toml as parse_toml
 from convcalc.shapes import LayerShape
 from convcalc.specs import (
     LayerArgs,

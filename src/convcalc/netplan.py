@@ -10,7 +10,6 @@ from dataclasses import replace
 from typing import Any, assert_never
 
 from convcalc.errors import ConvcalcError, MalformedInputError
-from convcalc.loader import load_network as load_network
 from convcalc.netlayers import (
     AdaptiveLayer,
     BatchNormLayer,
@@ -30,10 +29,7 @@ from convcalc.netlayers import (
     Side,
     UpsampleLayer,
 )
-from convcalc.netspec import NetworkSpec as NetworkSpec  # re-exported: the Python API
-from convcalc.netspec import _as_list, _flag, _int, _int_tuple
-from convcalc.netspec import parse_inline as parse_inline
-from convcalc.netspec import parse_toml as parse_toml
+from convcalc.netspec import NetworkSpec, _as_list, _flag, _int, _int_tuple
 from convcalc.specs import (
     LayerArgs,
     OpKind,
