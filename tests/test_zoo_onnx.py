@@ -1,7 +1,8 @@
 """Real models exported to ONNX (timm, torchvision, segmentation-models-pytorch; a sample that
 covers what their exports hold: LayerNormalization, GroupNorm as InstanceNormalization, layer
 scales, GELU's Erf, attention's MatMul of two activations, TF-style padding computed in the
-graph, a one-input Concat): the output shape as torch's, the parameters as torch counts them.
+graph, a one-input Concat): the output shape as torch's, the parameters as torch counts them,
+the MACs as torch's forward hooks see them.
 Exported once per run; skipped where a library is absent."""
 
 from __future__ import annotations
@@ -48,8 +49,22 @@ def test_onnx_export_reads_exactly(library: str, name: str, exports: dict[str, A
     pytest.importorskip("onnx")
     model = build(library, name)
     x = torch.zeros(1, 3, 224, 224)
+    macs = 0
+
+    def hook(module: Any, inputs: Any, output: Any) -> None:  # what torch's forward computes
+        nonlocal macs
+        if isinstance(module, torch.nn.Conv2d):
+            macs += (
+                output.numel() * module.in_channels // module.groups * module.weight[0, 0].numel()
+            )
+        elif isinstance(module, torch.nn.Linear):
+            macs += output.numel() * module.in_features
+
+    handles = [m.register_forward_hook(hook) for m in model.modules()]
     with torch.no_grad():
         want = list(model(x).shape)
+    for handle in handles:
+        handle.remove()
     path = Path(exports["dir"]) / f"{library}_{name}.onnx"
     try:
         torch.onnx.export(model, x, str(path), dynamo=False, do_constant_folding=False)
@@ -65,3 +80,4 @@ def test_onnx_export_reads_exactly(library: str, name: str, exports: dict[str, A
     data = json.loads(result.stdout)
     assert data["output_shape"] == want
     assert data["total_params"] == sum(p.numel() for p in model.parameters())
+    assert data["total_macs"] == macs

@@ -144,7 +144,8 @@ def apply_layer(
             summary = f"{layer.op.value} constant {'x'.join(map(str, constant)) or 'scalar'}"
             params = math.prod(constant) if layer.learned else layer.params
             summary += " (learned)" if params else ""
-            return Applied(layer.op.value, summary, output, params, 0, rf=rf if same else None)
+            macs = layer.macs * (current[0] if current else 1)  # per sample, as the batch runs
+            return Applied(layer.op.value, summary, output, params, macs, rf=rf if same else None)
         case (
             ReshapeLayer()
             | PermuteLayer()

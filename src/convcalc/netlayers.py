@@ -132,6 +132,7 @@ class MergeLayer:
     constant: Shape | None = None  # an elementwise op with a constant of this shape (one input)
     learned: bool = False  # the constant is a parameter (a layer scale): its elements count
     params: int = 0  # or the parameters it is computed from (a model reader's count)
+    macs: int = 0  # what computing the constant costs (a conv over a position grid)
 
 
 Layer = (

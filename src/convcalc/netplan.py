@@ -310,7 +310,7 @@ def plan_layer(kind: str, raw: dict[str, Any]) -> Layer:
         keys = (
             frozenset({"dim"})
             if op is MergeOp.CAT
-            else frozenset({"constant", "learned", "params"})
+            else frozenset({"constant", "learned", "params", "macs"})
         )
         _check_keys(raw, keys, kind)
         constant = None
@@ -321,7 +321,8 @@ def plan_layer(kind: str, raw: dict[str, Any]) -> Layer:
         params = _int(raw, "params", 0, minimum=0)
         if (learned or params) and constant is None:
             raise MalformedInputError("learned: only a merge with a constant learns it")
-        return MergeLayer(op, _int(raw, "dim", 1, minimum=None), constant, learned, params)
+        macs = _int(raw, "macs", 0, minimum=0)
+        return MergeLayer(op, _int(raw, "dim", 1, minimum=None), constant, learned, params, macs)
     tensor_op = _plan_tensor_op(folded, kind, raw)
     if tensor_op is not None:
         return tensor_op

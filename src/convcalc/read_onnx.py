@@ -279,6 +279,8 @@ class _Reader:
             init.name: frozenset({init.name}) for init in self.graph.initializer
         }
         self.readers_of = {t for n in self.graph.node for t in n.input}
+        # multiply-accumulates spent on a constant (a conv over a position grid), every forward
+        self.constant_macs: dict[str, int] = {}
         self.group_affine = 0  # a GroupNorm's Mul and Add still to come
         self.passed: dict[str, int] = {}  # ops passed through with their inferred shapes
         self.input_shape: tuple[int, ...] | None = None  # the file's (C, *spatial), if fixed
@@ -601,6 +603,7 @@ class _Reader:
         for t in inputs:
             self.constants.get(t)  # an initializer is read (or stood in) on first use
         origin = frozenset().union(*(self.origin.get(t, frozenset()) for t in inputs))
+        macs = sum(self.constant_macs.get(t, 0) for t in inputs)
         unread = any(t in self.constants.unread for t in inputs)
         moves = node.op_type in _SHAPE_ONLY or node.op_type == "Shape"  # need no values read
         if node.op_type in _FOLDABLE and (not unread or moves):
@@ -621,6 +624,7 @@ class _Reader:
                 self.constants.unread.add(output)
         for output in node.output:
             self.origin[output] = origin
+            self.constant_macs[output] = self.constant_macs.get(output, 0) + macs
 
     def constant_conv(self, node: Any, a: dict[str, Any]) -> tuple[int, ...] | None:
         """The output shape of a Conv over a constant (a position encoding), by its own rule."""
@@ -632,9 +636,11 @@ class _Reader:
         shape = tuple(int(d) for d in self.constants.get(node.input[0]).shape)
         layer = {"name": "conv", **self.conv(node, a, "Conv")}
         try:
-            return tuple(run_network(NetworkSpec(shape[1:], [layer], shape[0])).output_shape)
+            result = run_network(NetworkSpec(shape[1:], [layer], shape[0]))
         except ConvcalcError:
             return None
+        self.constant_macs[node.output[0]] = result.total_macs  # run once, at every forward
+        return tuple(result.output_shape)
 
     def computed_from(self, tensor: str) -> int:
         """The elements of the learned tensors a computed weight is made from."""
@@ -955,6 +961,8 @@ class _Reader:
             # learned tensors it is made of count, once
             layer["params"] = made_of
             self.group_affine = max(0, self.group_affine - 1)
+        if self.constant_macs.get(name):
+            layer["macs"] = self.constant_macs[name]
         self.add(node, index, layer, [source])
 
     def named_parameter(self, name: str) -> bool:
