@@ -467,7 +467,11 @@ def size_text(sizes: tuple[int, ...]) -> str:
 
 def _torch_call(spec: LayerSpec) -> str:
     """The torch.nn call, from what the family takes: its settings first (LPPool's norm_type)."""
-    args = [f"{keyword}={_number(value)}" for keyword, value in spec.settings]
+    given = dict(spec.settings)
+    args = [  # a setting not given (a shape needs no norm_type) shows its flag's metavar
+        f"{s.keyword}={_number(given[s.keyword]) if s.keyword in given else s.metavar}"
+        for s in spec.kind.family.settings
+    ]
     args += [f"kernel_size={_one(spec.kernel_size)}", f"stride={_one(spec.stride)}"]
     if spec.padding_mode is not None:
         args.append(f"padding='{spec.padding_mode.value}'")
