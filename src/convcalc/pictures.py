@@ -782,6 +782,7 @@ def net_svg(report: NetworkReport) -> str:
     svg.add("</g>")
     names = {"input": 0} | {layer.name: layer.index for layer in layers}
     lanes = [0] * columns
+    skips = 0
     for layer in layers:
         x, y = x_of(layer.index), top(layer.index)
         svg.add(f'<g class="layer" data-index="{layer.index}">')
@@ -824,6 +825,8 @@ def net_svg(report: NetworkReport) -> str:
                 f'<path class="skip" data-from="{_escape(source)}" '
                 f'data-to="{_escape(layer.name)}" d="{path}" marker-end="url(#arrow)"/>'
             )
-    svg.text(left, height - 10, "dashed: a skip connection (from = ...)", "small")
+            skips += 1
+    if skips:  # the legend says only what is drawn
+        svg.text(left, height - 10, "dashed: a skip connection (from = ...)", "small")
     svg.add("</svg>")
     return "\n".join(svg.parts) + "\n"
