@@ -3,6 +3,7 @@ torch layer. Its size rule is the shared conv rule (``shapes.conv_dim``)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from convcalc.families.base import Family, one
@@ -15,22 +16,43 @@ if TYPE_CHECKING:
     from convcalc.steps import Step, Trace
 
 
+# the keys a conv's [[layer]] takes (a transposed conv adds output_padding)
+CONV_KEYS = frozenset(
+    {
+        "convention",
+        "in_channels",
+        "out_channels",
+        "kernel_size",
+        "stride",
+        "padding",
+        "dilation",
+        "groups",
+        "bias",
+        "padding_mode",
+        "output_shape",
+    }
+)
+
+
+def exact(
+    run: Callable[..., np.ndarray],
+    spec: LayerSpec,
+    x: np.ndarray,
+    w: np.ndarray | None,
+    b: np.ndarray | None,
+) -> np.ndarray:
+    """A weighted layer's reference on int64 when every sum fits, else on exact objects."""
+    from convcalc.reference import int64_operands
+
+    assert w is not None
+    fast = int64_operands(spec, x, w, b)
+    if fast is not None:
+        return run(spec, *fast).astype(object)
+    return run(spec, x, w, b)
+
+
 class Conv(Family):
-    net_keys = frozenset(
-        {
-            "convention",
-            "in_channels",
-            "out_channels",
-            "kernel_size",
-            "stride",
-            "padding",
-            "dilation",
-            "groups",
-            "bias",
-            "padding_mode",
-            "output_shape",
-        }
-    )
+    net_keys = CONV_KEYS
     printed_positional = ("in_channels", "out_channels", "kernel_size", "stride", "padding")
     onnx_ops = ("Conv",)
 
@@ -45,13 +67,9 @@ class Conv(Family):
     def reference(
         self, spec: LayerSpec, x: np.ndarray, w: np.ndarray | None, b: np.ndarray | None
     ) -> np.ndarray:
-        from convcalc.reference import conv, int64_operands
+        from convcalc.reference import conv
 
-        assert w is not None
-        fast = int64_operands(spec, x, w, b)
-        if fast is not None:
-            return conv(spec, *fast).astype(object)
-        return conv(spec, x, w, b)
+        return exact(conv, spec, x, w, b)
 
     def step_text(self, trace: Trace, step: Step) -> tuple[str, str]:
         from convcalc.steps import num, products_text

@@ -8,6 +8,7 @@ import itertools
 from typing import TYPE_CHECKING
 
 from convcalc.families.base import Family, one
+from convcalc.families.conv import CONV_KEYS, exact
 from convcalc.ops import OpKind
 from convcalc.specs import LayerSpec
 
@@ -18,22 +19,7 @@ if TYPE_CHECKING:
 
 
 class ConvTranspose(Family):
-    net_keys = frozenset(
-        {
-            "convention",
-            "in_channels",
-            "out_channels",
-            "kernel_size",
-            "stride",
-            "padding",
-            "dilation",
-            "groups",
-            "bias",
-            "padding_mode",
-            "output_shape",
-            "output_padding",
-        }
-    )
+    net_keys = CONV_KEYS | {"output_padding"}
     printed_positional = ("in_channels", "out_channels", "kernel_size", "stride", "padding")
     onnx_ops = ("ConvTranspose",)
 
@@ -48,13 +34,9 @@ class ConvTranspose(Family):
     def reference(
         self, spec: LayerSpec, x: np.ndarray, w: np.ndarray | None, b: np.ndarray | None
     ) -> np.ndarray:
-        from convcalc.reference import conv_transpose, int64_operands
+        from convcalc.reference import conv_transpose
 
-        assert w is not None
-        fast = int64_operands(spec, x, w, b)
-        if fast is not None:
-            return conv_transpose(spec, *fast).astype(object)
-        return conv_transpose(spec, x, w, b)
+        return exact(conv_transpose, spec, x, w, b)
 
     def step_text(self, trace: Trace, step: Step) -> tuple[str, str]:
         from convcalc.steps import num, products_text
