@@ -6,6 +6,15 @@ file, and as ratios against a bare interpreter in one run.
 
 Needs torch and onnx (the oracles); the zoo is a VGG16 (553 MB of weights: where reading cost
 most), a ResNet-style stack, a MobileNet-style depthwise stack and the U-Net example.
+
+Against a peer profiler, over a folder of ONNX files (your own zoo: timm, torchvision, smp
+exports), paired and interleaved so that the machine's drift falls on both alike:
+
+    python benchmarks/onnx_read.py --zoo DIR --peer /path/to/venv/bin/python [--runs 5]
+
+The peer is onnx-tool (`pip install onnx-tool` in that venv), whose `model_profile` reads a
+file and prints its per-node table; convcalc runs as users run it, the table at 80 columns and
+`--json`. Printed: each file's median times and ratio, then the median ratio over the files.
 """
 
 from __future__ import annotations
@@ -89,11 +98,67 @@ def peak_mib(command: list[str]) -> float:
     return int(out.stdout) / 1024
 
 
+PEER = (
+    "import contextlib, io, sys, onnx_tool\n"
+    "with contextlib.redirect_stdout(io.StringIO()):\n"
+    "    onnx_tool.model_profile(sys.argv[1])\n"
+)
+
+
+def against_peer(folder: Path, peer: str, runs: int) -> None:
+    """Each file of ``folder``: convcalc's table and JSON against the peer, runs interleaved."""
+    import statistics
+    import time
+
+    from _timing import ENV, machine_state
+
+    def once(command: list[str]) -> float:
+        start = time.perf_counter()
+        subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=ENV)
+        return time.perf_counter() - start
+
+    files = sorted(folder.glob("*.onnx"))
+    print(machine_state())
+    print(f"{'file':34s} {'table':>7s} {'json':>7s} {'peer':>7s}  table/peer json/peer")
+    ratios: dict[str, list[float]] = {"table": [], "json": []}
+    for path in files:
+        commands = {
+            "table": entry() + ["net", str(path)],
+            "json": entry() + ["net", str(path), "--json"],
+            "peer": [peer, "-c", PEER, str(path)],
+        }
+        for command in commands.values():  # warm the file cache and the bytecode
+            once(command)
+        times: dict[str, list[float]] = {name: [] for name in commands}
+        for _ in range(runs):
+            for name, command in commands.items():
+                times[name].append(once(command))
+        med = {name: statistics.median(t) for name, t in times.items()}
+        for name in ratios:
+            ratios[name].append(med[name] / med["peer"])
+        print(
+            f"{path.name[:34]:34s} {med['table']:7.3f} {med['json']:7.3f} {med['peer']:7.3f}"
+            f"  {med['table'] / med['peer']:10.2f} {med['json'] / med['peer']:9.2f}"
+        )
+    for name, values in ratios.items():
+        print(
+            f"{name} / peer over {len(values)} files: median {statistics.median(values):.2f}, "
+            f"worst {max(values):.2f}, best {min(values):.2f}"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--keep", type=Path, help="export the zoo here (reused on later runs)")
+    parser.add_argument("--zoo", type=Path, help="a folder of ONNX files, timed against --peer")
+    parser.add_argument("--peer", help="a Python with onnx-tool installed")
     args = parser.parse_args()
+    if args.zoo is not None or args.peer is not None:
+        if args.zoo is None or args.peer is None:
+            parser.error("--zoo and --peer go together")
+        against_peer(args.zoo, args.peer, args.runs)
+        return
     with tempfile.TemporaryDirectory() as scratch:
         folder = args.keep or Path(scratch)
         folder.mkdir(parents=True, exist_ok=True)

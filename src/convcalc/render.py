@@ -6,6 +6,7 @@ Every function takes the Console to print on, so tests can render into a StringI
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, assert_never
 
 from rich.console import Console
@@ -13,6 +14,7 @@ from rich.table import Table
 from rich.text import Text
 
 from convcalc.boundary import display, display_block, display_terminal
+from convcalc.grid import GridColumn, draw_grid
 from convcalc.serialize import preimage_text, size_text
 from convcalc.shapes import AdaptiveShape, FoldShape, LayerShape
 from convcalc.specs import LayerSpec, OpKind
@@ -765,22 +767,32 @@ def print_network(console: Console, report: NetworkReport) -> None:
                 rf_text(layer.rf),
             )
         )
-    table = Table(show_footer=True)
-    table.add_column("#", justify="right", overflow="fold")
-    table.add_column("layer", footer="total", overflow="fold", width=_layer_width(console, cells))
-    table.add_column("output", footer=dims(result.output_shape), overflow="fold")
-    table.add_column(
-        "bytes",
-        justify="right",
-        overflow="fold",
-        footer=human_bytes(memory.total_activation_bytes),
-    )
-    table.add_column("params", justify="right", overflow="fold", footer=f"{result.total_params:,}")
-    table.add_column("MACs", justify="right", overflow="fold", footer=human(result.total_macs))
-    table.add_column("RF", overflow="fold")
-    for row_cells in cells:
-        table.add_row(*row_cells)
-    console.print(table)
+    columns = [
+        GridColumn("#", right=True),
+        GridColumn("layer", footer="total"),
+        GridColumn("output", footer=dims(result.output_shape)),
+        GridColumn("bytes", footer=human_bytes(memory.total_activation_bytes), right=True),
+        GridColumn("params", footer=f"{result.total_params:,}", right=True),
+        GridColumn("MACs", footer=human(result.total_macs), right=True),
+        GridColumn("RF"),
+    ]
+    columns[1] = replace(columns[1], width=_layer_width(console, columns, cells))
+    drawn = draw_grid(console, columns, cells)
+    if drawn is not None:  # the common case, drawn directly: rich lays out ~1 ms a row
+        console.print(drawn, crop=False)
+    else:  # a console too narrow for the natural widths: rich squeezes the columns
+        table = Table(show_footer=True)
+        for column in columns:
+            table.add_column(
+                column.header,
+                footer=column.footer,
+                justify="right" if column.right else "left",
+                overflow="fold",
+                width=column.width,
+            )
+        for row_cells in cells:
+            table.add_row(*row_cells)
+        console.print(table)
     console.print(
         "output: C×spatial (batch in the title); bytes: the output tensor, batch included; RF: "
         "receptive field in input pixels, j jump, s start (centre of output 0); MACs: "
@@ -808,18 +820,23 @@ def print_network(console: Console, report: NetworkReport) -> None:
         console.print(Text("expect failed: " + display(mismatch_text(layer)), style="bold red"))
 
 
-def _layer_width(console: Console, cells: list[tuple[Any, ...]]) -> int | None:
+def _layer_width(
+    console: Console, columns: list[GridColumn], cells: list[tuple[Any, ...]]
+) -> int | None:
     """The width of the layer column: its own where the table fits; where it does not, what the
-    other columns leave when that holds its longest word (up to 24), so that ``convtranspose2d``
-    stays whole; on a terminal too narrow even for that, rich's own folding."""
+    other columns (headers and footers included) leave when that holds its longest word (up to
+    24), so that ``convtranspose2d`` stays whole; on a terminal too narrow even for that, None:
+    the columns share the width as rich's Table shares it."""
     from rich.cells import cell_len
 
     def width(cell: Any) -> int:
         return cell_len(cell.plain if isinstance(cell, Text) else str(cell))
 
-    headers = ("#", "layer", "output", "bytes", "params", "MACs", "RF")
-    natural = [max([len(h), *(width(row[i]) for row in cells)]) for i, h in enumerate(headers)]
-    others = sum(natural) - natural[1] + 3 * len(headers) + 1
+    natural = [
+        max([len(c.header), len(c.footer), *(width(row[i]) for row in cells)])
+        for i, c in enumerate(columns)
+    ]
+    others = sum(natural) - natural[1] + 3 * len(columns) + 1
     available = console.width - others
     if natural[1] <= available:
         return None
@@ -829,8 +846,8 @@ def _layer_width(console: Console, cells: list[tuple[Any, ...]]) -> int | None:
 
     longest = min(longest_word(1), 24)
     # the other columns wrapped at their spaces, at the narrowest
-    squeezed = sum(longest_word(i) for i in range(len(headers)) if i != 1) + 3 * len(headers) + 1
-    if console.width - squeezed < longest:  # too narrow for whole words: rich folds as it must
+    squeezed = sum(longest_word(i) for i in range(len(columns)) if i != 1) + 3 * len(columns) + 1
+    if console.width - squeezed < longest:  # too narrow for whole words: rich's folding
         return None
     return max(longest, available)
 
