@@ -5,6 +5,7 @@ when the extra is missing; and writing any network back out as TOML and as PyTor
 from __future__ import annotations
 
 import json
+import math
 import subprocess
 import sys
 import zipfile
@@ -380,6 +381,55 @@ def test_onnx_shape_of_a_fixed_size(tmp_path: Path) -> None:
 
 
 @pytest.mark.frameworks
+def test_onnx_matmul_of_two_activations_counts_its_products(tmp_path: Path) -> None:
+    """Attention's q @ k^T and attn @ v: 0 params and 0 in total_macs (products with learned
+    weights), their multiply-accumulates in matmul_macs, per layer and in total, batch
+    dimensions broadcast as numpy's matmul broadcasts them; a MatMul with a weight is a
+    linear layer, counted in total_macs as before."""
+    onnx = pytest.importorskip("onnx")
+    import numpy as np
+    from onnx import TensorProto, helper, numpy_helper
+
+    from convcalc.network import load_network, run_network
+    from convcalc.serialize import network_dict
+
+    weight = numpy_helper.from_array(np.ones((8, 6), np.float32), "w")
+    shape = numpy_helper.from_array(np.array([3, 1, 4, 4], np.int64), "shape")
+    nodes = [
+        helper.make_node("Transpose", ["x"], ["kt"], name="kt", perm=[0, 1, 3, 2]),
+        helper.make_node("MatMul", ["x", "kt"], ["scores"], name="qk"),  # (1,3,4,8)@(1,3,8,4)
+        helper.make_node("Softmax", ["scores"], ["attn"], name="softmax", axis=-1),
+        helper.make_node("Reshape", ["attn", "shape"], ["heads"], name="heads"),
+        helper.make_node("MatMul", ["heads", "x"], ["mixed"], name="av"),  # (3,1,4,4)@(1,3,4,8)
+        helper.make_node("MatMul", ["mixed", "w"], ["y"], name="proj"),  # a weight: linear
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "attention",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 4, 8])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [3, 3, 4, 6])],
+        [weight, shape],
+    )
+    path = tmp_path / "attention.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
+    result = run_network(load_network(str(path)))
+    by_name = {layer.name: layer for layer in result.layers}
+    mixed = np.matmul(np.zeros((3, 1, 4, 4)), np.zeros((1, 3, 4, 8))).shape  # broadcast
+    assert by_name["qk"].matmul_macs == (1 * 3 * 4 * 4) * 8
+    assert by_name["av"].matmul_macs == math.prod(mixed) * 4 == (3 * 3 * 4 * 8) * 4
+    assert by_name["qk"].macs == by_name["av"].macs == 0
+    assert by_name["proj"].matmul_macs == 0 and by_name["proj"].macs == 3 * 3 * 4 * 6 * 8
+    assert result.total_matmul_macs == 384 + 1152
+    assert result.total_macs == by_name["proj"].macs
+    from convcalc.memory import NetworkReport, memory
+
+    data = network_dict(NetworkReport(result, memory(result)))
+    assert data["total_matmul_macs"] == 1536
+    assert [layer["matmul_macs"] for layer in data["layers"]] == [
+        by_name[layer["name"]].matmul_macs for layer in data["layers"]
+    ]
+
+
 def test_onnx_constant_arithmetic_and_one_input_concat(tmp_path: Path) -> None:
     """TF-style 'same' padding computed in the graph from constants (Ceil, Div, Max, Floor,
     Clip, Cast, as tf_mixnet_s exports it) and a Concat of one tensor (timm's DenseNet): the

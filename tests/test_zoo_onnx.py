@@ -2,7 +2,8 @@
 covers what their exports hold: LayerNormalization, GroupNorm as InstanceNormalization, layer
 scales, GELU's Erf, attention's MatMul of two activations, TF-style padding computed in the
 graph, a one-input Concat): the output shape as torch's, the parameters as torch counts them,
-the MACs as torch's forward hooks see them.
+the MACs as torch's forward hooks see them, and the multiply-accumulates between two
+activations (attention's MatMul, `total_matmul_macs`) as torch's FLOP counter sees its bmm.
 Exported once per run; skipped where a library is absent."""
 
 from __future__ import annotations
@@ -47,7 +48,9 @@ def exports(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 def test_onnx_export_reads_exactly(library: str, name: str, exports: dict[str, Any]) -> None:
     torch = pytest.importorskip("torch")
     pytest.importorskip("onnx")
-    model = build(library, name)
+    from torch.utils.flop_counter import FlopCounterMode
+
+    model = build(library, name, fused_attention=False)  # q @ k^T as a bmm the counter sees
     x = torch.zeros(1, 3, 224, 224)
     macs = 0
 
@@ -61,8 +64,10 @@ def test_onnx_export_reads_exactly(library: str, name: str, exports: dict[str, A
             macs += output.numel() * module.in_features
 
     handles = [m.register_forward_hook(hook) for m in model.modules()]
-    with torch.no_grad():
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
         want = list(model(x).shape)
+    flops = counter.get_flop_counts()["Global"]
+    between_activations = sum(v for op, v in flops.items() if str(op).startswith("aten.bmm")) // 2
     for handle in handles:
         handle.remove()
     path = Path(exports["dir"]) / f"{library}_{name}.onnx"
@@ -81,3 +86,4 @@ def test_onnx_export_reads_exactly(library: str, name: str, exports: dict[str, A
     assert data["output_shape"] == want
     assert data["total_params"] == sum(p.numel() for p in model.parameters())
     assert data["total_macs"] == macs
+    assert data["total_matmul_macs"] == between_activations

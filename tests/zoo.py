@@ -5,6 +5,7 @@ before it is imported."""
 
 from __future__ import annotations
 
+import importlib
 import warnings
 from typing import Any
 
@@ -43,8 +44,10 @@ def _torchvision() -> Any:
         return importlib.import_module("torchvision")
 
 
-def build(library: str, name: str) -> Any:
-    """The model, eval mode, random weights; skips where its library is absent."""
+def build(library: str, name: str, fused_attention: bool = True) -> Any:
+    """The model, eval mode, random weights; skips where its library is absent. Without
+    ``fused_attention``, timm's attention writes out ``q @ k^T`` and ``attn @ v`` (torch's FLOP
+    counter sees those bmm; it does not count the fused CPU kernel)."""
     warnings.filterwarnings("ignore")
     tv = _torchvision() if library in ("torchvision", "timm", "smp") else None
     if tv is None:
@@ -52,7 +55,12 @@ def build(library: str, name: str) -> Any:
     match library:
         case "timm":
             timm = pytest.importorskip("timm")
-            model = timm.create_model(name, pretrained=False)
+            layers = importlib.import_module("timm.layers")
+            layers.set_fused_attn(fused_attention)
+            try:
+                model = timm.create_model(name, pretrained=False)
+            finally:
+                layers.set_fused_attn(True)
         case "torchvision":
             extra = {"aux_logits": False, "init_weights": False} if name == "googlenet" else {}
             model = getattr(tv.models, name)(weights=None, **extra)

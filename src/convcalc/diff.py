@@ -66,6 +66,7 @@ class Metric(enum.StrEnum):
     NON_TRAINABLE_PARAMS = "non_trainable_params"
     MACS = "macs"
     FLOPS = "flops"
+    MATMUL_MACS = "matmul_macs"  # between two activations (attention), apart from macs
     ACTIVATION_BYTES = "activation_bytes"
     PEAK_ACTIVATION_BYTES = "peak_activation_bytes"
     TRAINING_BYTES = "training_bytes"
@@ -91,6 +92,8 @@ def metric_value(report: NetworkReport, metric: Metric) -> int:
             return result.total_macs
         case Metric.FLOPS:
             return result.total_flops
+        case Metric.MATMUL_MACS:
+            return result.total_matmul_macs
         case Metric.ACTIVATION_BYTES:
             return memory.total_activation_bytes
         case Metric.PEAK_ACTIVATION_BYTES:
@@ -132,6 +135,15 @@ class NetworkDiff:
 
     def total(self, metric: Metric) -> Delta:
         return dict(self.totals)[metric]
+
+    @property
+    def shown_totals(self) -> tuple[tuple[Metric, Delta], ...]:
+        """The totals a table shows: the MatMul MACs only where either network has some."""
+        return tuple(
+            (metric, delta)
+            for metric, delta in self.totals
+            if metric is not Metric.MATMUL_MACS or delta.a or delta.b
+        )
 
 
 def diff_networks(

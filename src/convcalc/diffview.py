@@ -130,6 +130,7 @@ TOTAL_LABELS = {
     Metric.NON_TRAINABLE_PARAMS: "non-trainable params",
     Metric.MACS: "MACs",
     Metric.FLOPS: "FLOPs",
+    Metric.MATMUL_MACS: "MatMul MACs",
     Metric.ACTIVATION_BYTES: "activation bytes",
     Metric.PEAK_ACTIVATION_BYTES: "peak bytes",
     Metric.TRAINING_BYTES: "training bytes",
@@ -163,7 +164,7 @@ def diff_plain(diff: NetworkDiff) -> str:
                 lines.append(f"removed {layer_label(row.a)}")
             case _:
                 assert_never(row.status)
-    for metric, delta in diff.totals:
+    for metric, delta in diff.shown_totals:
         lines.append(f"{metric.value} {delta.a} {delta.b} {delta.delta:+d}")
     lines.extend(sizes_lines(diff))
     return "\n".join(display(line) for line in lines)
@@ -251,7 +252,7 @@ def diff_markdown(diff: NetworkDiff) -> str:
             f"| {cell(details)} |"
         )
     lines += ["", "| total | A | B | change |", "|---|---:|---:|---:|"]
-    for metric, delta in diff.totals:
+    for metric, delta in diff.shown_totals:
         lines.append(
             f"| {TOTAL_LABELS[metric]} | {delta.a:,} | {delta.b:,} | {delta_text(delta)} |"
         )

@@ -66,6 +66,16 @@ class Applied(NamedTuple):
     shape: LayerShape | None = None
     mac_count: MacCount | None = None
     non_trainable: int = 0  # BatchNorm's running mean and variance
+    matmul_macs: int = 0  # products of two activations (attention's MatMul), not in macs
+
+
+def activation_products(op: str, inputs: tuple[Shape, ...], output: Shape) -> int:
+    """The multiply-accumulates of an ONNX MatMul of two activations (attention's ``q @ k^T``
+    and ``attn @ v``): every output element sums over the shared dimension, the first input's
+    last; batch dimensions broadcast into the output. 0 for any other op passed through."""
+    if op != "MatMul" or len(inputs) != 2 or not inputs[0]:
+        return 0
+    return math.prod(output) * inputs[0][-1]
 
 
 @dataclass(frozen=True)
@@ -124,7 +134,15 @@ def apply_layer(
                     f"{', '.join(map(shape_text, inputs))}; convcalc has no rule for {op}: "
                     "export the model at this input size"
                 )
-            return Applied(op.lower(), f"{op} (shape from the file)", output, 0, 0, None)
+            return Applied(
+                op.lower(),
+                f"{op} (shape from the file)",
+                output,
+                0,
+                0,
+                None,
+                matmul_macs=activation_products(op, inputs, output),
+            )
         case UpsampleLayer():
             return _upsample(layer, current, rf, detail)
         case FlattenLayer():

@@ -284,6 +284,7 @@ class LayerResult:
     mac_count: MacCount | None = None
     non_trainable_params: int = 0  # BatchNorm's running mean and variance (Keras counts them)
     source_labels: tuple[str, ...] = ()  # the sources as tables show them ("layer 5")
+    matmul_macs: int = 0  # products of two activations (attention's MatMul), not in macs
 
     @property
     def input_shape(self) -> Shape:
@@ -322,6 +323,12 @@ class NetworkResult:
     @property
     def total_macs(self) -> int:
         return sum(layer.macs for layer in self.layers)
+
+    @property
+    def total_matmul_macs(self) -> int:
+        """The products of two activations (an attention's MatMul), apart from total_macs,
+        which counts the products with learned weights."""
+        return sum(layer.matmul_macs for layer in self.layers)
 
     @property
     def total_flops(self) -> int:

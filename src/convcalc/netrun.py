@@ -85,6 +85,7 @@ def evaluate(plan: Plan, full_input: Shape) -> NetworkResult | Failure:
             applied.mac_count,
             applied.non_trainable,
             planned.source_labels,
+            applied.matmul_macs,
         )
         results.append(result)
         shapes.append(applied.output)

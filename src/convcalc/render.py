@@ -1159,7 +1159,7 @@ def print_diff(console: Console, diff: NetworkDiff) -> None:
     totals.add_column("A", justify="right", overflow="fold")
     totals.add_column("B", justify="right", overflow="fold")
     totals.add_column("change", justify="right", overflow="fold")
-    for metric, delta in diff.totals:
+    for metric, delta in diff.shown_totals:
         totals.add_row(TOTAL_LABELS[metric], f"{delta.a:,}", f"{delta.b:,}", delta_text(delta))
     totals.add_row("output", size_text(a.output_shape), size_text(b.output_shape), "")
     totals.add_row("receptive field", output_rf(diff.a) or "-", output_rf(diff.b) or "-", "")

@@ -341,6 +341,10 @@ def _fraction_number(value: Fraction) -> int | float:
 
 
 FLOPS_RULE = "FLOPs = 2 x MACs (one multiply and one add per MAC; bias additions not counted)"
+MATMUL_RULE = (
+    "multiply-accumulates of a MatMul between two activations (attention), whole batch; "
+    "not in total_macs, which counts products with learned weights"
+)
 
 
 def network_dict(report: NetworkReport) -> dict[str, Any]:
@@ -381,6 +385,7 @@ def network_dict(report: NetworkReport) -> dict[str, Any]:
                 "useful_macs": None if split is None else split.useful,
                 "zero_macs": None if split is None else split.zero,
                 "cropped_macs": None if split is None else split.cropped,
+                "matmul_macs": layer.matmul_macs,
                 "receptive_field": receptive,
                 "expect": None if layer.expect is None else list(layer.expect),
                 "expect_from": layer.expect_text,
@@ -399,6 +404,8 @@ def network_dict(report: NetworkReport) -> dict[str, Any]:
         "flops_rule": FLOPS_RULE,
         "total_useful_macs": result.total_useful_macs,
         "total_zero_macs": result.total_zero_macs,
+        "total_matmul_macs": result.total_matmul_macs,
+        "matmul_macs_rule": MATMUL_RULE,
         "dtype": memory.dtype.value,
         "dtype_bytes": memory.dtype.size,
         "input_bytes": memory.input_bytes,
@@ -476,6 +483,11 @@ def count_lines(report: NetworkReport) -> list[str]:
         f"MACs on real input elements: {result.total_useful_macs:,}; a direct (sliding-window) "
         f"form also spends {result.total_zero_macs:,} on padding and inserted zeros",
     ]
+    if result.total_matmul_macs:
+        lines.append(
+            f"not in MACs: {result.total_matmul_macs:,} multiply-accumulates between two "
+            "activations (MatMul: attention's q·k and weights·v)"
+        )
     if result.total_non_trainable_params:
         lines.append(
             f"not in params: {result.total_non_trainable_params:,} BatchNorm running statistics "
@@ -566,6 +578,7 @@ def network_csv(report: NetworkReport) -> str:
             "receptive_field",
             "expect",
             "expect_ok",
+            "matmul_macs",
         ]
     )
     for layer, output_bytes in zip(result.layers, memory.output_bytes):
@@ -585,6 +598,7 @@ def network_csv(report: NetworkReport) -> str:
                 rf_text(layer.rf),
                 "" if layer.expect is None else "x".join(map(str, layer.expect)),
                 "" if layer.expect_ok is None else str(layer.expect_ok).lower(),
+                layer.matmul_macs,
             ]
         )
     writer.writerow(
@@ -602,6 +616,7 @@ def network_csv(report: NetworkReport) -> str:
             "",
             "",
             "",
+            result.total_matmul_macs,
         ]
     )
     return buffer.getvalue()
