@@ -204,3 +204,46 @@ def test_fused_activations_reach_torch_code(keras: Any, tmp_path: Path) -> None:
     assert torch.allclose(y.sum(dim=1), torch.ones(2))
     keras_params = sum(math.prod(w.shape) for w in model.weights)
     assert sum(p.numel() for p in namespace["model"].parameters()) == keras_params
+
+
+@pytest.mark.parametrize("name", ["MobileNetV3Small", "MobileNetV3Large"])
+def test_open_input_without_in(keras: Any, name: str, tmp_path: Path) -> None:
+    """keras.applications' MobileNetV3 leaves its input size open ([None, None, None, 3]).
+    Without --in, net answers what holds at every size, as Keras reports it: every layer's
+    shape with null where Keras has None, the output (1000), the trainable and non-trainable
+    parameters; exit 0, and --check exits 1 (no size to check)."""
+    import json
+    import subprocess
+    import sys
+
+    model = getattr(keras.applications, name)(weights=None)
+    path = tmp_path / f"{name}.json"
+    path.write_text(model.to_json())
+    run = subprocess.run(
+        [sys.executable, "-m", "convcalc", "net", str(path), "--json"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert run.returncode == 0, run.stderr
+    data = json.loads(run.stdout)
+    trainable = sum(math.prod(w.shape) for w in model.trainable_weights)
+    fixed = sum(math.prod(w.shape) for w in model.non_trainable_weights)
+    assert (data["total_params"], data["total_non_trainable_params"]) == (trainable, fixed)
+    assert data["output_shape"][1:] == list(channels_first(model.output.shape))
+    by_name = {layer["name"]: layer["output_shape"][1:] for layer in data["layers"]}
+    compared = 0
+    for layer in model.layers:
+        if layer.name in by_name and not isinstance(layer, keras.layers.InputLayer):
+            shape = list(layer.output.shape)  # channels last, None where open
+            want = [shape[-1], *shape[1:-1]] if len(shape) > 2 else shape[1:]
+            assert by_name[layer.name] == want, layer.name
+            compared += 1
+    assert compared >= len(model.layers) - 1
+    gate = subprocess.run(
+        [sys.executable, "-m", "convcalc", "net", str(path), "--check"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert gate.returncode == 1 and "input size is open" in gate.stderr

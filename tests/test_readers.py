@@ -194,6 +194,38 @@ def test_keras_functional_json(tmp_path: Path) -> None:
     ]
 
 
+def test_open_input_size_without_in(tmp_path: Path, runner: CliRunner) -> None:
+    """A Keras input [None, None, None, 3] and no --in: the table, --json and --plain give
+    what holds at every size (params, the channels, the pooled head's 5), with ? / null where a
+    size follows the input; formats that need every size exit 2 asking for --in; --check 1."""
+    import copy
+
+    model = copy.deepcopy(FUNCTIONAL)
+    model["config"]["layers"][0]["config"]["batch_shape"] = [None, None, None, 3]
+    path = tmp_path / "open.json"
+    path.write_text(json.dumps(model))
+    run = runner.invoke(app, ["net", str(path), "--json"])
+    assert run.exit_code == 0, run.stderr
+    data = json.loads(run.stdout)
+    assert data["shapes_known"] is False and data["input_open"] is True
+    assert data["input_shape"] == [1, 3, None, None]
+    assert data["output_shape"] == [1, 5] and data["total_macs"] is None
+    shapes = {layer["name"]: layer["output_shape"] for layer in data["layers"]}
+    assert shapes["c1"] == [1, 8, None, None] and shapes["cat"] == [1, 16, None, None]
+    assert shapes["gap"] == [1, 16]
+    assert data["total_params"] == (8 * 27 + 8) + 16 + 8 * 8 * 9 + (16 * 5 + 5)
+    assert data["total_non_trainable_params"] == 16
+    table = runner.invoke(app, ["net", str(path)], env={"COLUMNS": "80"})
+    assert table.exit_code == 0 and "3×?×? -> 5 (input size open)" in table.stdout
+    assert "8×?×?" in table.stdout and "give --in C,H,W" in table.stdout
+    assert runner.invoke(app, ["net", str(path), "--plain"]).stdout.strip() == "1x5"
+    csv = runner.invoke(app, ["net", str(path), "--format", "csv"])
+    assert csv.exit_code == 2 and "give the input shape" in csv.stderr
+    assert runner.invoke(app, ["net", str(path), "--check"]).exit_code == 1
+    sized = runner.invoke(app, ["net", str(path), "--in", "3,15,17", "--json"])
+    assert json.loads(sized.stdout)["output_shape"] == [1, 5]
+
+
 def test_keras_two_inbound_format() -> None:
     """Keras 2's inbound_nodes ([[name, 0, 0, {}], ...]) read as well."""
     layers = [
@@ -311,8 +343,12 @@ def test_onnx_example_reads(runner: CliRunner) -> None:
         ).stdout
     )
     assert data["valid_sizes"] == [8, 12, 16, 20, 24, 28, 32, 36, 40]
-    missing = runner.invoke(app, ["net", str(EXAMPLES / "tiny_unet.onnx")])
+    missing = runner.invoke(app, ["net", str(EXAMPLES / "tiny_unet.onnx"), "--format", "csv"])
     assert missing.exit_code == 2 and "'image' is ['?', 3, '?', '?']" in missing.stderr
+    open_size = json.loads(
+        runner.invoke(app, ["net", str(EXAMPLES / "tiny_unet.onnx"), "--json"]).stdout
+    )
+    assert open_size["output_shape"] == [1, 2, None, None] and open_size["total_params"] == 7362
 
 
 def test_onnx_shape_of_a_fixed_size(tmp_path: Path) -> None:

@@ -352,6 +352,9 @@ def net(request: NetRequest) -> int:
 
         write(to_toml(network, shape, batch), newline=False)
         return 0
+    if shape is None and plan.input is None and plan.open_input is not None:
+        if chosen in (Format.TABLE, Format.JSON, Format.PLAIN):
+            return _open_report(plan, batch, chosen, check)
     result = run_plan(plan, shape, batch)
     if chosen is Format.TORCH:
         from convcalc.exporters import to_torch
@@ -392,6 +395,30 @@ def _load_plan(spec: str) -> tuple[Any, Any]:
     network = load_network(spec)
     network.check_runnable()
     return network, _plan(network)
+
+
+def _open_report(plan: Any, batch: int | None, chosen: Format, check: bool) -> int:
+    """A file that leaves the input's size open, run without --in: what holds at every size."""
+    from convcalc import serialize
+    from convcalc.boundary import display
+    from convcalc.netopen import run_open
+
+    report = run_open(plan, batch)
+    emit(
+        chosen,
+        report,
+        json=serialize.open_result_dict,
+        plain=lambda r: serialize.open_shape_text(r.output_shape),
+        table=_printer("print_open_result"),
+    )
+    if check:
+        print(
+            f"--check: {display(plan.source)}: the input size is open in the file; give --in "
+            "C,H,W to check the expectations",
+            file=sys.stderr,
+        )
+        return 1
+    return 0
 
 
 def _module_report(network: Any, chosen: Format, check: bool) -> int:

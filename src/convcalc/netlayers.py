@@ -193,6 +193,7 @@ class Plan:
     batch: int | None
     source: str
     input_hint: str = ""
+    open_input: tuple[int | None, ...] | None = None  # (C, *spatial), None where the file is open
 
     @property
     def is_graph(self) -> bool:

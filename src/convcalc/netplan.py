@@ -187,7 +187,9 @@ def plan_network(spec: NetworkSpec) -> Plan:
         names[name] = number
         labels = tuple("input" if s == 0 else source_label(planned[s - 1].name, s) for s in sources)
         planned.append(PlannedLayer(number, name, kind, layer, sources, expect, explicit, labels))
-    return Plan(tuple(planned), spec.input, spec.batch, spec.source, spec.input_hint)
+    return Plan(
+        tuple(planned), spec.input, spec.batch, spec.source, spec.input_hint, spec.open_input
+    )
 
 
 def source_label(name: str, number: int) -> str:

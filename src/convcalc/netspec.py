@@ -44,6 +44,9 @@ class NetworkSpec:
     source: str = ""
     notes: tuple[str, ...] = ()  # what a reader wants said (--format toml writes them)
     input_hint: str = ""  # what a reader knows of the input when its sizes are not fixed
+    # (C, *spatial) with None where the file leaves a size open (channels known): net without
+    # --in reports what holds at every size (netopen)
+    open_input: tuple[int | None, ...] | None = None
     comments: tuple[tuple[int, str], ...] = ()  # (layer index, a note --format toml puts there)
     unclear: tuple[str, ...] = ()  # containers whose forward a printed model does not show
     # a printed model: every module's own parameters, and the modules net cannot run

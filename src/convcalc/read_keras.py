@@ -229,8 +229,17 @@ class _Reader:
                 self.notes.append(f"the input has dynamic dimensions {dims}: give --in C,H,W")
         self.notes.append("shapes are [N, C, *spatial]: Keras' channels-last sizes, reordered")
         hint = "" if shape else f"the Keras input is {input_shape} (channels last)"
+        open_input = None
+        if shape is None and input_shape and len(input_shape) >= 3 and input_shape[-1]:
+            open_input = (input_shape[-1], *input_shape[1:-1])  # channels first, as net runs
         return NetworkSpec(
-            shape, self.layers, batch, self.source, notes=tuple(self.notes), input_hint=hint
+            shape,
+            self.layers,
+            batch,
+            self.source,
+            notes=tuple(self.notes),
+            input_hint=hint,
+            open_input=open_input,
         )
 
     def read_layers(

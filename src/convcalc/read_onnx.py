@@ -388,6 +388,7 @@ class _Reader:
             self.path,
             notes=(f"read from the ONNX graph {self.graph.name or '(unnamed)'}", *self.notes),
             input_hint=hint,
+            open_input=tuple(dims[1:]) if shape is None and len(dims) >= 3 and dims[1] else None,
         )
 
     def add(self, node: Any, index: int, layer: dict[str, Any], sources: list[str]) -> None:

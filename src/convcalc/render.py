@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from convcalc.diff import NetworkDiff
     from convcalc.memory import NetworkReport
     from convcalc.modulereport import ModuleReport
+    from convcalc.netopen import OpenResult
     from convcalc.netsizes import SizeSweep
     from convcalc.solve import Inversion, Solution, SweepRow, SweepRun
     from convcalc.steps import Step, Trace
@@ -777,22 +778,7 @@ def print_network(console: Console, report: NetworkReport) -> None:
         GridColumn("RF"),
     ]
     columns[1] = replace(columns[1], width=_layer_width(console, columns, cells))
-    drawn = draw_grid(console, columns, cells)
-    if drawn is not None:  # the common case, drawn directly: rich lays out ~1 ms a row
-        console.print(drawn, crop=False)
-    else:  # a console too narrow for the natural widths: rich squeezes the columns
-        table = Table(show_footer=True)
-        for column in columns:
-            table.add_column(
-                column.header,
-                footer=column.footer,
-                justify="right" if column.right else "left",
-                overflow="fold",
-                width=column.width,
-            )
-        for row_cells in cells:
-            table.add_row(*row_cells)
-        console.print(table)
+    _print_grid(console, columns, cells)
     console.print(
         "output: C×spatial (batch in the title); bytes: the output tensor, batch included; RF: "
         "receptive field in input pixels, j jump, s start (centre of output 0); MACs: "
@@ -818,6 +804,27 @@ def print_network(console: Console, report: NetworkReport) -> None:
     console.print(grid)
     for layer in result.mismatches:
         console.print(Text("expect failed: " + display(mismatch_text(layer)), style="bold red"))
+
+
+def _print_grid(console: Console, columns: list[GridColumn], cells: list[Any]) -> None:
+    """A long table: drawn directly in the common case (rich lays out about 1 ms a row); on a
+    console too narrow for a character a column, through rich's Table."""
+    drawn = draw_grid(console, columns, cells)
+    if drawn is not None:
+        console.print(drawn, crop=False)
+        return
+    table = Table(show_footer=True)
+    for column in columns:
+        table.add_column(
+            column.header,
+            footer=column.footer,
+            justify="right" if column.right else "left",
+            overflow="fold",
+            width=column.width,
+        )
+    for row_cells in cells:
+        table.add_row(*row_cells)
+    console.print(table)
 
 
 def _layer_width(
@@ -1166,6 +1173,48 @@ def print_diff(console: Console, diff: NetworkDiff) -> None:
     console.print(totals)
     for line in sizes_lines(diff):
         console.print(display(line))
+
+
+def print_open_result(console: Console, report: OpenResult) -> None:
+    """A file whose input size is open, without --in: each layer's output with ? where it
+    follows the input, its parameters, the totals, and what --in adds."""
+    from convcalc.serialize import OPEN_NOTE
+
+    def dims(shape: tuple[int | None, ...]) -> str:
+        return "×".join("?" if d is None else str(d) for d in shape[1:])
+
+    headline(
+        console,
+        f"{display(report.source) or 'network'}: batch {report.input_shape[0]}, "
+        f"{dims(report.input_shape)} -> {dims(report.output_shape)} (input size open)",
+    )
+    cells: list[tuple[str, ...]] = [
+        (
+            str(layer.index),
+            display(
+                layer.summary
+                if layer.name == str(layer.index)
+                else f"{layer.name}: {layer.summary}"
+            ),
+            dims(layer.output_shape),
+            f"{layer.params:,}",
+        )
+        for layer in report.layers
+    ]
+    columns = [
+        GridColumn("#", right=True),
+        GridColumn("layer", footer="total"),
+        GridColumn("output", footer=dims(report.output_shape)),
+        GridColumn("params", footer=f"{report.total_params:,}", right=True),
+    ]
+    columns[1] = replace(columns[1], width=_layer_width(console, columns, cells))
+    _print_grid(console, columns, cells)
+    if report.total_non_trainable_params:
+        console.print(
+            f"not in params: {report.total_non_trainable_params:,} BatchNorm running statistics "
+            "(buffers in PyTorch, non-trainable weights in Keras)"
+        )
+    console.print(OPEN_NOTE, style="dim")
 
 
 def print_module_report(console: Console, report: ModuleReport) -> None:

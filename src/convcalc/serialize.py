@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from convcalc.modulereport import ModuleReport
     from convcalc.neteval import Failure
     from convcalc.netlayers import LayerResult
+    from convcalc.netopen import OpenResult
     from convcalc.netsizes import FailedRun, Near, SizeRecord, SizeSweep
     from convcalc.solve import Candidate, Inversion, Solution, SweepRow
     from convcalc.steps import Step, Trace
@@ -959,6 +960,49 @@ def view_dict(view: View) -> dict[str, Any]:
             }
         case _:
             assert_never(view)
+
+
+OPEN_NOTE = (
+    "the input's size is open in the file: a ? (null in JSON) follows it; params and the sizes "
+    "shown hold at every input size; give --in C,H,W for every size, MACs and memory"
+)
+
+
+def open_shape_text(shape: tuple[int | None, ...]) -> str:
+    """``1x1000`` or, with open dimensions, ``1x16x?x?``."""
+    return "x".join("?" if d is None else str(d) for d in shape)
+
+
+def open_result_dict(report: OpenResult) -> dict[str, Any]:
+    """``net --json`` of a file whose input size is open, without --in: the network keys, the
+    dimensions that follow the input null, the counts that need a size null."""
+    return {
+        "source": report.source,
+        "shapes_known": False,
+        "input_open": True,
+        "input_shape": list(report.input_shape),
+        "output_shape": list(report.output_shape),
+        "total_params": report.total_params,
+        "total_non_trainable_params": report.total_non_trainable_params,
+        "total_macs": None,
+        "total_matmul_macs": None,
+        "params_exact": True,
+        "probe_sizes": list(report.probes),
+        "layers": [
+            {
+                "index": layer.index,
+                "name": layer.name,
+                "type": layer.type,
+                "summary": layer.summary,
+                "output_shape": list(layer.output_shape),
+                "params": layer.params,
+                "non_trainable_params": layer.non_trainable_params,
+                "macs": None,
+            }
+            for layer in report.layers
+        ],
+        "notes": [OPEN_NOTE],
+    }
 
 
 def module_report_dict(report: ModuleReport) -> dict[str, Any]:
