@@ -335,8 +335,7 @@ def net(request: NetRequest) -> int:
     from convcalc.loader import load_network
     from convcalc.memory import NetworkReport, memory
     from convcalc.netrun import run_plan
-    from convcalc.netsizes import is_range
-    from convcalc.specs import parse_size_list
+    from convcalc.specs import is_range, parse_size_list
 
     network = load_network(spec)
     if network.modules and not network.shapes_known and chosen is not Format.TOML:
@@ -476,8 +475,8 @@ def diff(request: DiffRequest) -> int:
     from convcalc.diff import diff_networks, parse_budget
     from convcalc.memory import NetworkReport, memory
     from convcalc.netrun import run_plan
-    from convcalc.netsizes import is_range, parse_ranges, sweep_sizes
-    from convcalc.specs import parse_size_list
+    from convcalc.netsizes import parse_ranges, sweep_sizes
+    from convcalc.specs import is_range, parse_size_list
 
     budgets = [parse_budget(rule) for rule in fail_on or []]
     if a == "-" and b == "-":
@@ -543,8 +542,8 @@ def _net_sizes(
 ) -> int:
     """``net --in C,LO..HI`` and ``--near N``: which input sizes the network accepts."""
     from convcalc import serialize
-    from convcalc.netsizes import is_range, parse_ranges, sweep_sizes
-    from convcalc.specs import parse_size_list
+    from convcalc.netsizes import parse_ranges, sweep_sizes
+    from convcalc.specs import is_range, parse_size_list
 
     ndim = plan.spatial_ndim()
     if input_size is not None and is_range(input_size):

@@ -47,10 +47,6 @@ class InputRanges:
         return total
 
 
-def is_range(text: str) -> bool:
-    return ".." in text
-
-
 def parse_ranges(text: str, ndim: int | None, name: str = "--in") -> InputRanges:
     """``3,16..512`` (every spatial dimension takes each size), ``3,224,16..512`` or
     ``3,16..64,16..64`` (per dimension; every combination runs).

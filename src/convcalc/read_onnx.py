@@ -145,6 +145,10 @@ def read_onnx(path: Path) -> NetworkSpec:
         return reader.spec()
 
 
+# TensorProto data types that hold indices, shapes, masks or text, never learned weights:
+# UINT8, INT8, UINT16, INT16, INT32, INT64, STRING, BOOL, UINT32, UINT64, UINT4, INT4
+_NOT_LEARNED = frozenset({2, 3, 4, 5, 6, 7, 8, 9, 12, 13, 21, 22})
+
 # An initializer of more elements than this, or one whose data is outside the file, is read by
 # its shape only (its dims); its values are never loaded.
 _VALUES_READ = 65_536
@@ -272,11 +276,14 @@ class _Reader:
         self.constants = _Constants(self.graph.initializer)
         # tensors that are parameters: initializers, and what an Identity or a Reshape makes of
         # one (an exporter's alias of a shared value, a layer scale reshaped for broadcasting)
-        self.learned: set[str] = {init.name for init in self.graph.initializer}
+        # (an integer or boolean initializer is an index, a shape or a mask, never learned:
+        # the torch.export exporter stores a Gather's indices as one)
+        weights = [init for init in self.graph.initializer if init.data_type not in _NOT_LEARNED]
+        self.learned: set[str] = {init.name for init in weights}
         # the initializers each constant is computed from (a standardised weight: the weight
         # and its gain), counted once each
         self.origin: dict[str, frozenset[str]] = {
-            init.name: frozenset({init.name}) for init in self.graph.initializer
+            init.name: frozenset({init.name}) for init in weights
         }
         self.readers_of = {t for n in self.graph.node for t in n.input}
         # multiply-accumulates spent on a constant (a conv over a position grid), every forward
@@ -825,10 +832,16 @@ class _Reader:
                 layer["extra_params"] = made_of - int(weight.size)
         return layer
 
+    def _scalar(self, tensor: str) -> bool:
+        init = self.constants.tensors.get(tensor)
+        return init is not None and math.prod(int(d) for d in init.dims) == 1
+
     def inferred(self, node: Any, index: int, data: list[str]) -> bool:
         """An op without a rule here, without parameters, whose output shape (and its inputs')
-        ONNX's shape inference fixed: it passes through with that shape, and a note says so."""
-        learned = [t for t in node.input if t in self.learned]
+        ONNX's shape inference fixed: it passes through with that shape, and a note says so.
+        A one-element initializer is a constant (the torch.export exporter stores masked_fill's
+        fill value as one), not a parameter; a larger one is refused (it would not be counted)."""
+        learned = [t for t in node.input if t in self.learned and not self._scalar(t)]
         shapes = [self.static.get(t) for t in data]
         output = self.static.get(node.output[0]) if node.output else None
         if learned or not data or output is None or any(s is None for s in shapes):

@@ -105,6 +105,11 @@ def _checked(digits: str, name: str, minimum: int | None) -> int:
     return value
 
 
+def is_range(text: str) -> bool:
+    """Whether an --in value is a range of sizes (``3,16..512``), which net sweeps."""
+    return ".." in text
+
+
 def parse_size_list(text: str, name: str, *, minimum: int = 0) -> tuple[int, ...]:
     """Parse ``5``, ``5x7``, ``5,7``, ``(5, 7)`` or ``5 7`` into a tuple of ints >= minimum.
 
