@@ -831,9 +831,10 @@ def _layer_width(
     console: Console, columns: list[GridColumn], cells: list[tuple[Any, ...]]
 ) -> int | None:
     """The width of the layer column: its own where the table fits; where it does not, what the
-    other columns (headers and footers included) leave when that holds its longest word (up to
-    24), so that ``convtranspose2d`` stays whole; on a terminal too narrow even for that, None:
-    the columns share the width as rich's Table shares it."""
+    other columns (headers and footers included) leave at their natural widths, if that is
+    _LAYER_MIN or more (numbers never fold); narrower, its longest word (up to 24, so that
+    ``convtranspose2d`` stays whole) while the others wrap at their spaces; on a terminal too
+    narrow even for that, None: the columns share the width as rich's Table shares it."""
     from rich.cells import cell_len
 
     def width(cell: Any) -> int:
@@ -848,6 +849,9 @@ def _layer_width(
     if natural[1] <= available:
         return None
 
+    if available >= _LAYER_MIN:  # the numbers stay whole; the names wrap (and fold) instead
+        return available
+
     def longest_word(column: int) -> int:
         return max((len(w) for row in cells for w in str(row[column]).split()), default=1)
 
@@ -858,6 +862,10 @@ def _layer_width(
         return None
     return max(longest, available)
 
+
+# The narrowest layer column worth the other columns' keeping their natural widths: a folded
+# number (`2,359,29` / `6`) misleads, a name wrapped over more lines does not.
+_LAYER_MIN = 10
 
 # A network table shows its first TABLE_HEAD and last TABLE_TAIL layers; the rest are counted.
 TABLE_HEAD = 400
