@@ -33,6 +33,8 @@ class OpenLayer:
     output_shape: OpenShape  # (N, C, *spatial); None where it follows the input's size
     params: int
     non_trainable_params: int
+    sources: tuple[str, ...]  # the tensors it reads ("input": the network input)
+    shown_sources: tuple[str, ...]  # as tables show them, for a merge or an explicit `from`
 
 
 @dataclass(frozen=True)
@@ -87,6 +89,8 @@ def run_open(plan: Plan, batch: int | None) -> OpenResult:
                 _common(layer.output_shape for layer in per_run),
                 first.params,
                 first.non_trainable_params,
+                first.sources,
+                first.source_labels if first.is_merge or first.explicit_from else (),
             )
         )
     return OpenResult(

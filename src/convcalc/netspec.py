@@ -7,7 +7,6 @@ readers import what they need when a model file is given).
 from __future__ import annotations
 
 import re
-import tomllib
 from dataclasses import dataclass
 from typing import Any
 
@@ -98,6 +97,8 @@ def append_layer(
 def parse_toml(content: str, source: str) -> NetworkSpec:
     """The TOML form: ``input = [C, H, W]``, optional ``batch``, and ``[[layer]]`` tables with
     PyTorch's keyword names."""
+    import tomllib  # here: an ONNX, Keras or printed model never needs it
+
     shown = display(source)
     check_nesting(content, source)
     check_layer_count(content.count("[[layer]]"), source)  # before the parser builds them

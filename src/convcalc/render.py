@@ -1196,19 +1196,18 @@ def print_open_result(console: Console, report: OpenResult) -> None:
         f"{display(report.source) or 'network'}: batch {report.input_shape[0]}, "
         f"{dims(report.input_shape)} -> {dims(report.output_shape)} (input size open)",
     )
-    cells: list[tuple[str, ...]] = [
-        (
-            str(layer.index),
+    cells: list[tuple[Any, ...]] = []
+    for layer in report.layers:
+        label = Text(
             display(
                 layer.summary
                 if layer.name == str(layer.index)
                 else f"{layer.name}: {layer.summary}"
-            ),
-            dims(layer.output_shape),
-            f"{layer.params:,}",
+            )
         )
-        for layer in report.layers
-    ]
+        if layer.shown_sources:
+            label.append(f" <- {display(', '.join(layer.shown_sources))}", style="cyan")
+        cells.append((str(layer.index), label, dims(layer.output_shape), f"{layer.params:,}"))
     columns = [
         GridColumn("#", right=True),
         GridColumn("layer", footer="total"),

@@ -994,6 +994,7 @@ def open_result_dict(report: OpenResult) -> dict[str, Any]:
                 "name": layer.name,
                 "type": layer.type,
                 "summary": layer.summary,
+                "from": list(layer.sources),
                 "output_shape": list(layer.output_shape),
                 "params": layer.params,
                 "non_trainable_params": layer.non_trainable_params,
