@@ -136,14 +136,70 @@ def read_onnx(path: Path) -> NetworkSpec:
     del data
     check_layer_count(len(model.graph.node), str(path))
     _drop_weight_data(model.graph)
-    try:  # with data propagation: Shape -> Gather -> Concat -> Reshape chains resolve
-        model = onnx.shape_inference.infer_shapes(model, data_prop=True)
-    except Exception:  # noqa: BLE001, S110 - ranks are a help; reading goes on without them
-        pass
     reader = _Reader(onnx, model, str(path))
     with guarded(str(path), lambda: reader.where):
         return reader.spec()
 
+
+# Ops whose output has the rank of their first input (ONNX's operator definitions)
+_RANK_KEEPING = frozenset(
+    {
+        "Conv",
+        "ConvTranspose",
+        "MaxPool",
+        "AveragePool",
+        "LpPool",
+        "GlobalAveragePool",
+        "GlobalMaxPool",
+        "GlobalLpPool",
+        "BatchNormalization",
+        "LayerNormalization",
+        "InstanceNormalization",
+        "GroupNormalization",
+        "LpNormalization",
+        "Relu",
+        "LeakyRelu",
+        "PRelu",
+        "Sigmoid",
+        "Tanh",
+        "Clip",
+        "HardSigmoid",
+        "HardSwish",
+        "Elu",
+        "Selu",
+        "Gelu",
+        "Mish",
+        "Softmax",
+        "LogSoftmax",
+        "Dropout",
+        "Identity",
+        "Erf",
+        "Sqrt",
+        "Exp",
+        "Neg",
+        "Abs",
+        "Softplus",
+        "Softsign",
+        "Celu",
+        "ThresholdedRelu",
+        "Resize",
+        "Upsample",
+        "Pad",
+        "Concat",
+        "Transpose",
+        "DepthToSpace",
+        "SpaceToDepth",
+        "Cast",
+        "Floor",
+        "Ceil",
+        "Round",
+    }
+)
+# Elementwise ops of several inputs: numpy broadcasting, the largest rank
+_BROADCASTING = frozenset(
+    {"Add", "Sub", "Mul", "Div", "Sum", "Pow", "Max", "Min", "Mean", "Where", "Equal", "Less"}
+)
+_REDUCING = frozenset({"ReduceMean", "ReduceSum", "ReduceMax", "ReduceMin", "ReduceL2"})
 
 # TensorProto data types that hold indices, shapes, masks or text, never learned weights:
 # UINT8, INT8, UINT16, INT16, INT32, INT64, STRING, BOOL, UINT32, UINT64, UINT4, INT4
@@ -271,6 +327,7 @@ class _Constants:
 class _Reader:
     def __init__(self, onnx: Any, model: Any, source: str) -> None:
         self.onnx = onnx
+        self.model = model
         self.graph = model.graph
         self.path = source
         self.constants = _Constants(self.graph.initializer)
@@ -295,13 +352,9 @@ class _Reader:
         self.where = ""  # the node being read, for a message about input the reader did not check
         self.ranks: dict[str, int] = {}
         self.static: dict[str, tuple[int, ...]] = {}  # shapes inference fixed completely
-        for info in [*self.graph.value_info, *self.graph.input, *self.graph.output]:
-            tensor = info.type.tensor_type
-            if tensor.HasField("shape"):
-                self.ranks[info.name] = len(tensor.shape.dim)
-                dims = [d.dim_value if d.HasField("dim_value") else 0 for d in tensor.shape.dim]
-                if all(d > 0 for d in dims):
-                    self.static[info.name] = tuple(dims)
+        self.inferred_all = False  # ONNX's shape inference runs once, when first needed
+        self.own_ranks: dict[str, int] = {}  # ranks the nodes read so far give (see propagate)
+        self.record(self.graph)
         self.producer: dict[str, str] = {}
         self.layers: list[dict[str, Any]] = []
         self.names: set[str] = {"input"}
@@ -344,8 +397,96 @@ class _Reader:
             "a tensor a supported node computes"
         )
 
+    def record(self, graph: Any) -> None:
+        """The ranks and fixed shapes a graph's value_info, inputs and outputs hold."""
+        for info in [*graph.value_info, *graph.input, *graph.output]:
+            tensor = info.type.tensor_type
+            if tensor.HasField("shape"):
+                self.ranks[info.name] = len(tensor.shape.dim)
+                dims = [d.dim_value if d.HasField("dim_value") else 0 for d in tensor.shape.dim]
+                if all(d > 0 for d in dims):
+                    self.static[info.name] = tuple(dims)
+
+    def infer(self) -> None:
+        """ONNX's shape inference, with data propagation (Shape -> Gather -> Concat -> Reshape
+        chains resolve), over the model without its weight data; run once, and only when a
+        rank or a shape the nodes read so far do not give is asked for (it costs 10-35 ms)."""
+        if self.inferred_all:
+            return
+        self.inferred_all = True
+        try:
+            inferred = self.onnx.shape_inference.infer_shapes(self.model, data_prop=True)
+        except Exception:  # noqa: BLE001 - ranks are a help; reading goes on without them
+            return
+        self.record(inferred.graph)
+
+    def fixed(self, tensor: str) -> tuple[int, ...] | None:
+        """A tensor's shape as ONNX's shape inference fixes it completely, or None."""
+        if tensor not in self.static:
+            self.infer()
+        return self.static.get(tensor)
+
     def rank(self, tensor: str) -> int | None:
+        if tensor in self.own_ranks:
+            return self.own_ranks[tensor]
+        if tensor not in self.ranks:
+            self.infer()
         return self.ranks.get(tensor)
+
+    def propagate(self, node: Any) -> None:
+        """The rank of a node's output where its op fixes it from its inputs' ranks (ONNX's
+        rules: these ops keep the rank, a broadcast takes the largest, Flatten and Gemm give 2,
+        Reshape the length of its shape); elsewhere unknown, and asked of shape inference."""
+        op = node.op_type
+        if not node.output or not node.output[0]:
+            return
+        ranks = [self._rank_of(t) for t in node.input if t]
+        first = ranks[0] if ranks else None
+        rank: int | None = None
+        if op in _RANK_KEEPING or op in ("Split", "Slice"):
+            rank = first
+        elif op in _BROADCASTING and ranks and all(r is not None for r in ranks):
+            rank = max(r for r in ranks if r is not None)
+        elif op in ("Flatten", "Gemm"):
+            rank = 2
+        elif op == "Shape":
+            rank = 1
+        elif op == "Reshape" and len(node.input) > 1 and node.input[1] in self.constants:
+            rank = int(self.constants.get(node.input[1]).size)
+        elif op == "MatMul" and len(ranks) == 2:
+            a, b = ranks
+            rank = max(a, b) if a is not None and b is not None and min(a, b) >= 2 else None
+        elif op in _REDUCING or op in ("Squeeze", "Unsqueeze"):
+            rank = self._reduced_rank(node, op, first)
+        if rank is not None:
+            for output in node.output if op == "Split" else node.output[:1]:
+                if output:
+                    self.own_ranks[output] = rank
+
+    def _reduced_rank(self, node: Any, op: str, first: int | None) -> int | None:
+        """A reduction's rank (kept with keepdims, else less its axes), Squeeze's, Unsqueeze's;
+        None where the axes are not constants."""
+        if first is None:
+            return None
+        a = self.attrs(node)
+        axes = a.get("axes")
+        if axes is None and len(node.input) > 1 and node.input[1] in self.constants:
+            try:
+                axes = [int(v) for v in self.constants.read(node.input[1]).reshape(-1)]
+            except (ConvcalcError, ValueError, TypeError):  # unread, or not integers
+                return None
+        if op in _REDUCING and int(a.get("keepdims", 1)):
+            return first
+        if not axes:  # none given: every axis (a reduction), the ones of size 1 (Squeeze)
+            return None
+        return first + len(axes) if op == "Unsqueeze" else first - len(axes)
+
+    def _rank_of(self, tensor: str) -> int | None:
+        if tensor in self.own_ranks:
+            return self.own_ranks[tensor]
+        if tensor in self.constants:
+            return int(self.constants.get(tensor).ndim)
+        return None
 
     # -- the graph
 
@@ -375,8 +516,10 @@ class _Reader:
             shown = [d if d is not None else "?" for d in dims]
             hint = f"the ONNX input {graph_input.name!r} is {shown}, ? is not fixed in the file"
             self.notes.append(f"{hint}: give --in C,H,W")
+        self.own_ranks[graph_input.name] = len(dims)
         for index, node in enumerate(self.graph.node):
             self.node(node, index)
+            self.propagate(node)
         if self.passed:
             listed = ", ".join(f"{op} x{n}" if n > 1 else op for op, n in self.passed.items())
             self.notes.append(
@@ -618,7 +761,7 @@ class _Reader:
             self.fold(node, a)
         else:
             for output in node.output:
-                dims = self.static.get(output) or self.constant_conv(node, a)
+                dims = self.fixed(output) or self.constant_conv(node, a)
                 if dims is None:
                     if output in self.readers_of:
                         raise ConvcalcError(
@@ -661,7 +804,7 @@ class _Reader:
         """A tensor's shape: as ONNX's shape inference fixed it, or, where inference lost it
         (TF-style "same" padding computed in the graph), as the layers read so far give it for
         the file's input size."""
-        if tensor in self.static:
+        if self.fixed(tensor) is not None:
             return self.static[tensor]
         layer = self.producer.get(tensor)
         if layer is None or self.input_shape is None:
@@ -842,8 +985,8 @@ class _Reader:
         A one-element initializer is a constant (the torch.export exporter stores masked_fill's
         fill value as one), not a parameter; a larger one is refused (it would not be counted)."""
         learned = [t for t in node.input if t in self.learned and not self._scalar(t)]
-        shapes = [self.static.get(t) for t in data]
-        output = self.static.get(node.output[0]) if node.output else None
+        shapes = [self.fixed(t) for t in data]
+        output = self.fixed(node.output[0]) if node.output else None
         if learned or not data or output is None or any(s is None for s in shapes):
             return False
         if any(t in self.producer for t in node.output[1:]):
