@@ -466,6 +466,54 @@ def test_onnx_matmul_of_two_activations_counts_its_products(tmp_path: Path) -> N
     ]
 
 
+def test_onnx_ranks_without_shape_inference(tmp_path: Path) -> None:
+    """Ranks follow ONNX's operator rules as the nodes are read (a reduction without keepdims
+    drops its axes, so the BatchNormalization after it is 1-d); ONNX's shape inference runs
+    only where a node needs a shape those do not give (a Shape: test_onnx_shape_of_a_fixed_size)."""
+    onnx = pytest.importorskip("onnx")
+    import numpy as np
+    from onnx import TensorProto, helper, numpy_helper
+
+    import convcalc.read_onnx as reader
+
+    c = 4
+    inits = [
+        numpy_helper.from_array(np.ones((c, c, 3, 3), np.float32), "w"),
+        numpy_helper.from_array(np.array([3], np.int64), "axes"),
+        *(numpy_helper.from_array(np.ones(c, np.float32), n) for n in ("s", "b", "m", "v")),
+    ]
+    nodes = [
+        helper.make_node("Conv", ["x", "w"], ["c"], name="conv", pads=[1, 1, 1, 1]),
+        helper.make_node("ReduceMean", ["c", "axes"], ["r"], name="mean", keepdims=0),
+        helper.make_node("BatchNormalization", ["r", "s", "b", "m", "v"], ["y"], name="bn"),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "ranks",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, c, 6, 5])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+        inits,
+    )
+    path = tmp_path / "ranks.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)]), str(path))
+    ran: list[str] = []
+    original = reader._Reader.infer
+
+    def spy(self: Any) -> None:
+        if not self.inferred_all:
+            ran.append(self.where)
+        original(self)
+
+    reader._Reader.infer = spy  # type: ignore[method-assign]
+    try:
+        spec = load_network(str(path))
+    finally:
+        reader._Reader.infer = original  # type: ignore[method-assign]
+    assert ran == []
+    assert [layer["layer"] for layer in spec.layers][-1] == "batchnorm1d"
+    assert run_network(spec).output_shape == (1, c, 6)
+
+
 def test_onnx_constant_arithmetic_and_one_input_concat(tmp_path: Path) -> None:
     """TF-style 'same' padding computed in the graph from constants (Ceil, Div, Max, Floor,
     Clip, Cast, as tf_mixnet_s exports it) and a Concat of one tensor (timm's DenseNet): the
