@@ -349,6 +349,8 @@ def test_onnx_example_reads(runner: CliRunner) -> None:
         runner.invoke(app, ["net", str(EXAMPLES / "tiny_unet.onnx"), "--json"]).stdout
     )
     assert open_size["output_shape"] == [1, 2, None, None] and open_size["total_params"] == 7362
+    near = runner.invoke(app, ["net", str(EXAMPLES / "tiny_unet.onnx"), "--near", "101"])
+    assert near.exit_code == 0 and "nearest valid below: 100, above: 104" in near.stdout
 
 
 def test_onnx_shape_of_a_fixed_size(tmp_path: Path) -> None:

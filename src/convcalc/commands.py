@@ -556,7 +556,8 @@ def _net_sizes(
                 "--near: give --in C (the channels) or a range such as 3,16..512, not a fixed "
                 "size: --near tries sizes around N"
             )
-        channels_given = given[0] if given else (plan.input[0] if plan.input else None)
+        known = plan.input or plan.open_input  # an open input size still fixes its channels
+        channels_given = given[0] if given else (known[0] if known else None)
         if channels_given is None:
             raise MalformedInputError("--near: give the input channels with --in C")
         ranges, channels = None, channels_given
