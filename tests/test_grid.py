@@ -140,3 +140,19 @@ def test_json_strings_are_never_rewritten() -> None:
     assert dumps({"shape": [1, 2]}) == '{\n  "shape": [1, 2]\n}'
     with pytest.raises(TypeError):
         dumps({"x": object()})
+
+
+def test_ascii_wrap_is_richs_wrap() -> None:
+    """The grid's own wrap of ASCII text (names, summaries) gives the lines rich's Text.wrap
+    gives: breaks, folded long words, whitespace at the ends, left and right justified."""
+    from convcalc.grid import _wrap_ascii
+
+    console = Console(width=200)
+    rng = random.Random(18)
+    for _ in range(3000):
+        text = "".join(rng.choice("ab/._:<-, 0123 ") for _ in range(rng.randint(0, 60)))
+        width = rng.randint(1, 30)
+        right = rng.random() < 0.5
+        justify = "right" if right else "left"
+        want = [line.plain for line in Text(text).wrap(console, width, justify=justify)]
+        assert _wrap_ascii(text, width, right) == want, (text, width, right)

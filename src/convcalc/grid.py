@@ -11,6 +11,7 @@ Part of the rendering edge: it imports rich, and nothing of the core imports it.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
@@ -203,13 +204,59 @@ def _row(
 def _lines(console: Console, cell: Cell, width: int, right: bool) -> list[list[Piece]]:
     """The cell's lines, each exactly ``width`` cells, as (text, style) pieces: as rich wraps
     a Text in that column (justified, folded where a word is longer than the width)."""
+    plain = cell.plain if isinstance(cell, Text) else cell
+    if "\n" not in plain and (length := cell_len(plain)) <= width:  # the common case: one line
+        gap = (" " * (width - length), None)
+        pieces = _pieces(console, cell) if isinstance(cell, Text) else [(cell, None)]
+        return [[gap, *pieces] if right else [*pieces, gap]]
+    if isinstance(cell, str) or (not cell.spans and not cell.style):
+        if plain.isascii() and "\n" not in plain:  # a character a cell: wrapped here, faster
+            return [[(line, None)] for line in _wrap_ascii(plain, width, right)]
     text = cell if isinstance(cell, Text) else Text(cell)
-    plain = text.plain
-    if "\n" not in plain and cell_len(plain) <= width:
-        gap = (" " * (width - cell_len(plain)), None)
-        return [[gap, *_pieces(console, text)] if right else [*_pieces(console, text), gap]]
     lines = text.wrap(console, width, justify="right" if right else "left", overflow="fold")
     return [_pieces(console, line) for line in lines]
+
+
+_WORD = re.compile(r"\s*\S+\s*")
+
+
+def _wrap_ascii(text: str, width: int, right: bool) -> list[str]:
+    """``Text(text).wrap(console, width, justify, overflow="fold")`` for ASCII text, where a
+    character is a cell: breaks before the word that does not fit, a word longer than the
+    width folded (rich's divide_line), each line's whitespace past the width dropped, then
+    padded (left) or stripped and right-aligned (right) to exactly ``width``."""
+    breaks: list[int] = []
+    offset = 0
+    for match in _WORD.finditer(text):
+        start, word = match.start(), match.group()
+        length = len(word.rstrip())
+        if width - offset >= length:
+            offset += len(word)
+        elif length > width:  # folded across lines
+            chunks = [word[i : i + width] for i in range(0, len(word), width)]
+            for number, chunk in enumerate(chunks):
+                if start:
+                    breaks.append(start)
+                if number == len(chunks) - 1:
+                    offset = len(chunk)
+                else:
+                    start += len(chunk)
+        elif offset and start:
+            breaks.append(start)
+            offset = len(word)
+    lines = [text[a:b] for a, b in zip([0, *breaks], [*breaks, len(text)], strict=True)]
+    out = []
+    for line in lines:
+        if len(line) > width:  # rstrip_end: whitespace beyond the width
+            excess = len(line) - width
+            trailing = len(line) - len(line.rstrip())
+            line = line[: len(line) - min(trailing, excess)]
+        if right:
+            line = line.rstrip()[:width]
+            out.append(" " * (width - len(line)) + line)
+        else:
+            out.append(line[:width].ljust(width))
+    return out
 
 
 def _pieces(console: Console, text: Text) -> list[Piece]:
