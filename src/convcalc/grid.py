@@ -178,16 +178,21 @@ def _row(
     ]
     left, between, right = box
     height = max(len(b) for b in blocks)
-    lines = []
+    lines: list[list[Piece]] = []
     for number in range(height):
+        row: list[list[Piece]] = []
+        for block, width in zip(blocks, widths):
+            at = number - (height - len(block) if bottom else 0)
+            row.append(block[at] if 0 <= at < len(block) else [(" " * width, None)])
+        if style is None and all(s is None for cell in row for _, s in cell):  # most lines
+            texts = (" " + "".join(t for t, _ in cell) + " " for cell in row)
+            lines.append([(left + between.join(texts) + right, None)])
+            continue
         pieces: list[Piece] = []
         plain = [left]  # unstyled text gathered into one piece
-        for i, (block, width) in enumerate(zip(blocks, widths)):
+        for i, cell in enumerate(row):
             if i:
                 plain.append(between)
-            skip = height - len(block) if bottom else 0
-            at = number - skip
-            cell = block[at] if 0 <= at < len(block) else [(" " * width, None)]
             for text, piece_style in [(" ", None), *cell, (" ", None)]:
                 combined = piece_style if style is None else style + piece_style
                 if combined is None:
