@@ -8,8 +8,15 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from hypothesis import settings
-from typer.testing import CliRunner
+
+try:  # convcalc's own dependencies: installed by the README's test command, never skipped
+    from hypothesis import settings
+    from typer.testing import CliRunner
+except ImportError as missing:  # pytest run where convcalc was not installed
+    raise pytest.UsageError(
+        f"{missing.name} is missing: convcalc and its test tools are not installed in this "
+        'Python; run python -m pip install -e ".[test]" && python -m pytest (README)'
+    ) from None
 
 # No per-example deadline (a loaded CI machine is slow, not wrong) and no example database in the
 # work tree; derandomized so a CI run is repeatable.

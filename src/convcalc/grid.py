@@ -89,21 +89,7 @@ def _layout(
     (padding included) where they fit; else the widest columns without a fixed width give way,
     down to the next widest, in turn; as a last resort every column shrinks evenly."""
     room = console_width - (len(columns) + 1)  # the vertical rules
-    natural = [
-        (
-            column.width
-            if column.width is not None
-            else max(
-                [
-                    _width(column.header),
-                    _width(column.footer),
-                    *(_width(cells[i]) for cells in rows),
-                ]
-            )
-        )
-        + _PAD
-        for i, column in enumerate(columns)
-    ]
+    natural = [w + _PAD for w in natural_widths(columns, rows)]
     widths = [min(w, room) for w in natural]
     if sum(widths) > room:
         flexible = [column.width is None for column in columns]
@@ -113,6 +99,17 @@ def _layout(
         widths = [min(n, w) if w >= 1 else 0 for n, w in zip(natural, widths)]
     content = [w - _PAD for w in widths]
     return content if min(content) >= 1 else None
+
+
+def natural_widths(columns: Sequence[GridColumn], rows: Sequence[Sequence[Cell]]) -> list[int]:
+    """Each column's width without padding: its fixed width, or its widest header, footer or
+    cell (in terminal cells)."""
+    return [
+        column.width
+        if column.width is not None
+        else max([_width(column.header), _width(column.footer), *(_width(r[i]) for r in rows)])
+        for i, column in enumerate(columns)
+    ]
 
 
 def _collapse(widths: list[int], flexible: list[bool], room: int) -> list[int]:

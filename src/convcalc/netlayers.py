@@ -302,6 +302,12 @@ class LayerResult:
     def is_merge(self) -> bool:
         return self.type in {op.value for op in MergeOp}
 
+    @property
+    def shown_sources(self) -> tuple[str, ...]:
+        """The inputs a table names (``<- up3, enc1``): a merge's, or those an explicit
+        ``from`` gives; none where a layer reads the one before it."""
+        return self.source_labels if self.is_merge or self.explicit_from else ()
+
 
 @dataclass(frozen=True)
 class NetworkResult:

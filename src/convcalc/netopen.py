@@ -10,6 +10,7 @@ Pure data; standard library only.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from convcalc.errors import MalformedInputError
@@ -90,7 +91,7 @@ def run_open(plan: Plan, batch: int | None) -> OpenResult:
                 first.params,
                 first.non_trainable_params,
                 first.sources,
-                first.source_labels if first.is_merge or first.explicit_from else (),
+                first.shown_sources,
             )
         )
     return OpenResult(
@@ -101,9 +102,9 @@ def run_open(plan: Plan, batch: int | None) -> OpenResult:
     )
 
 
-def _common(shapes: object) -> OpenShape:
+def _common(shapes: Iterable[tuple[int, ...]]) -> OpenShape:
     """Each dimension where every run agrees, None where they differ."""
-    rows = list(shapes)  # type: ignore[call-overload]
+    rows = list(shapes)
     if len({len(s) for s in rows}) != 1:  # the rank itself follows the input: all open
         return tuple(None for _ in rows[0])
     return tuple(d[0] if len(set(d)) == 1 else None for d in zip(*rows, strict=True))

@@ -141,60 +141,34 @@ def read_onnx(path: Path) -> NetworkSpec:
         return reader.spec()
 
 
-# Ops whose output has the rank of their first input (ONNX's operator definitions)
-_RANK_KEEPING = frozenset(
-    {
-        "Conv",
-        "ConvTranspose",
-        "MaxPool",
-        "AveragePool",
-        "LpPool",
-        "GlobalAveragePool",
-        "GlobalMaxPool",
-        "GlobalLpPool",
-        "BatchNormalization",
-        "LayerNormalization",
-        "InstanceNormalization",
-        "GroupNormalization",
-        "LpNormalization",
-        "Relu",
-        "LeakyRelu",
-        "PRelu",
-        "Sigmoid",
-        "Tanh",
-        "Clip",
-        "HardSigmoid",
-        "HardSwish",
-        "Elu",
-        "Selu",
-        "Gelu",
-        "Mish",
-        "Softmax",
-        "LogSoftmax",
-        "Dropout",
-        "Identity",
-        "Erf",
-        "Sqrt",
-        "Exp",
-        "Neg",
-        "Abs",
-        "Softplus",
-        "Softsign",
-        "Celu",
-        "ThresholdedRelu",
-        "Resize",
-        "Upsample",
-        "Pad",
-        "Concat",
-        "Transpose",
-        "DepthToSpace",
-        "SpaceToDepth",
-        "Cast",
-        "Floor",
-        "Ceil",
-        "Round",
-    }
-)
+# Ops whose output has the rank of their first input (ONNX's operator definitions): every
+# pointwise op read (Pow broadcasts, below) and these
+_RANK_KEEPING = (frozenset(_POINTWISE) - {"Pow"}) | {
+    "Conv",
+    "ConvTranspose",
+    "MaxPool",
+    "AveragePool",
+    "LpPool",
+    "GlobalAveragePool",
+    "GlobalMaxPool",
+    "GlobalLpPool",
+    "BatchNormalization",
+    "LayerNormalization",
+    "InstanceNormalization",
+    "GroupNormalization",
+    "LpNormalization",
+    "PRelu",
+    "Celu",
+    "ThresholdedRelu",
+    "Resize",
+    "Upsample",
+    "Pad",
+    "Concat",
+    "Transpose",
+    "DepthToSpace",
+    "SpaceToDepth",
+    "Cast",
+}
 # Elementwise ops of several inputs: numpy broadcasting, the largest rank
 _BROADCASTING = frozenset(
     {"Add", "Sub", "Mul", "Div", "Sum", "Pow", "Max", "Min", "Mean", "Where", "Equal", "Less"}
@@ -220,13 +194,19 @@ _DATA_FIELDS = (
 )
 
 
+def _elements(tensor: Any) -> int:
+    """An initializer's element count, from its dims (a negative size counts as 0)."""
+    return math.prod(max(int(d), 0) for d in tensor.dims)
+
+
 def _by_shape_only(tensor: Any) -> bool:
     """Whether an initializer is read by its dims alone: stored outside the file, or larger
     than _VALUES_READ elements."""
-    count = 1
-    for d in tensor.dims:
-        count *= max(int(d), 0)
-    return count > _VALUES_READ or tensor.data_location == 1 or len(tensor.external_data) > 0
+    return (
+        _elements(tensor) > _VALUES_READ
+        or tensor.data_location == 1
+        or len(tensor.external_data) > 0
+    )
 
 
 def _drop_weight_data(graph: Any) -> None:
@@ -797,7 +777,7 @@ class _Reader:
         """The elements of the learned tensors a computed weight is made from."""
         total = 0
         for name in self.origin.get(tensor, frozenset()):
-            total += math.prod(int(d) for d in self.constants.tensors[name].dims)
+            total += _elements(self.constants.tensors[name])
         return total
 
     def known_shape(self, tensor: str) -> tuple[int, ...] | None:
@@ -977,7 +957,7 @@ class _Reader:
 
     def _scalar(self, tensor: str) -> bool:
         init = self.constants.tensors.get(tensor)
-        return init is not None and math.prod(int(d) for d in init.dims) == 1
+        return init is not None and _elements(init) == 1
 
     def inferred(self, node: Any, index: int, data: list[str]) -> bool:
         """An op without a rule here, without parameters, whose output shape (and its inputs')

@@ -14,7 +14,7 @@ from rich.table import Table
 from rich.text import Text
 
 from convcalc.boundary import display, display_block, display_terminal
-from convcalc.grid import GridColumn, draw_grid
+from convcalc.grid import GridColumn, draw_grid, natural_widths
 from convcalc.serialize import preimage_text, size_text
 from convcalc.shapes import AdaptiveShape, FoldShape, LayerShape
 from convcalc.specs import LayerSpec, OpKind
@@ -714,13 +714,10 @@ def print_network(console: Console, report: NetworkReport) -> None:
     """
     from convcalc.memory import human_bytes
     from convcalc.neteval import mismatch_text, rf_text
-    from convcalc.serialize import count_lines, memory_rows, sources_text
+    from convcalc.serialize import count_lines, memory_rows
 
     result, memory = report.result, report.memory
-
-    def dims(shape: tuple[int, ...]) -> str:
-        return "×".join(map(str, shape[1:]))
-
+    dims = _table_dims
     title = (
         f"{display(result.source) or 'network'}: batch {result.input_shape[0]}, "
         f"{dims(result.input_shape)} -> {dims(result.output_shape)}"
@@ -737,16 +734,7 @@ def print_network(console: Console, report: NetworkReport) -> None:
             cells.append(("...", Text(more, style="dim"), "", "", "", "", ""))
             continue
         layer, output_bytes = row
-        label = Text(
-            display(
-                layer.summary
-                if layer.name == str(layer.index)
-                else f"{layer.name}: {layer.summary}"
-            )
-        )
-        sources = display(sources_text(layer))
-        if sources:
-            label.append(f" <- {sources}", style="cyan")
+        label = _layer_label(layer.index, layer.name, layer.summary, layer.shown_sources)
         output = Text(dims(layer.output_shape))
         if layer.expect_ok is True:
             output.append(" ok", style="green")
@@ -806,6 +794,20 @@ def print_network(console: Console, report: NetworkReport) -> None:
         console.print(Text("expect failed: " + display(mismatch_text(layer)), style="bold red"))
 
 
+def _table_dims(shape: tuple[int | None, ...]) -> str:
+    """A network table's shape: the batch dropped (the title has it), ? where a size is open."""
+    return "×".join("?" if d is None else str(d) for d in shape[1:])
+
+
+def _layer_label(index: int, name: str, summary: str, sources: tuple[str, ...]) -> Text:
+    """A network table's layer cell: ``name: summary`` (the summary alone for an unnamed
+    layer), and where a merge or an explicit ``from`` reads from (``<- up3, enc1``)."""
+    label = Text(display(summary if name == str(index) else f"{name}: {summary}"))
+    if sources:
+        label.append(f" <- {display(', '.join(sources))}", style="cyan")
+    return label
+
+
 def _print_grid(console: Console, columns: list[GridColumn], cells: list[Any]) -> None:
     """A long table: drawn directly in the common case (rich lays out about 1 ms a row); on a
     console too narrow for a character a column, through rich's Table."""
@@ -835,15 +837,7 @@ def _layer_width(
     _LAYER_MIN or more (numbers never fold); narrower, its longest word (up to 24, so that
     ``convtranspose2d`` stays whole) while the others wrap at their spaces; on a terminal too
     narrow even for that, None: the columns share the width as rich's Table shares it."""
-    from rich.cells import cell_len
-
-    def width(cell: Any) -> int:
-        return cell_len(cell.plain if isinstance(cell, Text) else str(cell))
-
-    natural = [
-        max([len(c.header), len(c.footer), *(width(row[i]) for row in cells)])
-        for i, c in enumerate(columns)
-    ]
+    natural = natural_widths(columns, cells)
     others = sum(natural) - natural[1] + 3 * len(columns) + 1
     available = console.width - others
     if natural[1] <= available:
@@ -1188,26 +1182,21 @@ def print_open_result(console: Console, report: OpenResult) -> None:
     follows the input, its parameters, the totals, and what --in adds."""
     from convcalc.serialize import OPEN_NOTE
 
-    def dims(shape: tuple[int | None, ...]) -> str:
-        return "×".join("?" if d is None else str(d) for d in shape[1:])
-
+    dims = _table_dims
     headline(
         console,
         f"{display(report.source) or 'network'}: batch {report.input_shape[0]}, "
         f"{dims(report.input_shape)} -> {dims(report.output_shape)} (input size open)",
     )
-    cells: list[tuple[Any, ...]] = []
-    for layer in report.layers:
-        label = Text(
-            display(
-                layer.summary
-                if layer.name == str(layer.index)
-                else f"{layer.name}: {layer.summary}"
-            )
+    cells: list[tuple[Any, ...]] = [
+        (
+            str(layer.index),
+            _layer_label(layer.index, layer.name, layer.summary, layer.shown_sources),
+            dims(layer.output_shape),
+            f"{layer.params:,}",
         )
-        if layer.shown_sources:
-            label.append(f" <- {display(', '.join(layer.shown_sources))}", style="cyan")
-        cells.append((str(layer.index), label, dims(layer.output_shape), f"{layer.params:,}"))
+        for layer in report.layers
+    ]
     columns = [
         GridColumn("#", right=True),
         GridColumn("layer", footer="total"),

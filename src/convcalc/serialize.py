@@ -429,9 +429,7 @@ def network_dict(report: NetworkReport) -> dict[str, Any]:
 
 def sources_text(layer: LayerResult) -> str:
     """Where a layer reads from, when it is not simply the layer before: ``up3, enc1``."""
-    if not (layer.is_merge or layer.explicit_from):
-        return ""
-    return ", ".join(layer.source_labels)
+    return ", ".join(layer.shown_sources)
 
 
 def network_rows(report: NetworkReport) -> list[list[str]]:
