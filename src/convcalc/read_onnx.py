@@ -15,6 +15,7 @@ import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from convcalc import onnxproto
 from convcalc.boundary import (
     MAX_CONSTANT_ELEMENTS,
     MAX_MODEL_BYTES,
@@ -109,26 +110,16 @@ _FOLDABLE = {
 }
 
 
-def _import_onnx() -> Any:
-    try:
-        import onnx
-    except ImportError:  # one line, no usage banner: the command line is fine
-        raise InputError(
-            'reading ONNX needs the onnx package: pip install "convcalc[onnx]"'
-        ) from None
-    return onnx
-
-
 def read_onnx(path: Path) -> NetworkSpec:
     """The NetworkSpec of an ONNX file (see the module docstring). The file is read within the
     budget; external data is never loaded (a tensor's shape is in its dims)."""
     data = read_bytes(str(path), "spec", MAX_MODEL_BYTES)
-    onnx = _import_onnx()
+    onnxproto.messages()  # onnx is installed: asked before the file's content is judged
     shown = display(str(path))
     if not data:
         raise InputError(f"spec: {shown} is empty")
     try:
-        model = onnx.load_model_from_string(data)
+        model = onnxproto.parse_model(data)
     except Exception as error:  # noqa: BLE001 - onnx raises DecodeError, ValueError, OSError ...
         raise InputError(
             f"spec: {shown} is not a readable ONNX model ({display(str(error))[:200]})"
@@ -136,7 +127,7 @@ def read_onnx(path: Path) -> NetworkSpec:
     del data
     check_layer_count(len(model.graph.node), str(path))
     _drop_weight_data(model.graph)
-    reader = _Reader(onnx, model, str(path))
+    reader = _Reader(model, str(path))
     with guarded(str(path), lambda: reader.where):
         return reader.spec()
 
@@ -272,20 +263,19 @@ class _Constants:
         if tensor is None:
             return None
         import numpy as np
-        from onnx import helper, numpy_helper
 
         dims = tuple(int(d) for d in tensor.dims)
         if any(d < 0 for d in dims):
             raise ConvcalcError(f"initializer {display(name)!r} has a negative size {dims}")
         if _by_shape_only(tensor):
             try:
-                dtype = helper.tensor_dtype_to_np_dtype(tensor.data_type)
+                dtype = onnxproto.numpy_dtype(tensor.data_type)
             except Exception:  # noqa: BLE001 - an unknown type: the shape is what matters
                 dtype = np.float32
             value = np.broadcast_to(np.zeros((), dtype=dtype), dims)
             self.unread.add(name)
         else:
-            value = numpy_helper.to_array(tensor)
+            value = onnxproto.to_array(tensor)
         self.values[name] = value
         return value
 
@@ -305,8 +295,7 @@ class _Constants:
 
 
 class _Reader:
-    def __init__(self, onnx: Any, model: Any, source: str) -> None:
-        self.onnx = onnx
+    def __init__(self, model: Any, source: str) -> None:
         self.model = model
         self.graph = model.graph
         self.path = source
@@ -346,7 +335,7 @@ class _Reader:
     def attrs(self, node: Any) -> dict[str, Any]:
         values = {}
         for attr in node.attribute:
-            value = self.onnx.helper.get_attribute_value(attr)
+            value = onnxproto.attribute_value(attr)
             values[attr.name] = value.decode() if isinstance(value, bytes) else value
         return values
 
@@ -395,7 +384,7 @@ class _Reader:
             return
         self.inferred_all = True
         try:
-            inferred = self.onnx.shape_inference.infer_shapes(self.model, data_prop=True)
+            inferred = onnxproto.package().shape_inference.infer_shapes(self.model, data_prop=True)
         except Exception:  # noqa: BLE001 - ranks are a help; reading goes on without them
             return
         self.record(inferred.graph)
@@ -695,10 +684,8 @@ class _Reader:
         return self._from(node, data[0])
 
     def constant(self, node: Any, a: dict[str, Any]) -> None:
-        from onnx import numpy_helper
-
         if "value" in a:
-            self.constants[node.output[0]] = numpy_helper.to_array(a["value"])
+            self.constants[node.output[0]] = onnxproto.to_array(a["value"])
             return
         import numpy as np
 
@@ -808,7 +795,6 @@ class _Reader:
     def fold(self, node: Any, a: dict[str, Any]) -> None:
         """Evaluate a node whose inputs are all constants, with numpy."""
         import numpy as np
-        from onnx import numpy_helper
 
         op = node.op_type
         if op in ("Identity", "Reshape", "Unsqueeze", "Squeeze", "Cast", "Transpose") and (
@@ -832,7 +818,7 @@ class _Reader:
             return
         x: list[Any] = [self.constants.read(t) if t else None for t in node.input]
         if op == "ConstantOfShape":
-            value = numpy_helper.to_array(a["value"]).reshape(-1)[0] if "value" in a else 0.0
+            value = onnxproto.to_array(a["value"]).reshape(-1)[0] if "value" in a else 0.0
             shape = [int(v) for v in x[0]]
             _check_elements(shape)
             out = np.full(shape, value)
@@ -855,7 +841,7 @@ class _Reader:
         elif op == "Transpose":
             out = np.transpose(x[0], a.get("perm"))
         elif op == "Cast":  # to ONNX's type; a float to an integer truncates, as numpy does
-            out = x[0].astype(self.onnx.helper.tensor_dtype_to_np_dtype(int(a["to"])))
+            out = x[0].astype(onnxproto.numpy_dtype(int(a["to"])))
         elif op in ("Unsqueeze", "Squeeze"):
             axes = [int(v) for v in (x[1] if len(x) > 1 and x[1] is not None else a["axes"])]
             if op == "Unsqueeze":
