@@ -57,13 +57,11 @@ def golden(request: pytest.FixtureRequest) -> Callable[[str, str], None]:
 @pytest.fixture
 def render() -> Callable[..., str]:
     """Render with a rich printer function into plain text at 80 columns."""
-    from rich.console import Console
+    from convcalc.render import make_console
 
     def run(printer: Callable[..., None], *args: object, width: int = 80) -> str:
         buffer = io.StringIO()
-        console = Console(
-            width=width, file=buffer, force_terminal=True, color_system=None, highlight=False
-        )
+        console = make_console(buffer, width, True, None)
         printer(console, *args)
         return buffer.getvalue()
 

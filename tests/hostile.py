@@ -161,6 +161,16 @@ CASES: list[Case] = [
         {"t.toml": _named("\\u001b]0;pwned\\u0007")},
     ),
     Case("bidi name", ("net", "t.toml"), {"t.toml": _named("\\u202eabc")}, exits=(0,)),
+    # rich markup and emoji codes in a name: printed as themselves (a name of `a[/]b` was an
+    # internal error where the table's memory rules name the peak layer)
+    Case("markup name", ("net", "t.toml"), {"t.toml": _named("a[/]b")}, exits=(0,)),
+    Case("markup name plain", ("net", "t.toml", "--plain"), {"t.toml": _named("[/x]")}, exits=(0,)),
+    Case(
+        "markup name diff",
+        ("diff", "t.toml", "u.toml"),
+        {"t.toml": _named("a[/]b"), "u.toml": _named("[bold]")},
+        exits=(0, 1),
+    ),
     Case(
         "esc in layer kind",
         ("net", "t.toml"),

@@ -39,14 +39,7 @@ def _drawn(report: NetworkReport, width: int, direct: bool, terminal: bool) -> s
         render.draw_grid = lambda *args, **kwargs: None  # type: ignore[assignment]
     try:
         buffer = io.StringIO()
-        console = Console(
-            file=buffer,
-            width=width,
-            force_terminal=terminal,
-            color_system="truecolor" if terminal else None,
-            highlight=False,
-            soft_wrap=False,
-        )
+        console = render.make_console(buffer, width, terminal, "truecolor" if terminal else None)
         render.print_network(console, report)
     finally:
         render.draw_grid = saved

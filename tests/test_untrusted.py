@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import os
 import subprocess
 import sys
 import tomllib
@@ -322,6 +323,28 @@ def test_stdin_through_a_real_pipe() -> None:
 
 
 # --- what reaches the terminal -------------------------------------------------------------------
+
+
+def test_names_print_as_themselves(tmp_path: Path) -> None:
+    """rich's markup and emoji codes in a name are text: the table, its memory rules (which
+    name the peak layer) and diff print them as given."""
+    names = ("a[/]b", "[bold]x", ":smile:")
+    for name in names:
+        spec = tmp_path / "t.toml"
+        spec.write_text(
+            f'input = [3, 8, 8]\n[[layer]]\nname = "{name}"\nlayer = "conv2d"\n'
+            "out_channels = 4\nkernel_size = 3\n"
+        )
+        result = subprocess.run(
+            [sys.executable, "-m", "convcalc", "net", str(spec)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env={**os.environ, "COLUMNS": "200"},
+        )
+        assert result.returncode == 0, result.stderr
+        assert f"{name}: conv2d" in result.stdout
+        assert f'at layer 1 "{name}" (conv2d)' in result.stdout
 
 
 def test_display_escapes_what_a_terminal_acts_on() -> None:

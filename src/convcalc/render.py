@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any, assert_never
+from typing import IO, TYPE_CHECKING, Any, assert_never
 
 from rich.console import Console
 from rich.table import Table
@@ -46,14 +46,8 @@ def render_text(printer: Callable[..., None], *args: Any) -> str:
 
     probe = Console(highlight=False, soft_wrap=False)
     buffer = io.StringIO()
-    console = Console(
-        file=buffer,
-        width=probe.width,
-        force_terminal=probe.is_terminal,
-        color_system=probe.color_system,  # type: ignore[arg-type]
-        no_color=probe.no_color,
-        highlight=False,
-        soft_wrap=False,
+    console = make_console(
+        buffer, probe.width, probe.is_terminal, probe.color_system, no_color=probe.no_color
     )
     printer(console, *args)
     text = buffer.getvalue()
@@ -694,6 +688,24 @@ def print_backward(
 
 
 # --- net --------------------------------------------------------------------------------------
+
+
+def make_console(
+    file: IO[str], width: int, terminal: bool, color_system: str | None, no_color: bool = False
+) -> Console:
+    """The console every printer draws on: text is only text (no markup, no emoji codes, no
+    highlighting: a layer named ``[/]`` or ``:smile:`` prints as itself)."""
+    return Console(
+        file=file,
+        width=width,
+        force_terminal=terminal,
+        color_system=color_system,  # type: ignore[arg-type]
+        no_color=no_color,
+        markup=False,
+        emoji=False,
+        highlight=False,
+        soft_wrap=False,
+    )
 
 
 def human(count: int) -> str:
