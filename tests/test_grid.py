@@ -4,6 +4,7 @@ encoder writes what json.dumps writes, number lists on one line, strings untouch
 
 from __future__ import annotations
 
+import importlib.util
 import io
 import json
 import random
@@ -96,6 +97,95 @@ def test_grid_is_used_and_fast_enough() -> None:
     assert calls == [True]
 
 
+def _rich_piped(printer: Any, report: Any, width: int) -> str:
+    """What rich draws for a pipe at ``width`` (render_text's post-processing included)."""
+    buffer = io.StringIO()
+    printer(render.make_console(buffer, width, False, None), report)
+    return "".join(line.rstrip() + "\n" for line in buffer.getvalue().split("\n")[:-1])
+
+
+HOSTILE_NAMES = (
+    "a[/]b",
+    "é×ß/ünï.çødé",
+    "/features/denseblock1/denselayer1/norm1/BatchNormalization",
+    "x\u00a0y  z",
+    "Ωμέγα",
+)
+
+
+def _reports() -> list[NetworkReport]:
+    from convcalc.netspec import NetworkSpec
+
+    reports = []
+    for spec, shape in NETWORKS:
+        if spec.endswith(".onnx") and importlib.util.find_spec("onnx") is None:
+            continue
+        result = run_network(load_network(spec), shape)
+        reports.append(NetworkReport(result, memory(result)))
+    layers: list[dict[str, Any]] = [
+        {"layer": "conv2d", "out_channels": 8, "kernel_size": 1, "name": name}
+        for name in HOSTILE_NAMES
+    ]
+    layers.append({"layer": "add", "from": [HOSTILE_NAMES[0], HOSTILE_NAMES[3]]})
+    result = run_network(NetworkSpec((3, 33, 33), layers, source="hostile names"))
+    reports.append(NetworkReport(result, memory(result)))
+    return reports
+
+
+def test_piped_table_is_what_rich_draws() -> None:
+    """For a pipe, netview draws without rich the characters rich draws, at every width (or
+    answers None and rich draws them): the grid, the legend and counts, the memory figures
+    (whose rule column wraps), the title never wrapped; at 44 columns and wider it draws."""
+    from convcalc.netview import network_table, network_text
+
+    for report in _reports():
+        for width in [*WIDTHS, *range(30, 130, 7)]:
+            drawn = network_text(network_table(report), width)
+            if drawn is None:
+                assert width < 44, (report.result.source, width)
+                continue
+            want = _rich_piped(render.print_network, report, width)
+            assert drawn == want, (report.result.source, width)
+
+
+def test_piped_table_of_an_open_input_and_failed_expectations() -> None:
+    """The open-size table (netopen) and a table with failed and met expectations."""
+    from convcalc.netopen import run_open
+    from convcalc.netplan import plan_network
+    from convcalc.netspec import NetworkSpec
+    from convcalc.netview import network_table, network_text, open_table
+
+    layers: list[dict[str, Any]] = [
+        {"layer": "conv2d", "out_channels": 8, "kernel_size": 3, "name": "c1"},
+        {"layer": "batchnorm2d", "num_features": 8},
+        {"layer": "adaptiveavgpool2d", "output_size": 1},
+    ]
+    spec = NetworkSpec(None, layers, open_input=(3, None, None))
+    opened = run_open(plan_network(spec), None)
+    expecting = [
+        {"layer": "conv2d", "out_channels": 8, "kernel_size": 3, "expect": [8, 6, 6]},
+        {"layer": "conv2d", "out_channels": 4, "kernel_size": 3, "expect": [4, 5, 5]},
+    ]
+    result = run_network(NetworkSpec((3, 8, 8), expecting))
+    report = NetworkReport(result, memory(result))
+    for width in WIDTHS:
+        drawn = network_text(open_table(opened), width)
+        if drawn is not None:
+            assert drawn == _rich_piped(render.print_open_result, opened, width), width
+        drawn = network_text(network_table(report), width)
+        if drawn is not None:
+            assert drawn == _rich_piped(render.print_network, report, width), width
+    assert network_text(open_table(opened), 80) is not None
+
+
+def test_a_wide_character_goes_to_rich() -> None:
+    """A name with a character wider than a cell (CJK): netview answers None, rich draws."""
+    from convcalc.netview import network_table, network_text
+
+    result = run_network(load_network("conv2d k3 c8 name=畳み込み"), (3, 8, 8))
+    assert network_text(network_table(NetworkReport(result, memory(result))), 80) is None
+
+
 _NUMBER_LIST = re.compile(r"\[\s*(-?[0-9][0-9.eE+-]*(?:,\s*-?[0-9][0-9.eE+-]*)*)\s*\]")
 
 
@@ -135,17 +225,85 @@ def test_json_strings_are_never_rewritten() -> None:
         dumps({"x": object()})
 
 
-def test_ascii_wrap_is_richs_wrap() -> None:
-    """The grid's own wrap of ASCII text (names, summaries) gives the lines rich's Text.wrap
-    gives: breaks, folded long words, whitespace at the ends, left and right justified."""
-    from convcalc.grid import _wrap_ascii
+def test_narrow_wrap_is_richs_wrap() -> None:
+    """gridlayout's wrap of narrow text (names, summaries, the lines under the table) gives the
+    lines rich's Text.wrap gives: breaks, folded long words, whitespace at the ends (a
+    no-break space among it), left and right justified; narrow is rich's single-cell test."""
+    from rich.cells import cell_len
+
+    from convcalc.gridlayout import narrow, wrap
 
     console = Console(width=200)
     rng = random.Random(18)
     for _ in range(3000):
-        text = "".join(rng.choice("ab/._:<-, 0123 ") for _ in range(rng.randint(0, 60)))
+        text = "".join(rng.choice("ab/._:<-, 0123 é×Ω\u00a0") for _ in range(rng.randint(0, 60)))
         width = rng.randint(1, 30)
         right = rng.random() < 0.5
         justify = "right" if right else "left"
         want = [line.plain for line in Text(text).wrap(console, width, justify=justify)]
-        assert _wrap_ascii(text, width, right) == want, (text, width, right)
+        assert narrow(text)
+        assert wrap(text, width, right) == want, (text, width, right)
+    for code in range(0x3000):
+        assert not narrow(chr(code)) or cell_len(chr(code)) == 1, hex(code)
+
+
+_WIDTH_PROBE = (
+    "import json, rich.console as c, convcalc.output as o; k = c.Console(); "
+    "print(json.dumps([o.piped_width(), k.is_terminal, k.width]))"
+)
+
+
+@pytest.mark.parametrize(
+    "env",
+    [
+        {},
+        {"COLUMNS": "57"},
+        {"COLUMNS": "x"},
+        {"COLUMNS": "0"},
+        {"FORCE_COLOR": "1"},
+        {"FORCE_COLOR": ""},
+        {"TTY_COMPATIBLE": "0", "FORCE_COLOR": "1"},
+        {"TTY_COMPATIBLE": "1"},
+        {"NO_COLOR": "1", "COLUMNS": "99"},
+    ],
+)
+@pytest.mark.parametrize("tty", [False, True], ids=["no-tty", "stderr-tty"])
+def test_piped_width_is_richs(env: dict[str, str], tty: bool) -> None:
+    """The plain drawing is chosen exactly where rich would draw without styles, at rich's
+    width: environment variables, and a terminal on stderr (a pipe run from a shell) whose
+    width rich takes."""
+    import os
+    import subprocess
+    import sys
+
+    base = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}
+    base = {k: v for k, v in base.items() if k not in ("FORCE_COLOR", "TTY_COMPATIBLE")}
+    stderr: Any = subprocess.PIPE
+    if tty:
+        import fcntl
+        import pty
+        import struct
+        import termios
+
+        leader, follower = pty.openpty()
+        fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 101, 0, 0))
+        stderr = follower
+    try:
+        run = subprocess.run(
+            [sys.executable, "-c", _WIDTH_PROBE],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+            env={**base, **env},
+            text=True,
+            timeout=60,
+            check=True,
+        )
+    finally:
+        if tty:
+            os.close(leader)
+            os.close(follower)
+    ours, terminal, width = json.loads(run.stdout)
+    assert ours == (None if terminal or width < 1 else width)
+    if not env and tty:
+        assert ours == 101

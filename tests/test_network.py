@@ -204,8 +204,9 @@ def test_network_table_never_drops_data(render: Any, width: int) -> None:
     column's exact fractions included (`s-13/4`)."""
     from convcalc.memory import NetworkReport, human_bytes, memory
     from convcalc.neteval import rf_text
+    from convcalc.netview import human
     from convcalc.network import load_network, run_network
-    from convcalc.render import human, print_network
+    from convcalc.render import print_network
 
     result = run_network(
         load_network(

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any, assert_never
+from typing import TYPE_CHECKING, Any, assert_never
 
 from convcalc.errors import MalformedInputError
 from convcalc.options import Format
@@ -30,6 +30,10 @@ from convcalc.requests import (
 )
 from convcalc.specs import OpKind
 
+if TYPE_CHECKING:
+    from convcalc.memory import NetworkReport
+    from convcalc.netopen import OpenResult
+
 
 def _printer(name: str) -> Callable[[Any, Any], None]:
     """A table printer of render.py for ``emit``: rich is imported only when a table is drawn."""
@@ -40,6 +44,18 @@ def _printer(name: str) -> Callable[[Any, Any], None]:
         getattr(render, name)(console, found)
 
     return table
+
+
+def _piped_network(report: NetworkReport, width: int) -> str | None:
+    from convcalc.netview import network_table, network_text
+
+    return network_text(network_table(report), width)
+
+
+def _piped_open(report: OpenResult, width: int) -> str | None:
+    from convcalc.netview import network_text, open_table
+
+    return network_text(open_table(report), width)
 
 
 def run(request: Request) -> int:
@@ -373,6 +389,7 @@ def net(request: NetRequest) -> int:
         json=serialize.network_dict,
         plain=lambda r: serialize.size_text(r.result.output_shape),
         table=_printer("print_network"),
+        piped_table=_piped_network,
         markdown=serialize.network_markdown,
         csv=serialize.network_csv,
     )
@@ -409,6 +426,7 @@ def _open_report(plan: Any, batch: int | None, chosen: Format, check: bool) -> i
         json=serialize.open_result_dict,
         plain=lambda r: serialize.open_shape_text(r.output_shape),
         table=_printer("print_open_result"),
+        piped_table=_piped_open,
     )
     if check:
         print(

@@ -11,9 +11,7 @@ Part of the rendering edge: it imports rich, and nothing of the core imports it.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 
 from rich.cells import cell_len
 from rich.console import Console, ConsoleOptions
@@ -21,27 +19,22 @@ from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
 
-# rich's box.HEAVY_HEAD, a Table's default: (left, between, right, line) for each rule
-_TOP = ("┏", "┳", "┓", "━")
-_HEAD = ("┃", "┃", "┃")
-_HEAD_RULE = ("┡", "╇", "┩", "━")
-_BODY = ("│", "│", "│")
-_FOOT_RULE = ("├", "┼", "┤", "─")
-_BOTTOM = ("└", "┴", "┘", "─")
+from convcalc.gridlayout import (
+    BODY,
+    BOTTOM,
+    FOOT_RULE,
+    HEAD,
+    HEAD_RULE,
+    TOP,
+    GridColumn,
+    layout,
+    narrow,
+    natural_widths,
+    rule,
+    wrap,
+)
+
 _BOLD = Style(bold=True)  # rich's table.header and table.footer
-_PAD = 2  # a space each side of a cell
-
-
-@dataclass(frozen=True)
-class GridColumn:
-    """A column: its header and footer, whether it is right-justified, and a fixed width (its
-    cells wrap at spaces and fold long words) or None for the width of its widest cell."""
-
-    header: str
-    footer: str = ""
-    right: bool = False
-    width: int | None = None
-
 
 Cell = str | Text
 
@@ -51,18 +44,23 @@ def draw_grid(
 ) -> Grid | None:
     """The table, ready for ``console.print(grid, crop=False)``, or None where the console is
     too narrow to give every column one character."""
-    widths = _layout(console.width, columns, rows)
+    texts = [[cell.plain if isinstance(cell, Text) else cell for cell in row] for row in rows]
+    widths = layout(console.width, columns, natural_widths(columns, texts, cell_len))
     if widths is None:
         return None
-    lines = [_rule(_TOP, widths)]
-    lines += _row(console, _HEAD, columns, widths, [c.header for c in columns], _BOLD, True)
-    lines.append(_rule(_HEAD_RULE, widths))
+    lines = [_rule(TOP, widths)]
+    lines += _row(console, HEAD, columns, widths, [c.header for c in columns], _BOLD, True)
+    lines.append(_rule(HEAD_RULE, widths))
     for cells in rows:
-        lines += _row(console, _BODY, columns, widths, cells, None)
-    lines.append(_rule(_FOOT_RULE, widths))
-    lines += _row(console, _BODY, columns, widths, [c.footer for c in columns], _BOLD)
-    lines.append(_rule(_BOTTOM, widths))
+        lines += _row(console, BODY, columns, widths, cells, None)
+    lines.append(_rule(FOOT_RULE, widths))
+    lines += _row(console, BODY, columns, widths, [c.footer for c in columns], _BOLD)
+    lines.append(_rule(BOTTOM, widths))
     return Grid(lines)
+
+
+def _rule(box: tuple[str, str, str, str], widths: list[int]) -> list[Piece]:
+    return [(rule(box, widths), None)]
 
 
 Piece = tuple[str, Style | None]
@@ -80,82 +78,6 @@ class Grid:
             for text, style in line:
                 yield Segment(text, style)
             yield line_end
-
-
-def _layout(
-    console_width: int, columns: Sequence[GridColumn], rows: Sequence[Sequence[Cell]]
-) -> list[int] | None:
-    """Each column's content width, shared out as rich's Table shares them: natural widths
-    (padding included) where they fit; else the widest columns without a fixed width give way,
-    down to the next widest, in turn; as a last resort every column shrinks evenly."""
-    room = console_width - (len(columns) + 1)  # the vertical rules
-    natural = [w + _PAD for w in natural_widths(columns, rows)]
-    widths = [min(w, room) for w in natural]
-    if sum(widths) > room:
-        flexible = [column.width is None for column in columns]
-        widths = _collapse(widths, flexible, room)
-        if sum(widths) > room:
-            widths = _ratio_reduce(sum(widths) - room, [1] * len(widths), widths, widths)
-        widths = [min(n, w) if w >= 1 else 0 for n, w in zip(natural, widths)]
-    content = [w - _PAD for w in widths]
-    return content if min(content) >= 1 else None
-
-
-def natural_widths(columns: Sequence[GridColumn], rows: Sequence[Sequence[Cell]]) -> list[int]:
-    """Each column's width without padding: its fixed width, or its widest header, footer or
-    cell (in terminal cells)."""
-    return [
-        column.width
-        if column.width is not None
-        else max([_width(column.header), _width(column.footer), *(_width(r[i]) for r in rows)])
-        for i, column in enumerate(columns)
-    ]
-
-
-def _collapse(widths: list[int], flexible: list[bool], room: int) -> list[int]:
-    """rich's Table._collapse_widths: the widest flexible columns give way to the next widest,
-    until the table fits or they reach it."""
-    excess = sum(widths) - room
-    while excess > 0 and any(flexible):
-        top = max(w for w, ok in zip(widths, flexible) if ok)
-        second = max(w if ok and w != top else 0 for w, ok in zip(widths, flexible))
-        ratios = [1 if ok and w == top else 0 for w, ok in zip(widths, flexible)]
-        if not any(ratios) or top == second:
-            break
-        widths = _ratio_reduce(excess, ratios, [min(excess, top - second)] * len(widths), widths)
-        excess = sum(widths) - room
-    return widths
-
-
-def _ratio_reduce(
-    total: int, ratios: list[int], maximums: list[int], values: list[int]
-) -> list[int]:
-    """rich's ratio_reduce: take ``total`` off ``values`` in proportion to ``ratios``, at most
-    ``maximums`` each (rounding as rich rounds)."""
-    ratios = [r if m else 0 for r, m in zip(ratios, maximums)]
-    left, share = total, sum(ratios)
-    if not share:
-        return values[:]
-    result = []
-    for ratio, maximum, value in zip(ratios, maximums, values):
-        if ratio and share > 0:
-            taken = min(maximum, round(ratio * left / share))
-            result.append(value - taken)
-            left -= taken
-            share -= ratio
-        else:
-            result.append(value)
-    return result
-
-
-def _width(cell: Cell) -> int:
-    text = cell.plain if isinstance(cell, Text) else cell
-    return max(map(cell_len, text.split("\n")))
-
-
-def _rule(box: tuple[str, str, str, str], widths: list[int]) -> list[Piece]:
-    left, between, right, line = box
-    return [(left + between.join(line * (w + _PAD) for w in widths) + right, None)]
 
 
 def _row(
@@ -212,53 +134,11 @@ def _lines(console: Console, cell: Cell, width: int, right: bool) -> list[list[P
         pieces = _pieces(console, cell) if isinstance(cell, Text) else [(cell, None)]
         return [[gap, *pieces] if right else [*pieces, gap]]
     if isinstance(cell, str) or (not cell.spans and not cell.style):
-        if plain.isascii() and "\n" not in plain:  # a character a cell: wrapped here, faster
-            return [[(line, None)] for line in _wrap_ascii(plain, width, right)]
+        if narrow(plain):  # a character a cell: wrapped here, faster
+            return [[(line, None)] for line in wrap(plain, width, right)]
     text = cell if isinstance(cell, Text) else Text(cell)
     lines = text.wrap(console, width, justify="right" if right else "left", overflow="fold")
     return [_pieces(console, line) for line in lines]
-
-
-_WORD = re.compile(r"\s*\S+\s*")
-
-
-def _wrap_ascii(text: str, width: int, right: bool) -> list[str]:
-    """``Text(text).wrap(console, width, justify, overflow="fold")`` for ASCII text, where a
-    character is a cell: breaks before the word that does not fit, a word longer than the
-    width folded (rich's divide_line), each line's whitespace past the width dropped, then
-    padded (left) or stripped and right-aligned (right) to exactly ``width``."""
-    breaks: list[int] = []
-    offset = 0
-    for match in _WORD.finditer(text):
-        start, word = match.start(), match.group()
-        length = len(word.rstrip())
-        if width - offset >= length:
-            offset += len(word)
-        elif length > width:  # folded across lines
-            chunks = [word[i : i + width] for i in range(0, len(word), width)]
-            for number, chunk in enumerate(chunks):
-                if start:
-                    breaks.append(start)
-                if number == len(chunks) - 1:
-                    offset = len(chunk)
-                else:
-                    start += len(chunk)
-        elif offset and start:
-            breaks.append(start)
-            offset = len(word)
-    lines = [text[a:b] for a, b in zip([0, *breaks], [*breaks, len(text)], strict=True)]
-    out = []
-    for line in lines:
-        if len(line) > width:  # rstrip_end: whitespace beyond the width
-            excess = len(line) - width
-            trailing = len(line) - len(line.rstrip())
-            line = line[: len(line) - min(trailing, excess)]
-        if right:
-            line = line.rstrip()[:width]
-            out.append(" " * (width - len(line)) + line)
-        else:
-            out.append(line[:width].ljust(width))
-    return out
 
 
 def _pieces(console: Console, text: Text) -> list[Piece]:

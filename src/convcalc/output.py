@@ -143,6 +143,42 @@ def write_rich(printer: Callable[..., None], *args: Any) -> None:
     write(render_text(printer, *args), newline=False)
 
 
+def piped_width() -> int | None:
+    """The width rich would draw a table at on standard output where rich would style nothing
+    there: not a terminal by rich's rules (TTY_COMPATIBLE, then FORCE_COLOR, then isatty); the
+    width from COLUMNS, else the first of stdin, stdout and stderr that is a terminal, else 80.
+    None where the output would be styled, or on Windows or in Jupyter (rich decides there)."""
+    import builtins
+
+    if sys.platform == "win32" or hasattr(builtins, "get_ipython"):
+        return None
+    if getattr(sys.stdin, "__module__", "").startswith("idlelib"):
+        return None
+    compatible = os.environ.get("TTY_COMPATIBLE", "")
+    force = os.environ.get("FORCE_COLOR")
+    if compatible == "1" or (compatible != "0" and force is not None and force != ""):
+        return None
+    if compatible != "0" and force is None:
+        try:
+            if sys.stdout.isatty():
+                return None
+        except (AttributeError, ValueError, OSError):
+            return None
+    columns = os.environ.get("COLUMNS")
+    if columns is not None and columns.isdigit():
+        width = int(columns)
+    else:
+        width = 0
+        for descriptor in (0, 1, 2):
+            try:
+                width = os.get_terminal_size(descriptor).columns
+            except (AttributeError, ValueError, OSError):
+                continue
+            break
+        width = width or 80
+    return width if width >= 1 else None
+
+
 def emit(
     chosen: Format,
     result: Any,
@@ -150,11 +186,14 @@ def emit(
     json: Callable[[Any], Any],
     plain: Callable[[Any], str],
     table: Callable[..., None],
+    piped_table: Callable[[Any, int], str | None] | None = None,
     markdown: Callable[[Any], str] | None = None,
     csv: Callable[[Any], str] | None = None,
 ) -> None:
     """The one place a result meets its format: each argument turns the result into one
-    (``json`` returns data for ``dumps``, or JSON text it wrote itself)."""
+    (``json`` returns data for ``dumps``, or JSON text it wrote itself). ``piped_table``, where
+    given, draws the table's characters without rich for output rich would not style (or
+    answers None: rich draws it)."""
     match chosen:
         case Format.JSON:
             data = json(result)
@@ -170,7 +209,12 @@ def emit(
         case Format.TOML | Format.TORCH | Format.SVG | Format.HTML:
             raise MalformedInputError(f"--format {chosen.value}: written by its command")
         case Format.TABLE:
-            write_rich(table, result)
+            width = piped_width() if piped_table is not None else None
+            text = piped_table(result, width) if piped_table and width is not None else None
+            if text is not None:
+                write(display_block(text), newline=False)
+            else:
+                write_rich(table, result)
         case _:
             assert_never(chosen)
 

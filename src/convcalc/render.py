@@ -6,15 +6,17 @@ Every function takes the Console to print on, so tests can render into a StringI
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import replace
 from typing import IO, TYPE_CHECKING, Any, assert_never
 
+from rich.cells import cell_len
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
 from convcalc.boundary import display, display_block, display_terminal
-from convcalc.grid import GridColumn, draw_grid, natural_widths
+from convcalc.grid import draw_grid
+from convcalc.gridlayout import Cell, GridColumn
+from convcalc.netview import FAILURE_STYLE, NetworkTable, network_table, open_table
 from convcalc.serialize import preimage_text, size_text
 from convcalc.shapes import AdaptiveShape, FoldShape, LayerShape
 from convcalc.specs import LayerSpec, OpKind
@@ -708,116 +710,50 @@ def make_console(
     )
 
 
-def human(count: int) -> str:
-    """``134217728`` -> ``134.2M`` (the table; JSON, CSV and markdown keep exact counts)."""
-    for unit, size in (("G", 10**9), ("M", 10**6), ("K", 10**3)):
-        if count >= size:
-            return f"{count / size:.1f}{unit}" if count < 100 * size else f"{count // size}{unit}"
-    return str(count)
-
-
 def print_network(console: Console, report: NetworkReport) -> None:
-    """The layer table with totals, a legend, the memory figures with their rules, and the
-    failed expectations.
+    """The network table (netview.network_table) drawn with rich."""
+    print_table(console, network_table(report))
 
-    Shapes drop the batch (it is in the title) so the table fits 80 columns; named layers show
-    their name before the layer; a layer that reads anything but the layer before it (every
-    merge) shows where from (``<- up3, enc1``); an ``expect`` shows as ok or the wanted shape.
-    """
-    from convcalc.memory import human_bytes
-    from convcalc.neteval import mismatch_text, rf_text
-    from convcalc.serialize import count_lines, memory_rows
 
-    result, memory = report.result, report.memory
-    dims = _table_dims
-    title = (
-        f"{display(result.source) or 'network'}: batch {result.input_shape[0]}, "
-        f"{dims(result.input_shape)} -> {dims(result.output_shape)}"
-    )
-    headline(console, title)
-    rows: list[tuple[Any, int] | None] = list(zip(result.layers, memory.output_bytes))
-    hidden = len(rows) - TABLE_HEAD - TABLE_TAIL
-    if hidden > 0:  # a table of 100,000 rows would take minutes to lay out and nobody reads it
-        rows = rows[:TABLE_HEAD] + [None] + rows[-TABLE_TAIL:]
-    cells: list[tuple[Any, ...]] = []
-    for row in rows:
-        if row is None:
-            more = f"{hidden:,} more layers (--format csv, --format markdown or --json list them)"
-            cells.append(("...", Text(more, style="dim"), "", "", "", "", ""))
-            continue
-        layer, output_bytes = row
-        label = _layer_label(layer.index, layer.name, layer.summary, layer.shown_sources)
-        output = Text(dims(layer.output_shape))
-        if layer.expect_ok is True:
-            output.append(" ok", style="green")
-        elif layer.expect_ok is False and layer.expect is not None:
-            want = (
-                layer.expect[1:] if len(layer.expect) == len(layer.output_shape) else layer.expect
-            )
-            output = Text(
-                f"{dims(layer.output_shape)} want {'×'.join(map(str, want))}", style="bold red"
-            )
-        cells.append(
-            (
-                str(layer.index),
-                label,
-                output,
-                human_bytes(output_bytes),
-                f"{layer.params:,}",
-                human(layer.macs),
-                rf_text(layer.rf),
-            )
+def print_open_result(console: Console, report: OpenResult) -> None:
+    """A file whose input size is open, without --in (netview.open_table), drawn with rich."""
+    print_table(console, open_table(report))
+
+
+def print_table(console: Console, table: NetworkTable) -> None:
+    """A NetworkTable: its title, the layer grid, the lines under it, the memory figures and
+    the failed expectations (netview.network_text draws the same characters for a pipe)."""
+    headline(console, table.title)
+    columns = table.sized_columns(console.width, cell_len)
+    _print_grid(console, columns, [tuple(map(_text, row)) for row in table.rows])
+    for text, style in table.lines:
+        console.print(text, style=style)
+    if table.memory is not None:
+        grid = Table(
+            title=table.memory.title,
+            title_justify="left",
+            box=None,
+            show_header=False,
+            pad_edge=False,
         )
-    columns = [
-        GridColumn("#", right=True),
-        GridColumn("layer", footer="total"),
-        GridColumn("output", footer=dims(result.output_shape)),
-        GridColumn("bytes", footer=human_bytes(memory.total_activation_bytes), right=True),
-        GridColumn("params", footer=f"{result.total_params:,}", right=True),
-        GridColumn("MACs", footer=human(result.total_macs), right=True),
-        GridColumn("RF"),
-    ]
-    columns[1] = replace(columns[1], width=_layer_width(console, columns, cells))
-    _print_grid(console, columns, cells)
-    console.print(
-        "output: C×spatial (batch in the title); bytes: the output tensor, batch included; RF: "
-        "receptive field in input pixels, j jump, s start (centre of output 0); MACs: "
-        "multiply-accumulates with weights, whole batch",
-        style="dim",
-    )
-    for line in count_lines(report):
-        console.print(line)
-    size = memory.dtype.size
-    grid = Table(
-        title=f"memory, {memory.dtype.value} ({size} byte{'s' if size > 1 else ''} per element)",
-        title_justify="left",
-        box=None,
-        show_header=False,
-        pad_edge=False,
-    )
-    grid.add_column(overflow="fold")
-    grid.add_column(justify="right", overflow="fold")
-    grid.add_column(justify="right", overflow="fold")
-    grid.add_column(overflow="fold", style="dim")
-    for what, count, rule in memory_rows(report):
-        grid.add_row(what, f"{count:,} B", human_bytes(count), rule)
-    console.print(grid)
-    for layer in result.mismatches:
-        console.print(Text("expect failed: " + display(mismatch_text(layer)), style="bold red"))
+        grid.add_column(overflow="fold")
+        grid.add_column(justify="right", overflow="fold")
+        grid.add_column(justify="right", overflow="fold")
+        grid.add_column(overflow="fold", style="dim")
+        for row in table.memory.rows:
+            grid.add_row(*row)
+        console.print(grid)
+    for line in table.failures:
+        console.print(Text(line, style=FAILURE_STYLE))
 
 
-def _table_dims(shape: tuple[int | None, ...]) -> str:
-    """A network table's shape: the batch dropped (the title has it), ? where a size is open."""
-    return "×".join("?" if d is None else str(d) for d in shape[1:])
-
-
-def _layer_label(index: int, name: str, summary: str, sources: tuple[str, ...]) -> Text:
-    """A network table's layer cell: ``name: summary`` (the summary alone for an unnamed
-    layer), and where a merge or an explicit ``from`` reads from (``<- up3, enc1``)."""
-    label = Text(display(summary if name == str(index) else f"{name}: {summary}"))
-    if sources:
-        label.append(f" <- {display(', '.join(sources))}", style="cyan")
-    return label
+def _text(cell: Cell) -> str | Text:
+    """A grid cell as rich's Text (one styled piece: a text of that style)."""
+    if isinstance(cell, str):
+        return cell
+    if len(cell) == 1:
+        return Text(cell[0][0], style=cell[0][1] or "")
+    return Text.assemble(*((text, style or "") for text, style in cell))
 
 
 def _print_grid(console: Console, columns: list[GridColumn], cells: list[Any]) -> None:
@@ -839,43 +775,6 @@ def _print_grid(console: Console, columns: list[GridColumn], cells: list[Any]) -
     for row_cells in cells:
         table.add_row(*row_cells)
     console.print(table)
-
-
-def _layer_width(
-    console: Console, columns: list[GridColumn], cells: list[tuple[Any, ...]]
-) -> int | None:
-    """The width of the layer column: its own where the table fits; where it does not, what the
-    other columns (headers and footers included) leave at their natural widths, if that is
-    _LAYER_MIN or more (numbers never fold); narrower, its longest word (up to 24, so that
-    ``convtranspose2d`` stays whole) while the others wrap at their spaces; on a terminal too
-    narrow even for that, None: the columns share the width as rich's Table shares it."""
-    natural = natural_widths(columns, cells)
-    others = sum(natural) - natural[1] + 3 * len(columns) + 1
-    available = console.width - others
-    if natural[1] <= available:
-        return None
-
-    if available >= _LAYER_MIN:  # the numbers stay whole; the names wrap (and fold) instead
-        return available
-
-    def longest_word(column: int) -> int:
-        return max((len(w) for row in cells for w in str(row[column]).split()), default=1)
-
-    longest = min(longest_word(1), 24)
-    # the other columns wrapped at their spaces, at the narrowest
-    squeezed = sum(longest_word(i) for i in range(len(columns)) if i != 1) + 3 * len(columns) + 1
-    if console.width - squeezed < longest:  # too narrow for whole words: rich's folding
-        return None
-    return max(longest, available)
-
-
-# The narrowest layer column worth the other columns' keeping their natural widths: a folded
-# number (`2,359,29` / `6`) misleads, a name wrapped over more lines does not.
-_LAYER_MIN = 10
-
-# A network table shows its first TABLE_HEAD and last TABLE_TAIL layers; the rest are counted.
-TABLE_HEAD = 400
-TABLE_TAIL = 100
 
 
 def print_sizes(console: Console, sweep: SizeSweep) -> None:
@@ -1187,42 +1086,6 @@ def print_diff(console: Console, diff: NetworkDiff) -> None:
     console.print(totals)
     for line in sizes_lines(diff):
         console.print(display(line))
-
-
-def print_open_result(console: Console, report: OpenResult) -> None:
-    """A file whose input size is open, without --in: each layer's output with ? where it
-    follows the input, its parameters, the totals, and what --in adds."""
-    from convcalc.serialize import OPEN_NOTE
-
-    dims = _table_dims
-    headline(
-        console,
-        f"{display(report.source) or 'network'}: batch {report.input_shape[0]}, "
-        f"{dims(report.input_shape)} -> {dims(report.output_shape)} (input size open)",
-    )
-    cells: list[tuple[Any, ...]] = [
-        (
-            str(layer.index),
-            _layer_label(layer.index, layer.name, layer.summary, layer.shown_sources),
-            dims(layer.output_shape),
-            f"{layer.params:,}",
-        )
-        for layer in report.layers
-    ]
-    columns = [
-        GridColumn("#", right=True),
-        GridColumn("layer", footer="total"),
-        GridColumn("output", footer=dims(report.output_shape)),
-        GridColumn("params", footer=f"{report.total_params:,}", right=True),
-    ]
-    columns[1] = replace(columns[1], width=_layer_width(console, columns, cells))
-    _print_grid(console, columns, cells)
-    if report.total_non_trainable_params:
-        console.print(
-            f"not in params: {report.total_non_trainable_params:,} BatchNorm running statistics "
-            "(buffers in PyTorch, non-trainable weights in Keras)"
-        )
-    console.print(OPEN_NOTE, style="dim")
 
 
 def print_module_report(console: Console, report: ModuleReport) -> None:
