@@ -139,3 +139,61 @@ def test_reading_does_not_import_onnx() -> None:
     count, imported = result.stdout.split()
     assert int(count) > 0
     assert imported == "False"
+
+
+def _view_model(path: Path) -> None:
+    """`x.view(x.size(0), -1)` after a conv, as the legacy exporter writes it (Shape -> Gather
+    -> Unsqueeze -> Concat -> Reshape), then a Linear."""
+    weight = numpy_helper.from_array(np.ones((4, 3, 3, 3), np.float32), "w")
+    fc = numpy_helper.from_array(np.ones((5, 144), np.float32), "fc")
+    int64 = TensorProto.INT64
+    nodes = [
+        helper.make_node("Conv", ["x", "w"], ["c"], name="conv", kernel_shape=[3, 3]),
+        helper.make_node("Shape", ["c"], ["s"], name="shape"),
+        helper.make_node("Constant", [], ["zero"], value=helper.make_tensor("z", int64, [], [0])),
+        helper.make_node("Gather", ["s", "zero"], ["n"], name="gather", axis=0),
+        helper.make_node("Constant", [], ["axes"], value=helper.make_tensor("a", int64, [1], [0])),
+        helper.make_node("Unsqueeze", ["n", "axes"], ["n1"], name="unsqueeze"),
+        helper.make_node("Constant", [], ["m"], value=helper.make_tensor("m", int64, [1], [-1])),
+        helper.make_node("Concat", ["n1", "m"], ["shape_"], name="concat", axis=0),
+        helper.make_node("Reshape", ["c", "shape_"], ["flat"], name="reshape"),
+        helper.make_node("Gemm", ["flat", "fc"], ["y"], name="gemm", transB=1),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "view",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 3, 8, 8])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 5])],
+        [weight, fc],
+    )
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), str(path))
+
+
+def test_a_shape_node_is_answered_by_our_own_run(tmp_path: Path) -> None:
+    """A Shape of a layer's output is given by running the layers read so far (no ONNX shape
+    inference, so no import of the onnx package); with the runs' budget spent, shape inference
+    gives the same answer."""
+    from convcalc import read_onnx
+    from convcalc.netrun import run_network
+
+    path = tmp_path / "view.onnx"
+    _view_model(path)
+    code = (
+        "import sys; from pathlib import Path; from convcalc.read_onnx import read_onnx; "
+        "from convcalc.netrun import run_network; spec = read_onnx(Path(sys.argv[1])); "
+        "print(run_network(spec).output_shape, 'onnx' in sys.modules)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code, str(path)], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["(2,", "5)", "False"]
+    own = read_onnx.read_onnx(path)
+    saved = read_onnx._OWN_RUN_BUDGET
+    read_onnx._OWN_RUN_BUDGET = 0
+    try:
+        inferred = read_onnx.read_onnx(path)
+    finally:
+        read_onnx._OWN_RUN_BUDGET = saved
+    assert own.layers == inferred.layers and own.notes == inferred.notes
+    assert run_network(inferred).output_shape == (2, 5)

@@ -106,6 +106,13 @@ def evaluate(plan: Plan, full_input: Shape) -> NetworkResult | Failure:
 def check_shapes(plan: Plan, full_input: Shape, memo: Memo) -> Shape | Failure:
     """A size sweep's run: the output shape, or the first layer in file order that fails (it
     is invalid for its input, its merge does not line up, or its ``expect`` does not hold)."""
+    shapes = layer_shapes(plan, full_input, memo)
+    return shapes if isinstance(shapes, Failure) else shapes[-1]
+
+
+def layer_shapes(plan: Plan, full_input: Shape, memo: Memo) -> list[Shape] | Failure:
+    """A shapes-only run (see check_shapes): every tensor's shape, the input's first, then each
+    layer's output; layers already run on the same input shape are looked up in ``memo``."""
     spatial_in = full_input[2:]
     shapes: list[Shape] = [full_input]
     for planned in plan.layers:
@@ -128,7 +135,7 @@ def check_shapes(plan: Plan, full_input: Shape, memo: Memo) -> Shape | Failure:
                     planned.number, planned.name, planned.type, got, planned.expect.text, want
                 )
                 return Failure(planned, ConvcalcError("expect failed: " + line))
-    return shapes[-1]
+    return shapes
 
 
 def _wanted(expect: Expect, plan: Plan, shapes: list[Shape]) -> Shape:

@@ -10,7 +10,6 @@ non-trainable), PRelu's slopes. Layer names are the node names.
 
 from __future__ import annotations
 
-import copy
 import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -26,6 +25,7 @@ from convcalc.boundary import (
 )
 from convcalc.errors import ConvcalcError, InputError
 from convcalc.families import by_onnx_op
+from convcalc.neteval import Failure, Memo
 
 if TYPE_CHECKING:
     from convcalc.netspec import NetworkSpec
@@ -169,6 +169,10 @@ _REDUCING = frozenset({"ReduceMean", "ReduceSum", "ReduceMax", "ReduceMin", "Red
 # TensorProto data types that hold indices, shapes, masks or text, never learned weights:
 # UINT8, INT8, UINT16, INT16, INT32, INT64, STRING, BOOL, UINT32, UINT64, UINT4, INT4
 _NOT_LEARNED = frozenset({2, 3, 4, 5, 6, 7, 8, 9, 12, 13, 21, 22})
+
+# Layers planned, in all, by the runs that give a Shape node its input's shape (see own_shape);
+# past it (a large graph asking for many shapes far apart) ONNX's shape inference answers.
+_OWN_RUN_BUDGET = 5_000
 
 # An initializer of more elements than this, or one whose data is outside the file, is read by
 # its shape only (its dims); its values are never loaded.
@@ -317,6 +321,9 @@ class _Reader:
         self.group_affine = 0  # a GroupNorm's Mul and Add still to come
         self.passed: dict[str, int] = {}  # ops passed through with their inferred shapes
         self.input_shape: tuple[int, ...] | None = None  # the file's (C, *spatial), if fixed
+        self.own_shapes: dict[str, tuple[int, ...]] = {}  # layer name -> output, by our runs
+        self.own_planned = 0  # layers planned by those runs, against _OWN_RUN_BUDGET
+        self.memo = Memo()
         self.batch: int | None = None
         self.where = ""  # the node being read, for a message about input the reader did not check
         self.ranks: dict[str, int] = {}
@@ -768,29 +775,42 @@ class _Reader:
         return total
 
     def known_shape(self, tensor: str) -> tuple[int, ...] | None:
-        """A tensor's shape: as ONNX's shape inference fixed it, or, where inference lost it
-        (TF-style "same" padding computed in the graph), as the layers read so far give it for
-        the file's input size."""
-        if self.fixed(tensor) is not None:
-            return self.static[tensor]
+        """A tensor's shape for the file's input size: as the layers read so far give it (a
+        run of our own rules, which agree with torch and onnxruntime), or, where they do not
+        produce it or the runs' budget is spent, as ONNX's shape inference fixes it."""
+        return self.own_shape(tensor) or self.fixed(tensor)
+
+    def own_shape(self, tensor: str) -> tuple[int, ...] | None:
+        """The shape of a tensor a layer read so far produces, by running those layers on the
+        file's input size. Each run records every layer's output, so a run is needed only when a
+        later layer's is asked for; layers already run are looked up (``Memo``), and the runs
+        stop at _OWN_RUN_BUDGET layers planned in all (each plans the layers so far): a graph
+        that asks for many shapes far apart goes to shape inference instead."""
         layer = self.producer.get(tensor)
         if layer is None or self.input_shape is None:
             return None
         if layer == "input":
             return (self.batch or 1, *self.input_shape)
-        from convcalc.netrun import run_network
+        if layer in self.own_shapes:
+            return self.own_shapes[layer]
+        if self.own_planned + len(self.layers) > _OWN_RUN_BUDGET:
+            return None
+        self.own_planned += len(self.layers)
+        from convcalc.netplan import plan_network
+        from convcalc.netrun import layer_shapes
         from convcalc.netspec import NetworkSpec
 
         try:
-            spec = NetworkSpec(self.input_shape, copy.deepcopy(self.layers), self.batch, self.path)
-            result = run_network(spec)
+            spec = NetworkSpec(self.input_shape, [dict(t) for t in self.layers], self.batch)
+            plan = plan_network(spec)
         except ConvcalcError:
             return None
-        found = next((r for r in result.layers if r.name == layer), None)
-        if found is None:
+        shapes = layer_shapes(plan, (self.batch or 1, *self.input_shape), self.memo)
+        if isinstance(shapes, Failure):
             return None
-        self.static[tensor] = tuple(found.output_shape)
-        return self.static[tensor]
+        for planned, shape in zip(plan.layers, shapes[1:], strict=True):
+            self.own_shapes[planned.name] = shape
+        return self.own_shapes.get(layer)
 
     def fold(self, node: Any, a: dict[str, Any]) -> None:
         """Evaluate a node whose inputs are all constants, with numpy."""
