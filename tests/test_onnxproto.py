@@ -197,3 +197,58 @@ def test_a_shape_node_is_answered_by_our_own_run(tmp_path: Path) -> None:
         read_onnx._OWN_RUN_BUDGET = saved
     assert own.layers == inferred.layers and own.notes == inferred.notes
     assert run_network(inferred).output_shape == (2, 5)
+
+
+def test_shapes_over_constants_by_our_rules(tmp_path: Path) -> None:
+    """A weight standardised in the graph (NF-ResNet's ScaledStdConv: ReduceMean, Sub, Mul,
+    BatchNormalization over a weight too large for its values to be read): the shapes of
+    those constants by our rules (reduce, broadcast, shape-keeping) equal ONNX's shape
+    inference's, and the file reads without the onnx package."""
+    from convcalc import read_onnx
+
+    weight = numpy_helper.from_array(np.ones((64, 32, 7, 7), np.float32), "w")  # 100,352
+    gain = numpy_helper.from_array(np.ones((64, 1, 1, 1), np.float32), "g")
+    axes = numpy_helper.from_array(np.array([1, 2, 3], np.int64), "axes")
+    shape = numpy_helper.from_array(np.array([1, 64, -1], np.int64), "shape3")
+    back = numpy_helper.from_array(np.array([64, 32, 7, 7], np.int64), "shape4")
+    nodes = [
+        helper.make_node("ReduceMean", ["w", "axes"], ["mean"], keepdims=1),
+        helper.make_node("ReduceMean", ["w", "axes"], ["flat_mean"], keepdims=0),
+        helper.make_node("Sub", ["w", "mean"], ["centred"]),
+        helper.make_node("Mul", ["centred", "g"], ["scaled"]),
+        helper.make_node("Reshape", ["scaled", "shape3"], ["rows"]),
+        helper.make_node(
+            "BatchNormalization",
+            ["rows", "flat_mean", "flat_mean", "flat_mean", "flat_mean"],
+            ["normed"],
+        ),
+        helper.make_node("Reshape", ["normed", "shape4"], ["ws"]),
+        helper.make_node("Conv", ["x", "ws"], ["y"], name="conv", kernel_shape=[7, 7]),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "std",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 32, 16, 16])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 64, 10, 10])],
+        [weight, gain, axes, shape, back],
+    )
+    path = tmp_path / "std.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)]), str(path))
+    ours = read_onnx.read_onnx(path)
+    saved = read_onnx._Reader.constant_shape
+    read_onnx._Reader.constant_shape = lambda *args: None  # type: ignore[method-assign]
+    try:
+        inferred = read_onnx.read_onnx(path)
+    finally:
+        read_onnx._Reader.constant_shape = saved  # type: ignore[method-assign]
+    assert ours.layers == inferred.layers
+    conv = ours.layers[-1]
+    assert conv["out_channels"] == 64 and conv["extra_params"] == 64  # the gain, counted once
+    code = (
+        "import sys; from pathlib import Path; from convcalc.read_onnx import read_onnx; "
+        "read_onnx(Path(sys.argv[1])); print('onnx' in sys.modules)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code, str(path)], capture_output=True, text=True, timeout=60
+    )
+    assert result.stdout.strip() == "False", result.stderr

@@ -71,6 +71,15 @@ _POINTWISE = {
     "Softsign": "softsign",
     "Pow": "pow",  # with a constant exponent
 }
+# ops whose (first) output has their first input's shape: the unary pointwise ops and the
+# normalizations (ONNX's operator definitions)
+_SHAPE_KEEPING = (frozenset(_POINTWISE) - {"Pow"}) | {
+    "BatchNormalization",
+    "InstanceNormalization",
+    "LayerNormalization",
+    "GroupNormalization",
+    "LpNormalization",
+}
 _MERGES = {"Add": "add", "Sub": "sub", "Mul": "mul", "Div": "div", "Sum": "add"}
 # ops evaluated at read time when every input is a constant (the pads and shapes exporters build)
 _FOLDABLE = {
@@ -735,9 +744,11 @@ class _Reader:
             self.fold(node, a)
         else:
             for output in node.output:
-                dims = self.fixed(output) or self.constant_conv(node, a)
+                if output not in self.readers_of:
+                    continue  # (a BatchNormalization's running statistics in training mode)
+                dims = self.constant_shape(node, a, output) or self.fixed(output)
                 if dims is None:
-                    if output in self.readers_of:
+                    if output:
                         raise ConvcalcError(
                             "every input is a constant and ONNX's shape inference does not fix "
                             "its output: a tensor computed from the weights alone (a position "
@@ -750,6 +761,34 @@ class _Reader:
         for output in node.output:
             self.origin[output] = origin
             self.constant_macs[output] = self.constant_macs.get(output, 0) + macs
+
+    def constant_shape(self, node: Any, a: dict[str, Any], output: str) -> tuple[int, ...] | None:
+        """The shape of a node's output over constants by our own rules, where they give it: an
+        op that keeps its first input's shape (a weight standardisation's BatchNormalization),
+        a Conv (a position encoding); None: ONNX's shape inference is asked."""
+        if output != node.output[0]:
+            return None
+        dims = tuple(int(d) for d in self.constants.get(node.input[0]).shape)
+        if node.op_type in _SHAPE_KEEPING:
+            return dims
+        if node.op_type in _BROADCASTING:
+            import numpy as np
+
+            shapes = [self.constants.get(t).shape for t in node.input if t]
+            return tuple(int(d) for d in np.broadcast_shapes(*shapes))
+        if node.op_type in _REDUCING:  # axes: an attribute, or (opset 18) a second input
+            given = self.constants.read(node.input[1]) if len(node.input) > 1 else a.get("axes")
+            axes = None if given is None else [int(v) for v in given]
+            if not axes:
+                if a.get("noop_with_empty_axes", 0):
+                    return dims
+                axes = list(range(len(dims)))
+            reduced = {v % len(dims) for v in axes} if dims else set()
+            keep = int(a.get("keepdims", 1))
+            return tuple(
+                1 if i in reduced else d for i, d in enumerate(dims) if keep or i not in reduced
+            )
+        return self.constant_conv(node, a)
 
     def constant_conv(self, node: Any, a: dict[str, Any]) -> tuple[int, ...] | None:
         """The output shape of a Conv over a constant (a position encoding), by its own rule."""
