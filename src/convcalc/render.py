@@ -1,4 +1,5 @@
-"""Rich rendering of convcalc's results: the only module that imports rich.
+"""Rich rendering of convcalc's results: with grid.py, the only modules that import rich (a
+piped network table is drawn without it: netview.py).
 
 Every function takes the Console to print on, so tests can render into a StringIO at a fixed width.
 """
@@ -38,6 +39,24 @@ if TYPE_CHECKING:
 
 # a cell of a drawn grid: (row, column) -> whether it is padding, an inserted zero, marked...
 CellTest = Callable[[int, int], bool]
+
+
+def make_console(
+    file: IO[str], width: int, terminal: bool, color_system: str | None, no_color: bool = False
+) -> Console:
+    """The console every printer draws on: text is only text (no markup, no emoji codes, no
+    highlighting: a layer named ``[/]`` or ``:smile:`` prints as itself)."""
+    return Console(
+        file=file,
+        width=width,
+        force_terminal=terminal,
+        color_system=color_system,  # type: ignore[arg-type]
+        no_color=no_color,
+        markup=False,
+        emoji=False,
+        highlight=False,
+        soft_wrap=False,
+    )
 
 
 def render_text(printer: Callable[..., None], *args: Any) -> str:
@@ -690,24 +709,6 @@ def print_backward(
 
 
 # --- net --------------------------------------------------------------------------------------
-
-
-def make_console(
-    file: IO[str], width: int, terminal: bool, color_system: str | None, no_color: bool = False
-) -> Console:
-    """The console every printer draws on: text is only text (no markup, no emoji codes, no
-    highlighting: a layer named ``[/]`` or ``:smile:`` prints as itself)."""
-    return Console(
-        file=file,
-        width=width,
-        force_terminal=terminal,
-        color_system=color_system,  # type: ignore[arg-type]
-        no_color=no_color,
-        markup=False,
-        emoji=False,
-        highlight=False,
-        soft_wrap=False,
-    )
 
 
 def print_network(console: Console, report: NetworkReport) -> None:
