@@ -307,3 +307,38 @@ def test_piped_width_is_richs(env: dict[str, str], tty: bool) -> None:
     assert ours == (None if terminal or width < 1 else width)
     if not env and tty:
         assert ours == 101
+
+
+def test_a_piped_net_table_does_not_import_rich() -> None:
+    """`convcalc net spec | ...` draws without importing rich the bytes rich draws (the plain
+    path switched off)."""
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import atexit, sys; "
+        "atexit.register(lambda: sys.stderr.write('rich' in sys.modules and 'RICH' or 'NORICH')); "
+        "import convcalc.output as o; "
+        "o.piped_width = (lambda: None) if sys.argv[2] == 'rich' else o.piped_width; "
+        "sys.argv = ['convcalc', 'net', sys.argv[1]]; "
+        "from convcalc.entry import main; main()"
+    )
+    env = {**os.environ, "COLUMNS": "80"}
+    env.pop("FORCE_COLOR", None)
+    env.pop("TTY_COMPATIBLE", None)
+    runs = {
+        way: subprocess.run(
+            [sys.executable, "-c", code, "examples/unet.toml", way],
+            capture_output=True,
+            stdin=subprocess.DEVNULL,
+            text=True,
+            env=env,
+            timeout=60,
+        )
+        for way in ("plain", "rich")
+    }
+    assert runs["plain"].stderr == "NORICH", runs["plain"].stderr
+    assert runs["rich"].stderr == "RICH", runs["rich"].stderr
+    assert runs["plain"].stdout == runs["rich"].stdout
+    assert "total" in runs["plain"].stdout
