@@ -234,3 +234,88 @@ def test_network_table_never_drops_data(render: Any, width: int) -> None:
         ]
         assert row == ["".join(cell.split()) for cell in expected], (width, row)
     assert any("/" in rf_text(layer.rf) for layer in result.layers)
+
+
+def test_matmul_shape_is_numpys() -> None:
+    """The matmul layer's shape rule is numpy's (and torch's) matmul: 1-d operands, batch
+    dimensions broadcast, every shape pair of up to 4 dimensions over sizes 1-3; a pair numpy
+    refuses is refused with both shapes named."""
+    import itertools
+
+    import numpy as np
+
+    from convcalc import ConvcalcError
+    from convcalc.tensorops import matmul_shape
+
+    shapes = [s for rank in range(1, 5) for s in itertools.product((1, 2, 3), repeat=rank)][::3]
+    for a, b in itertools.product(shapes, repeat=2):
+        try:
+            want = np.matmul(np.empty(a), np.empty(b)).shape
+        except ValueError:
+            with pytest.raises(ConvcalcError, match="matmul|multiplied"):
+                matmul_shape(a, b)
+            continue
+        assert matmul_shape(a, b) == want, (a, b)
+
+
+ATTENTION = """
+input = [16, 6, 6]
+[[layer]]
+name = "tokens"
+layer = "flatten"
+start_dim = 2
+[[layer]]
+name = "kt"
+layer = "permute"
+dims = [0, 2, 1]
+[[layer]]
+name = "scores"
+layer = "matmul"
+from = ["kt", "tokens"]
+[[layer]]
+name = "attn"
+layer = "softmax"
+[[layer]]
+name = "mixed"
+layer = "matmul"
+from = ["tokens", "attn"]
+"""
+
+
+def test_matmul_layer_in_a_spec(tmp_path: Path) -> None:
+    """`layer = "matmul"` of two tensors: torch.matmul's shape, no params and no MACs, its
+    products in matmul_macs; it needs exactly two inputs; --format toml reads back the same,
+    --format torch writes torch.matmul; any input size runs."""
+    from typer.testing import CliRunner
+
+    from convcalc.cli import app
+
+    path = tmp_path / "attention.toml"
+    path.write_text(ATTENTION)
+    result = run_network(load_network(str(path)))
+    by_name = {layer.name: layer for layer in result.layers}
+    assert by_name["scores"].output_shape == (1, 36, 36)
+    assert by_name["mixed"].output_shape == (1, 16, 36)
+    assert by_name["scores"].matmul_macs == 36 * 36 * 16
+    assert by_name["mixed"].matmul_macs == 16 * 36 * 36
+    assert result.total_params == 0 and result.total_macs == 0
+    assert result.output_shape == (1, 16, 36)
+    assert run_network(load_network(str(path)), (16, 5, 7)).output_shape == (1, 16, 35)
+    runner = CliRunner()
+    written = runner.invoke(app, ["net", str(path), "--format", "toml"])
+    again = tmp_path / "again.toml"
+    again.write_text(written.stdout)
+    assert [r.output_shape for r in run_network(load_network(str(again))).layers] == [
+        r.output_shape for r in result.layers
+    ]
+    code = runner.invoke(app, ["net", str(path), "--format", "torch"]).stdout
+    assert "torch.matmul(" in code
+    compile(code, "attention.py", "exec")
+    one = ATTENTION.replace('from = ["kt", "tokens"]', 'from = "kt"')
+    path.write_text(one)
+    with pytest.raises(ConvcalcError, match="multiplies two tensors"):
+        run_network(load_network(str(path)))
+    bad = ATTENTION.replace('from = ["kt", "tokens"]', 'from = ["tokens", "tokens"]')
+    path.write_text(bad)
+    with pytest.raises(ConvcalcError, match=r"cannot be multiplied \(36 against 16\)"):
+        run_network(load_network(str(path)))

@@ -266,6 +266,7 @@ def _layer_code(
         FlattenLayer,
         InferredLayer,
         LinearLayer,
+        MatMulLayer,
         MergeLayer,
         MergeOp,
         NormLayer,
@@ -318,6 +319,8 @@ def _layer_code(
                 [],
                 call,
             )
+        case MatMulLayer():
+            return None, [], [], f"torch.matmul({inputs[0]}, {inputs[1]})"
         case MergeLayer(op=op, constant=constant):
             operands = inputs + ([f"self.{ident}_constant"] if constant is not None else [])
             match op:

@@ -19,6 +19,7 @@ from convcalc.netlayers import (
     LayerResult,
     LinearLayer,
     MacCount,
+    MatMulLayer,
     MergeLayer,
     MergeOp,
     NormKind,
@@ -48,6 +49,7 @@ from convcalc.tensorops import (
     TensorOp,
     UnsqueezeLayer,
     keeps_spatial,
+    matmul_shape,
     tensor_op_shape,
 )
 
@@ -143,6 +145,10 @@ def apply_layer(
                 None,
                 matmul_macs=activation_products(op, inputs, output),
             )
+        case MatMulLayer():
+            output = matmul_shape(inputs[0], inputs[1])
+            products = activation_products("MatMul", inputs, output)
+            return Applied("matmul", "matmul", output, 0, 0, None, matmul_macs=products)
         case UpsampleLayer():
             return _upsample(layer, current, rf, detail)
         case FlattenLayer():

@@ -126,6 +126,13 @@ class LinearLayer:
 
 
 @dataclass(frozen=True)
+class MatMulLayer:
+    """``torch.matmul(a, b)`` of two tensors the network computes (attention's ``q @ k^T`` and
+    ``attn @ v``; ONNX MatMul of two activations): no parameters; its products are counted
+    apart from MACs (``matmul_macs``)."""
+
+
+@dataclass(frozen=True)
 class MergeLayer:
     op: MergeOp
     dim: int  # cat only
@@ -145,6 +152,7 @@ Layer = (
     | UpsampleLayer
     | FlattenLayer
     | LinearLayer
+    | MatMulLayer
     | MergeLayer
     | TensorOp
 )

@@ -19,6 +19,7 @@ from convcalc.netlayers import (
     InferredLayer,
     Layer,
     LinearLayer,
+    MatMulLayer,
     MergeLayer,
     MergeOp,
     NormKind,
@@ -267,6 +268,11 @@ def _check_arity(layer: Layer, kind: str, sources: tuple[int, ...]) -> None:
                     f'{op.value} merges two or more tensors: from = ["a", "b"] (or one and '
                     "constant = [shape])"
                 )
+        case MatMulLayer():
+            if len(sources) != 2:
+                raise MalformedInputError(
+                    f'{kind} multiplies two tensors: from = ["a", "b"], not {len(sources)}'
+                )
         case InferredLayer(inputs=inputs):
             if len(sources) != max(len(inputs), 1):
                 raise MalformedInputError(
@@ -348,6 +354,9 @@ def plan_layer(kind: str, raw: dict[str, Any]) -> Layer:
             _int(raw, "out_features", None),
             _flag(raw, "bias", True),
         )
+    if folded in ("matmul", "bmm"):
+        _check_keys(raw, frozenset(), kind)
+        return MatMulLayer()
     if folded == "inferred":
         _check_keys(raw, frozenset({"op", "input_shapes", "output_shape"}), kind)
         inputs = raw.get("input_shapes", [])
@@ -645,6 +654,6 @@ def known_layers() -> str:
         "layernorm, layernorm2d, groupnorm, instancenorm1d/2d/3d, "
         f"linear, flatten, upsample, pixelshuffle, pixelunshuffle, the tensor ops reshape, "
         "permute, pad, squeeze, unsqueeze, slice, chunk and mean, the merges add, sub, mul, "
-        f"div and cat, and shape-preserving "
+        f"div and cat, matmul of two tensors, and shape-preserving "
         f"{', '.join(others)}"
     )

@@ -1094,8 +1094,9 @@ class _Reader:
 
     def matmul(self, node: Any, index: int, data: list[str]) -> None:
         weight = self.const(node.input[1])
-        if len(data) == 2 and self.inferred(node, index, data):
-            return  # two activations (attention's q @ k): the shape ONNX inferred
+        if len(data) == 2:  # two activations (attention's q @ k^T and attn @ v)
+            self.add(node, index, {"layer": "matmul"}, [self._from(node, t) for t in data])
+            return
         if weight is None or weight.ndim != 2 or len(data) != 1:
             raise ConvcalcError("only x @ W with a constant 2-d W is read")
         layer = {

@@ -124,6 +124,36 @@ def _axis(dim: int, rank: int, what: str) -> int:
     return dim % rank
 
 
+def matmul_shape(a: Shape, b: Shape) -> Shape:
+    """``torch.matmul``'s output shape (numpy's matmul): a 1-d operand is a row (first) or a
+    column (second) vector whose added dimension is dropped again; the last dimension of ``a``
+    meets the second-last of ``b``; the dimensions before the last two broadcast."""
+    if not a or not b:
+        raise ConvcalcError("both arguments to matmul need to be at least 1D")
+    left = (1, *a) if len(a) == 1 else a
+    right = (*b, 1) if len(b) == 1 else b
+    if left[-1] != right[-2]:
+        raise ConvcalcError(
+            f"shapes {shape_text(a)} and {shape_text(b)} cannot be multiplied "
+            f"({left[-1]} against {right[-2]})"
+        )
+    batch_a, batch_b = left[:-2], right[:-2]
+    width = max(len(batch_a), len(batch_b))
+    batch_a = (1,) * (width - len(batch_a)) + batch_a
+    batch_b = (1,) * (width - len(batch_b)) + batch_b
+    batch = []
+    for x, y in zip(batch_a, batch_b, strict=True):
+        if x != y and 1 not in (x, y):
+            raise ConvcalcError(
+                f"matmul: the batch dimensions of {shape_text(a)} and {shape_text(b)} do not "
+                f"broadcast ({x} against {y})"
+            )
+        batch.append(y if x == 1 else x)
+    rows = () if len(a) == 1 else (left[-2],)
+    columns = () if len(b) == 1 else (right[-1],)
+    return (*batch, *rows, *columns)
+
+
 def tensor_op_shape(op: TensorOp, shape: Shape) -> Shape:
     """The output shape of a tensor op, or PyTorch's objection.
 
