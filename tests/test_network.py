@@ -319,3 +319,61 @@ def test_matmul_layer_in_a_spec(tmp_path: Path) -> None:
     path.write_text(bad)
     with pytest.raises(ConvcalcError, match=r"cannot be multiplied \(36 against 16\)"):
         run_network(load_network(str(path)))
+
+
+def test_expand_shape_is_numpys_broadcast() -> None:
+    """`layer = "expand"` broadcasts as ONNX's Expand (numpy's rule): every pair of shapes of up
+    to 3 dimensions over sizes 1-3; a pair numpy refuses is refused."""
+    import itertools
+
+    import numpy as np
+
+    from convcalc.tensorops import ExpandLayer, tensor_op_shape
+
+    shapes = [s for rank in range(1, 4) for s in itertools.product((1, 2, 3), repeat=rank)]
+    for a, b in itertools.product(shapes[::2], repeat=2):
+        try:
+            want = np.broadcast_shapes(a, b)
+        except ValueError:
+            with pytest.raises(ConvcalcError, match="do not broadcast"):
+                tensor_op_shape(ExpandLayer(b), a)
+            continue
+        assert tensor_op_shape(ExpandLayer(b), a) == want, (a, b)
+
+
+NORMALIZE = """
+input = [8, 5, 5]
+[[layer]]
+name = "x"
+layer = "identity"
+[[layer]]
+name = "norm"
+layer = "reducel2"
+dims = [1]
+keepdim = true
+[[layer]]
+name = "wide"
+layer = "expand"
+shape = [1, 8, 5, 5]
+[[layer]]
+layer = "div"
+from = ["x", "wide"]
+"""
+
+
+def test_l2_norm_and_expand_in_a_spec(tmp_path: Path) -> None:
+    """F.normalize as ONNX writes it (ReduceL2, Expand, Div): the shapes, and --format torch
+    writes torch.linalg.vector_norm and expand."""
+    path = tmp_path / "normalize.toml"
+    path.write_text(NORMALIZE)
+    result = run_network(load_network(str(path)))
+    assert [layer.output_shape for layer in result.layers] == [
+        (1, 8, 5, 5),
+        (1, 1, 5, 5),
+        (1, 8, 5, 5),
+        (1, 8, 5, 5),
+    ]
+    assert result.layers[1].summary == "l2 [1] keepdim"
+    code = CliRunner().invoke(app, ["net", str(path), "--format", "torch"]).stdout
+    assert "torch.linalg.vector_norm(" in code and ".expand(1, 8, 5, 5)" in code
+    compile(code, "normalize.py", "exec")

@@ -17,6 +17,7 @@ from convcalc.boundary import display, quoted_escapes, scalar_text
 from convcalc.specs import OpKind
 from convcalc.tensorops import (
     ChunkLayer,
+    ExpandLayer,
     MeanLayer,
     PadLayer,
     PermuteLayer,
@@ -343,8 +344,13 @@ def _layer_code(
         case UnsqueezeLayer():
             return None, [], [], f"{x}.reshape({', '.join(map(str, layer.output_shape))})"
         case MeanLayer(dims=dims, keepdim=keepdim, reduce=reduce):
+            if reduce == "l2":
+                norm = f"torch.linalg.vector_norm({x}, dim={tuple(dims)}, keepdim={keepdim})"
+                return None, [], [], norm
             method = {"mean": "mean", "sum": "sum", "max": "amax", "min": "amin"}[reduce]
             return None, [], [], f"{x}.{method}(dim={tuple(dims)}, keepdim={keepdim})"
+        case ExpandLayer():
+            return None, [], [], f"{x}.expand({', '.join(map(str, layer.output_shape))})"
         case SliceLayer(dims=dims, starts=starts, stops=stops, steps=steps):
             rank = len(layer.input_shape)
             index = [":"] * rank

@@ -39,6 +39,7 @@ from convcalc.specs import (
 )
 from convcalc.tensorops import (
     ChunkLayer,
+    ExpandLayer,
     MeanLayer,
     PadLayer,
     PermuteLayer,
@@ -177,6 +178,7 @@ def apply_layer(
             | SqueezeLayer()
             | UnsqueezeLayer()
             | MeanLayer()
+            | ExpandLayer()
             | SliceLayer()
             | ChunkLayer()
             | PixelShuffleLayer()
@@ -199,6 +201,7 @@ _TENSOR_OP_NAMES: dict[type, str] = {
     SqueezeLayer: "squeeze",
     UnsqueezeLayer: "unsqueeze",
     MeanLayer: "mean",
+    ExpandLayer: "expand",
     SliceLayer: "slice",
     ChunkLayer: "chunk",
 }
@@ -226,6 +229,8 @@ def _tensor_op_summary(layer: TensorOp) -> str:
             return f"unsqueeze {list(dims)}"
         case MeanLayer(dims=dims, keepdim=keepdim, reduce=reduce):
             return f"{reduce} {list(dims)}" + (" keepdim" if keepdim else "")
+        case ExpandLayer(shape=shape):
+            return f"expand {list(shape)}"
         case SliceLayer(dims=dims, starts=starts, stops=stops, steps=steps):
             parts = (
                 f"{d}:[{a}:{'' if b >= 2**62 else b}{'' if c == 1 else f':{c}'}]"

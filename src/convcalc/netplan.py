@@ -40,6 +40,7 @@ from convcalc.specs import (
 )
 from convcalc.tensorops import (
     ChunkLayer,
+    ExpandLayer,
     MeanLayer,
     PadLayer,
     PermuteLayer,
@@ -293,6 +294,7 @@ def _check_arity(layer: Layer, kind: str, sources: tuple[int, ...]) -> None:
             | SqueezeLayer()
             | UnsqueezeLayer()
             | MeanLayer()
+            | ExpandLayer()
             | SliceLayer()
             | ChunkLayer()
             | PixelShuffleLayer()
@@ -461,7 +463,10 @@ def _plan_tensor_op(folded: str, kind: str, raw: dict[str, Any]) -> TensorOp | N
             _check_keys(raw, frozenset({key}), kind)
             _required(raw, key, kind)
             return PixelShuffleLayer(_int(raw, key, None), up)
-        case "mean" | "reducemean" | "reducesum" | "reducemax" | "reducemin":
+        case "expand":
+            _check_keys(raw, frozenset({"shape"}), kind)
+            return ExpandLayer(_ints(_required(raw, "shape", kind), "shape"))
+        case "mean" | "reducemean" | "reducesum" | "reducemax" | "reducemin" | "reducel2":
             _check_keys(raw, frozenset({"dims", "keepdim"}), kind)
             reduce = "mean" if folded == "mean" else folded.removeprefix("reduce")
             return MeanLayer(
@@ -653,7 +658,8 @@ def known_layers() -> str:
         f"{convs}, adaptiveavgpool1d/2d/3d, adaptivemaxpool1d/2d/3d, batchnorm1d/2d/3d, "
         "layernorm, layernorm2d, groupnorm, instancenorm1d/2d/3d, "
         f"linear, flatten, upsample, pixelshuffle, pixelunshuffle, the tensor ops reshape, "
-        "permute, pad, squeeze, unsqueeze, slice, chunk and mean, the merges add, sub, mul, "
+        "permute, pad, squeeze, unsqueeze, slice, chunk, expand and mean (reducesum, reducemax, "
+        "reducemin, reducel2), the merges add, sub, mul, "
         f"div and cat, matmul of two tensors, and shape-preserving "
         f"{', '.join(others)}"
     )

@@ -32,12 +32,12 @@ if TYPE_CHECKING:
 
 SUPPORTED = (
     "Conv, ConvTranspose, MaxPool, AveragePool, GlobalAveragePool, GlobalMaxPool, Gemm, MatMul "
-    "(with a constant weight), Add, Sub, Mul, Div, Sum, Concat, BatchNormalization, Flatten, "
+    "(a constant weight, or two activations), Add, Sub, Mul, Div, Sum, Concat, "
+    "BatchNormalization, LayerNormalization, InstanceNormalization, GroupNormalization, Flatten, "
     "Reshape and Transpose (constant shapes), Resize/Upsample, Pad, Squeeze, Unsqueeze, "
-    "ReduceMean, Slice and Split (constant sizes), Relu, LeakyRelu, PRelu, Sigmoid, Tanh, Clip, "
-    "HardSigmoid, HardSwish, Elu, Selu, "
-    "Gelu, Mish, Softmax, LogSoftmax, Dropout, Identity, Constant, and Shape where the file "
-    "fixes the size"
+    "ReduceMean/Sum/Max/Min/L2, Expand (a constant shape), Slice and Split (constant sizes), "
+    "Relu, LeakyRelu, PRelu, Sigmoid, Tanh, Clip, HardSigmoid, HardSwish, Elu, Selu, Gelu, Mish, "
+    "Softmax, LogSoftmax, Dropout, Identity, Constant, and Shape where the file fixes the size"
 )
 _POINTWISE = {
     "Relu": "relu",
@@ -616,7 +616,7 @@ class _Reader:
                 elif op == "Unsqueeze":
                     raise ConvcalcError("no axes")
                 self.add(node, index, layer, [self.data_source(node)])
-            elif op in ("ReduceMean", "ReduceSum", "ReduceMax", "ReduceMin"):
+            elif op in ("ReduceMean", "ReduceSum", "ReduceMax", "ReduceMin", "ReduceL2"):
                 axes = self.ints(node.input[1]) if len(node.input) > 1 else None
                 axes = axes if axes is not None else a.get("axes")
                 if axes is None:
@@ -640,6 +640,10 @@ class _Reader:
                 self.add(node, index, layer, [self.data_source(node)])
             elif op in _POINTWISE:
                 self.add(node, index, {"layer": _POINTWISE[op]}, [self.data_source(node)])
+            elif op == "Expand" and data == [node.input[0]] and (shape := self.ints(node.input[1])):
+                self.add(
+                    node, index, {"layer": "expand", "shape": shape}, [self._from(node, data[0])]
+                )
             elif not self.inferred(node, index, data):
                 raise ConvcalcError(
                     f"not supported, and ONNX's shape inference does not fix its output; "

@@ -56,11 +56,20 @@ class UnsqueezeLayer:
 @dataclass(frozen=True)
 class MeanLayer:
     """``x.mean(dims, keepdim)`` (ONNX ReduceMean, Keras global pools); ``x.sum``, ``amax``,
-    ``amin`` the same shape (ONNX ReduceSum, ReduceMax, ReduceMin)."""
+    ``amin`` and the L2 norm the same shape (ONNX ReduceSum, ReduceMax, ReduceMin, ReduceL2:
+    ``F.normalize``'s)."""
 
     dims: tuple[int, ...]
     keepdim: bool
-    reduce: str = "mean"  # mean, sum, max or min
+    reduce: str = "mean"  # mean, sum, max, min or l2
+
+
+@dataclass(frozen=True)
+class ExpandLayer:
+    """``x.expand(shape)`` as ONNX's Expand broadcasts: the input and ``shape`` broadcast
+    together (numpy's rule, either side's 1 giving way; new dimensions in front)."""
+
+    shape: tuple[int, ...]
 
 
 @dataclass(frozen=True)
@@ -112,6 +121,7 @@ TensorOp = (
     | SqueezeLayer
     | UnsqueezeLayer
     | MeanLayer
+    | ExpandLayer
     | SliceLayer
     | ChunkLayer
     | PixelShuffleLayer
@@ -122,6 +132,22 @@ def _axis(dim: int, rank: int, what: str) -> int:
     if not -rank <= dim < rank:
         raise ConvcalcError(f"{what}: dimension {dim} is out of range for a {rank}-d input")
     return dim % rank
+
+
+def broadcast_shape(a: Shape, b: Shape, what: str) -> Shape:
+    """numpy's broadcasting of two shapes (aligned at the end, a 1 giving way)."""
+    if min((*a, *b), default=1) < 1:
+        raise ConvcalcError(f"{what}: sizes must be positive: {list(a)} and {list(b)}")
+    width = max(len(a), len(b))
+    left, right = (1,) * (width - len(a)) + a, (1,) * (width - len(b)) + b
+    out = []
+    for x, y in zip(left, right, strict=True):
+        if x != y and 1 not in (x, y):
+            raise ConvcalcError(
+                f"{what}: {shape_text(a)} and {shape_text(b)} do not broadcast ({x} against {y})"
+            )
+        out.append(y if x == 1 else x)
+    return tuple(out)
 
 
 def matmul_shape(a: Shape, b: Shape) -> Shape:
@@ -137,18 +163,7 @@ def matmul_shape(a: Shape, b: Shape) -> Shape:
             f"shapes {shape_text(a)} and {shape_text(b)} cannot be multiplied "
             f"({left[-1]} against {right[-2]})"
         )
-    batch_a, batch_b = left[:-2], right[:-2]
-    width = max(len(batch_a), len(batch_b))
-    batch_a = (1,) * (width - len(batch_a)) + batch_a
-    batch_b = (1,) * (width - len(batch_b)) + batch_b
-    batch = []
-    for x, y in zip(batch_a, batch_b, strict=True):
-        if x != y and 1 not in (x, y):
-            raise ConvcalcError(
-                f"matmul: the batch dimensions of {shape_text(a)} and {shape_text(b)} do not "
-                f"broadcast ({x} against {y})"
-            )
-        batch.append(y if x == 1 else x)
+    batch = broadcast_shape(left[:-2], right[:-2], "matmul's batch dimensions")
     rows = () if len(a) == 1 else (left[-2],)
     columns = () if len(b) == 1 else (right[-1],)
     return (*batch, *rows, *columns)
@@ -201,6 +216,8 @@ def tensor_op_shape(op: TensorOp, shape: Shape) -> Shape:
             if keepdim:
                 return tuple(1 if i in axes else size for i, size in enumerate(shape))
             return tuple(size for i, size in enumerate(shape) if i not in axes)
+        case ExpandLayer(shape=target):
+            return broadcast_shape(shape, target, "expand")
         case SliceLayer(dims=dims, starts=starts, stops=stops, steps=steps):
             lengths = list(shape)
             for dim, start, stop, step in zip(dims, starts, stops, steps):
@@ -288,8 +305,10 @@ def keeps_spatial(op: TensorOp, shape: Shape, out: Shape, ndim: int) -> bool:
         case PadLayer() | PixelShuffleLayer():
             return False  # network.py moves the field instead
         case (
-            ReshapeLayer() | SqueezeLayer() | UnsqueezeLayer() | MeanLayer() | SliceLayer()
-        ) | ChunkLayer():
+            (ReshapeLayer() | SqueezeLayer() | UnsqueezeLayer() | MeanLayer() | SliceLayer())
+            | ChunkLayer()
+            | ExpandLayer()
+        ):
             return True
         case _:
             assert_never(op)
