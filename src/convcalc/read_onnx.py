@@ -787,11 +787,10 @@ class _Reader:
                 if a.get("noop_with_empty_axes", 0):
                     return dims
                 axes = list(range(len(dims)))
-            reduced = {v % len(dims) for v in axes} if dims else set()
-            keep = int(a.get("keepdims", 1))
-            return tuple(
-                1 if i in reduced else d for i, d in enumerate(dims) if keep or i not in reduced
-            )
+            from convcalc.tensorops import MeanLayer, tensor_op_shape
+
+            keep = bool(a.get("keepdims", 1))
+            return tensor_op_shape(MeanLayer(tuple(axes), keep), dims)  # the mean layer's rule
         return self.constant_conv(node, a)
 
     def constant_conv(self, node: Any, a: dict[str, Any]) -> tuple[int, ...] | None:
