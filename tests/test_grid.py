@@ -342,3 +342,22 @@ def test_a_piped_net_table_does_not_import_rich() -> None:
     assert runs["rich"].stderr == "RICH", runs["rich"].stderr
     assert runs["plain"].stdout == runs["rich"].stdout
     assert "total" in runs["plain"].stdout
+
+
+@pytest.mark.parametrize("width", [70, 75, 80, 90, 100])
+def test_numbers_and_shapes_never_fold(width: int) -> None:
+    """At 70 columns and wider, every layer's output shape, parameter count and MACs stand
+    whole on one line (the U-Net's 64×256×256 folded as 64×256×25 / 6 at 80 columns): the
+    receptive field and the bytes wrap at their spaces first, the names wrap (whole words from
+    80 columns)."""
+    from convcalc.netview import human, network_table, network_text, table_dims
+
+    for spec in ("examples/unet.toml", "examples/resnet18.toml", "examples/se_block.toml"):
+        result = run_network(load_network(spec))
+        text = network_text(network_table(NetworkReport(result, memory(result))), width)
+        assert text is not None
+        cells = {cell.strip() for line in text.splitlines() for cell in line.split("│")}
+        for layer in result.layers:
+            for shown in (table_dims(layer.output_shape), f"{layer.params:,}", human(layer.macs)):
+                assert any(c == shown or c.startswith(shown + " ") for c in cells), (spec, shown)
+        assert "convtranspose2d" in text or "unet" not in spec or width < 80

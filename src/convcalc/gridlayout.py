@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 # rich's box.HEAVY_HEAD, a Table's default: (left, between, right, line) for each rule
 TOP = ("┏", "┳", "┓", "━")
@@ -25,13 +25,15 @@ PAD = 2  # a space each side of a cell
 
 @dataclass(frozen=True)
 class GridColumn:
-    """A column: its header and footer, whether it is right-justified, and a fixed width (its
-    cells wrap at spaces and fold long words) or None for the width of its widest cell."""
+    """A column: its header and footer, whether it is right-justified, a fixed width (its
+    cells wrap at spaces and fold long words) or None for the width of its widest cell, and
+    whether it may give way first (see ``fitted``)."""
 
     header: str
     footer: str = ""
     right: bool = False
     width: int | None = None
+    wraps: bool = False  # its text breaks at spaces into short words: it gives way first
 
 
 # A cell's text in pieces, each with a rich style name ("cyan", "bold red") or None; one styled
@@ -186,42 +188,65 @@ def wrap(text: str, width: int, right: bool) -> list[str]:
     return out
 
 
-def layer_width(
+def fitted(
     console_width: int,
     columns: Sequence[GridColumn],
     rows: Sequence[Sequence[Cell]],
     measure: Callable[[str], int],
-) -> int | None:
-    """The width of a network table's layer column (the second): its own where the table fits;
-    where it does not, what the other columns (headers and footers included) leave at their
-    natural widths, if that is LAYER_MIN or more (numbers never fold); narrower, its longest
-    word (up to 24, so that ``convtranspose2d`` stays whole) while the others wrap at their
-    spaces; on a terminal too narrow even for that, None: the columns share the width as rich's
-    Table shares it."""
+) -> list[GridColumn]:
+    """A network table's columns with the widths that fit ``console_width``: the layer column
+    (the second) takes what the others leave at their natural widths (headers and footers
+    included), if that is LAYER_MIN or more, so numbers and shapes never fold. Narrower, the
+    last column that wraps at its spaces (the receptive field) gives way toward the layer
+    column's longest word (up to 24, so that ``convtranspose2d`` stays whole), and the others
+    that do (the bytes) as far as LAYER_MIN, each down to its own longest word; the layer
+    column takes what is left if that is LAYER_NARROWEST or more. Failing that, the layer
+    column takes its longest word while the others wrap at their spaces; on a terminal too
+    narrow even for that, no widths: the columns share the width as rich's Table shares it."""
     texts = [[plain(cell) for cell in row] for row in rows]
     natural = natural_widths(columns, texts, measure)
     others = sum(natural) - natural[1] + 3 * len(columns) + 1
     available = console_width - others
     if natural[1] <= available:
-        return None
+        return list(columns)
 
-    if available >= LAYER_MIN:  # the numbers stay whole; the names wrap (and fold) instead
-        return available
+    def sized(widths: dict[int, int]) -> list[GridColumn]:
+        return [
+            replace(column, width=widths[i]) if i in widths else column
+            for i, column in enumerate(columns)
+        ]
 
     def longest_word(column: int) -> int:
         return max((len(w) for row in texts for w in row[column].split()), default=1)
 
+    if available >= LAYER_MIN:  # the numbers stay whole; the names wrap (and fold) instead
+        return sized({1: available})
     longest = min(longest_word(1), 24)
+    wrapping = [i for i, column in enumerate(columns) if column.wraps and i != 1][::-1]
+    widths: dict[int, int] = {}
+    # the last wrapping column gives way toward the layer column's longest word, the others
+    # only as far as LAYER_MIN: each down to its own longest word
+    for number, i in enumerate(wrapping):
+        wanted = max(LAYER_MIN, longest) if number == 0 else LAYER_MIN
+        give = min(wanted - available, natural[i] - longest_word(i))
+        if give > 0:
+            widths[i] = natural[i] - give
+            available += give
+    if available >= LAYER_NARROWEST:  # the numbers stay whole; the names wrap instead
+        return sized(widths | {1: available})
     # the other columns wrapped at their spaces, at the narrowest
     squeezed = sum(longest_word(i) for i in range(len(columns)) if i != 1) + 3 * len(columns) + 1
     if console_width - squeezed < longest:  # too narrow for whole words: rich's folding
-        return None
-    return max(longest, available)
+        return list(columns)
+    return sized({1: max(longest, available)})
 
 
 # The narrowest layer column worth the other columns' keeping their natural widths: a folded
 # number (`2,359,29` / `6`) misleads, a name wrapped over more lines does not.
 LAYER_MIN = 10
+# Narrower still, once the columns that wrap at spaces have given way: names fold over more
+# lines, numbers stay whole; below it the layer column takes its longest word instead.
+LAYER_NARROWEST = 8
 
 
 def plain_grid(

@@ -8,7 +8,7 @@ wider than a cell): rich draws it then. The tests compare the two at many widths
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from convcalc.boundary import display
@@ -16,7 +16,7 @@ from convcalc.gridlayout import (
     Cell,
     GridColumn,
     Styled,
-    layer_width,
+    fitted,
     narrow,
     plain_columns,
     plain_grid,
@@ -57,12 +57,8 @@ class NetworkTable:
     failures: tuple[str, ...] = ()
 
     def sized_columns(self, console_width: int, measure: Callable[[str], int]) -> list[GridColumn]:
-        """The columns with the layer column's width for this console (see layer_width)."""
-        columns = list(self.columns)
-        columns[1] = replace(
-            columns[1], width=layer_width(console_width, columns, self.rows, measure)
-        )
-        return columns
+        """The columns with the widths that fit this console (see gridlayout.fitted)."""
+        return fitted(console_width, self.columns, self.rows, measure)
 
 
 FAILURE_STYLE = "bold red"
@@ -154,10 +150,12 @@ def network_table(report: NetworkReport) -> NetworkTable:
         GridColumn("#", right=True),
         GridColumn("layer", footer="total"),
         GridColumn("output", footer=dims(result.output_shape)),
-        GridColumn("bytes", footer=human_bytes(memory.total_activation_bytes), right=True),
+        GridColumn(
+            "bytes", footer=human_bytes(memory.total_activation_bytes), right=True, wraps=True
+        ),
         GridColumn("params", footer=f"{result.total_params:,}", right=True),
         GridColumn("MACs", footer=human(result.total_macs), right=True),
-        GridColumn("RF"),
+        GridColumn("RF", wraps=True),
     )
     size = memory.dtype.size
     memory_table = MemoryTable(
