@@ -142,31 +142,10 @@ def test_reading_does_not_import_onnx() -> None:
 
 
 def _view_model(path: Path) -> None:
-    """`x.view(x.size(0), -1)` after a conv, as the legacy exporter writes it (Shape -> Gather
-    -> Unsqueeze -> Concat -> Reshape), then a Linear."""
-    weight = numpy_helper.from_array(np.ones((4, 3, 3, 3), np.float32), "w")
-    fc = numpy_helper.from_array(np.ones((5, 144), np.float32), "fc")
-    int64 = TensorProto.INT64
-    nodes = [
-        helper.make_node("Conv", ["x", "w"], ["c"], name="conv", kernel_shape=[3, 3]),
-        helper.make_node("Shape", ["c"], ["s"], name="shape"),
-        helper.make_node("Constant", [], ["zero"], value=helper.make_tensor("z", int64, [], [0])),
-        helper.make_node("Gather", ["s", "zero"], ["n"], name="gather", axis=0),
-        helper.make_node("Constant", [], ["axes"], value=helper.make_tensor("a", int64, [1], [0])),
-        helper.make_node("Unsqueeze", ["n", "axes"], ["n1"], name="unsqueeze"),
-        helper.make_node("Constant", [], ["m"], value=helper.make_tensor("m", int64, [1], [-1])),
-        helper.make_node("Concat", ["n1", "m"], ["shape_"], name="concat", axis=0),
-        helper.make_node("Reshape", ["c", "shape_"], ["flat"], name="reshape"),
-        helper.make_node("Gemm", ["flat", "fc"], ["y"], name="gemm", transB=1),
-    ]
-    graph = helper.make_graph(
-        nodes,
-        "view",
-        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 3, 8, 8])],
-        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 5])],
-        [weight, fc],
-    )
-    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), str(path))
+    from test_readers import view_graph
+
+    model = helper.make_model(view_graph(), opset_imports=[helper.make_opsetid("", 13)])
+    onnx.save(model, str(path))
 
 
 def test_a_shape_node_is_answered_by_our_own_run(tmp_path: Path) -> None:

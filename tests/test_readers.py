@@ -353,11 +353,9 @@ def test_onnx_example_reads(runner: CliRunner) -> None:
     assert near.exit_code == 0 and "nearest valid below: 100, above: 104" in near.stdout
 
 
-def test_onnx_shape_of_a_fixed_size(tmp_path: Path) -> None:
-    """`x.view(x.size(0), -1)` as some exporters write it (Shape -> Gather -> Unsqueeze ->
-    Concat -> Reshape): read where the file fixes the sizes, with a note; an op that is not
-    read is named with its node and the list."""
-    onnx = pytest.importorskip("onnx")
+def view_graph() -> Any:
+    """`x.view(x.size(0), -1)` after a conv, as the legacy exporter writes it (Shape -> Gather
+    -> Unsqueeze -> Concat -> Reshape), then a Linear: an ONNX GraphProto (onnx installed)."""
     import numpy as np
     from onnx import TensorProto, helper, numpy_helper
 
@@ -388,6 +386,17 @@ def test_onnx_shape_of_a_fixed_size(tmp_path: Path) -> None:
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 5])],
         [weight, fc],
     )
+    return graph
+
+
+def test_onnx_shape_of_a_fixed_size(tmp_path: Path) -> None:
+    """`x.view(x.size(0), -1)` as some exporters write it (Shape -> Gather -> Unsqueeze ->
+    Concat -> Reshape): read where the file fixes the sizes, with a note; an op that is not
+    read is named with its node and the list."""
+    onnx = pytest.importorskip("onnx")
+    from onnx import helper
+
+    graph = view_graph()
     path = tmp_path / "view.onnx"
     onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), str(path))
     spec = load_network(str(path))
