@@ -20,17 +20,12 @@ from rich.style import Style
 from rich.text import Text
 
 from convcalc.gridlayout import (
-    BODY,
-    BOTTOM,
-    FOOT_RULE,
-    HEAD,
-    HEAD_RULE,
-    TOP,
     GridColumn,
+    Part,
+    framed,
     layout,
     narrow,
     natural_widths,
-    rule,
     wrap,
 )
 
@@ -48,19 +43,12 @@ def draw_grid(
     widths = layout(console.width, columns, natural_widths(columns, texts, cell_len))
     if widths is None:
         return None
-    lines = [_rule(TOP, widths)]
-    lines += _row(console, HEAD, columns, widths, [c.header for c in columns], _BOLD, True)
-    lines.append(_rule(HEAD_RULE, widths))
-    for cells in rows:
-        lines += _row(console, BODY, columns, widths, cells, None)
-    lines.append(_rule(FOOT_RULE, widths))
-    lines += _row(console, BODY, columns, widths, [c.footer for c in columns], _BOLD)
-    lines.append(_rule(BOTTOM, widths))
-    return Grid(lines)
 
+    def row(box: tuple[str, str, str], cells: Sequence[Cell], part: Part) -> list[list[Piece]]:
+        style = None if part is Part.BODY else _BOLD
+        return _row(console, box, columns, widths, cells, style, part is Part.HEAD)
 
-def _rule(box: tuple[str, str, str, str], widths: list[int]) -> list[Piece]:
-    return [(rule(box, widths), None)]
+    return Grid(framed(columns, widths, rows, row, lambda text: [(text, None)]))
 
 
 Piece = tuple[str, Style | None]

@@ -9,9 +9,11 @@ list of such characters); other text goes through rich.
 
 from __future__ import annotations
 
+import enum
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from typing import TypeVar
 
 # rich's box.HEAVY_HEAD, a Table's default: (left, between, right, line) for each rule
 TOP = ("┏", "┳", "┓", "━")
@@ -60,6 +62,10 @@ _SINGLE_CELL = frozenset(
     )
     for code in range(start, end + 1)
 )
+
+
+C = TypeVar("C")  # a cell, as a drawing holds it
+L = TypeVar("L")  # a drawn line
 
 
 def narrow(text: str) -> bool:
@@ -262,14 +268,39 @@ def plain_grid(
     widths = layout(console_width, columns, natural_widths(columns, texts, len))
     if widths is None:
         return None
-    lines = [rule(TOP, widths)]
-    lines += _row(HEAD, columns, widths, headers, bottom=True)
-    lines.append(rule(HEAD_RULE, widths))
-    for row in texts:
-        lines += _row(BODY, columns, widths, row)
-    lines.append(rule(FOOT_RULE, widths))
-    lines += _row(BODY, columns, widths, footers)
-    lines.append(rule(BOTTOM, widths))
+
+    def row(box: tuple[str, str, str], cells: Sequence[str], part: Part) -> list[str]:
+        return _row(box, columns, widths, cells, bottom=part is Part.HEAD)
+
+    return framed(columns, widths, texts, row, lambda text: text)
+
+
+class Part(enum.Enum):
+    """A row's part of a boxed table: rich draws the header bold and aligned to its bottom,
+    the footer bold."""
+
+    HEAD = "head"
+    BODY = "body"
+    FOOT = "foot"
+
+
+def framed(
+    columns: Sequence[GridColumn],
+    widths: list[int],
+    rows: Sequence[Sequence[C]],
+    row: Callable[[tuple[str, str, str], Sequence[C | str], Part], list[L]],
+    line: Callable[[str], L],
+) -> list[L]:
+    """A boxed table's lines in rich's order: the top rule, the header, a rule, the rows, a
+    rule, the footer, the bottom rule; ``row`` draws a row's lines, ``line`` makes a rule one."""
+    lines = [line(rule(TOP, widths))]
+    lines += row(HEAD, [column.header for column in columns], Part.HEAD)
+    lines.append(line(rule(HEAD_RULE, widths)))
+    for cells in rows:
+        lines += row(BODY, cells, Part.BODY)
+    lines.append(line(rule(FOOT_RULE, widths)))
+    lines += row(BODY, [column.footer for column in columns], Part.FOOT)
+    lines.append(line(rule(BOTTOM, widths)))
     return lines
 
 
