@@ -178,7 +178,7 @@ def network_table(report: NetworkReport) -> NetworkTable:
 def open_table(report: OpenResult) -> NetworkTable:
     """A file whose input size is open, without --in: each layer's output with ? where it
     follows the input, its parameters, the totals, and what --in adds."""
-    from convcalc.serialize import OPEN_NOTE
+    from convcalc.serialize import OPEN_NOTE, non_trainable_line
 
     dims = table_dims
     title = (
@@ -202,13 +202,7 @@ def open_table(report: OpenResult) -> NetworkTable:
     )
     lines: list[Line] = []
     if report.total_non_trainable_params:
-        lines.append(
-            (
-                f"not in params: {report.total_non_trainable_params:,} BatchNorm running "
-                "statistics (buffers in PyTorch, non-trainable weights in Keras)",
-                None,
-            )
-        )
+        lines.append((non_trainable_line(report.total_non_trainable_params), None))
     lines.append((OPEN_NOTE, "dim"))
     return NetworkTable(title, columns, cells, tuple(lines))
 

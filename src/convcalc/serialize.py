@@ -488,11 +488,17 @@ def count_lines(report: NetworkReport) -> list[str]:
             "activations (MatMul: attention's q·k and weights·v)"
         )
     if result.total_non_trainable_params:
-        lines.append(
-            f"not in params: {result.total_non_trainable_params:,} BatchNorm running statistics "
-            "(buffers in PyTorch, non-trainable weights in Keras)"
-        )
+        lines.append(non_trainable_line(result.total_non_trainable_params))
     return lines
+
+
+def non_trainable_line(count: int) -> str:
+    """What a table says of the parameters not counted in params (the full and the open-size
+    network tables)."""
+    return (
+        f"not in params: {count:,} BatchNorm running statistics (buffers in PyTorch, "
+        "non-trainable weights in Keras)"
+    )
 
 
 def memory_rows(report: NetworkReport) -> list[tuple[str, int, str]]:
